@@ -1,0 +1,331 @@
+//! Datasets and what hangs off them: buckets, versions, service tables,
+//! public roots, services and TOS documents.
+
+use dsg_core::error::EntityKind;
+use dsg_core::token::ApiToken;
+use dsg_core::{DomainError, Timestamp};
+use serde_json::json;
+
+use crate::events::CacheEvent;
+use crate::{Result, WriteTx, now_micros, on_tx};
+
+/// Fields of a new TOS document.
+#[derive(Debug, Clone)]
+pub struct NewTos {
+    /// Name.
+    pub name: String,
+    /// Markdown text.
+    pub text: String,
+    /// Dataset scope.
+    pub dataset_id: Option<i64>,
+    /// Version scope.
+    pub version_id: Option<i64>,
+    /// Service scope.
+    pub service_id: Option<i64>,
+    /// In force from.
+    pub effective_at: Timestamp,
+    /// Retired from.
+    pub retired_at: Option<Timestamp>,
+}
+
+impl WriteTx {
+    pub(crate) async fn insert_id(&mut self, sql: &'static str, binds: Binds<'_>) -> Result<i64> {
+        let id: i64 = on_tx!(&mut self.tx, conn => {
+            let mut q = sqlx::query_scalar(sql);
+            for b in &binds.0 {
+                q = match b {
+                    Bind::I(v) => q.bind(*v),
+                    Bind::OI(v) => q.bind(*v),
+                    Bind::S(v) => q.bind(*v),
+                    Bind::B(v) => q.bind(*v),
+                };
+            }
+            q.fetch_one(conn).await
+        })
+        .map_err(|e| conflict_or(e.into()))?;
+        Ok(id)
+    }
+
+    /// Id of a permission name.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] for unknown names.
+    pub async fn permission_id(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM permission WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| DomainError::not_found(EntityKind::Permission, name).into())
+    }
+
+    /// Ensures a permission name exists.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn ensure_permission(&mut self, name: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO permission (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
+        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(name).execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Id of a dataset by exact name.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn dataset_id(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM dataset WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| DomainError::not_found(EntityKind::Dataset, name).into())
+    }
+
+    /// Id of a version of a dataset.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn version_id(&mut self, dataset_id: i64, version: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM dataset_version WHERE dataset_id = $1 AND version = $2";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(dataset_id).bind(version).fetch_optional(conn).await)?;
+        id.ok_or_else(|| DomainError::not_found(EntityKind::Version, version).into())
+    }
+
+    /// Id of a service by slug.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn service_id(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM service WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| DomainError::not_found(EntityKind::Service, name).into())
+    }
+
+    /// Creates a service (TOS scope).
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the name is taken.
+    pub async fn create_service(&mut self, name: &str, display_name: &str, base_url: &str) -> Result<i64> {
+        const SQL: &str = "INSERT INTO service (name, display_name, base_url) VALUES ($1, $2, $3) RETURNING id";
+        let id = self
+            .insert_id(SQL, Binds(vec![Bind::S(name), Bind::S(display_name), Bind::S(base_url)]))
+            .await
+            .map_err(|e| named_conflict(e, "service", name))?;
+        self.audit("service_created", "Service", id, None, Some(json!({"name": name}))).await?;
+        Ok(id)
+    }
+
+    /// Creates a dataset.
+    ///
+    /// # Errors
+    /// Invalid access mode; [`DomainError::Conflict`] when the name is taken.
+    pub async fn create_dataset(&mut self, name: &str, description: &str, access_mode: &str) -> Result<i64> {
+        if name.trim().is_empty() {
+            return Err(DomainError::Invalid("a dataset needs a name".into()).into());
+        }
+        if !matches!(access_mode, "closed" | "public") {
+            return Err(DomainError::Invalid(format!(
+                "access_mode must be \"closed\" or \"public\", not {access_mode:?}"
+            ))
+            .into());
+        }
+        const SQL: &str = "INSERT INTO dataset (name, description, access_mode, scim_id, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+        let scim_id = uuid::Uuid::new_v4().to_string();
+        let id = self
+            .insert_id(
+                SQL,
+                Binds(vec![
+                    Bind::S(name),
+                    Bind::S(description),
+                    Bind::S(access_mode),
+                    Bind::S(&scim_id),
+                    Bind::I(now_micros()),
+                ]),
+            )
+            .await
+            .map_err(|e| named_conflict(e, "dataset", name))?;
+        self.invalidate(CacheEvent::All);
+        self.audit("dataset_created", "Dataset", id, None, Some(json!({"name": name, "access_mode": access_mode}))).await?;
+        Ok(id)
+    }
+
+    /// Adds a bucket to a dataset.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the dataset already has it.
+    pub async fn add_bucket(&mut self, dataset_id: i64, name: &str) -> Result<i64> {
+        const SQL: &str = "INSERT INTO dataset_bucket (dataset_id, name) VALUES ($1, $2) RETURNING id";
+        let id = self
+            .insert_id(SQL, Binds(vec![Bind::I(dataset_id), Bind::S(name)]))
+            .await
+            .map_err(|e| named_conflict(e, "bucket", name))?;
+        self.audit("bucket_added", "DatasetBucket", id, None, Some(json!({"dataset_id": dataset_id, "name": name}))).await?;
+        Ok(id)
+    }
+
+    /// Adds a version to a dataset, linked to some of its buckets.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the version exists.
+    pub async fn add_version(
+        &mut self,
+        dataset_id: i64,
+        version: &str,
+        prefix: &str,
+        is_public: bool,
+        bucket_ids: &[i64],
+    ) -> Result<i64> {
+        const SQL: &str = "INSERT INTO dataset_version (dataset_id, version, prefix, is_public) \
+             VALUES ($1, $2, $3, $4) RETURNING id";
+        const LINK: &str = "INSERT INTO dataset_version_bucket (version_id, bucket_id) VALUES ($1, $2)";
+        let id = self
+            .insert_id(
+                SQL,
+                Binds(vec![Bind::I(dataset_id), Bind::S(version), Bind::S(prefix), Bind::B(is_public)]),
+            )
+            .await
+            .map_err(|e| named_conflict(e, "version", version))?;
+        for b in bucket_ids {
+            on_tx!(&mut self.tx, conn => sqlx::query(LINK).bind(id).bind(*b).execute(conn).await.map(|r| r.rows_affected()))?;
+        }
+        self.invalidate(CacheEvent::All);
+        self.audit(
+            "version_added",
+            "DatasetVersion",
+            id,
+            None,
+            Some(json!({"dataset_id": dataset_id, "version": version, "is_public": is_public})),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Maps a service table to a dataset.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the (service, table) pair is mapped already.
+    pub async fn add_service_table(&mut self, dataset_id: i64, service: &str, table: &str) -> Result<i64> {
+        const SQL: &str = "INSERT INTO service_table (service_name, table_name, dataset_id) \
+             VALUES ($1, $2, $3) RETURNING id";
+        let id = self
+            .insert_id(SQL, Binds(vec![Bind::S(service), Bind::S(table), Bind::I(dataset_id)]))
+            .await
+            .map_err(|e| named_conflict(e, "service table", &format!("{service}/{table}")))?;
+        self.audit(
+            "service_table_added",
+            "ServiceTable",
+            id,
+            None,
+            Some(json!({"service_name": service, "table_name": table, "dataset_id": dataset_id})),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Marks a root id public in a service table.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when already public.
+    pub async fn add_public_root(&mut self, service_table_id: i64, root_id: i64) -> Result<i64> {
+        const SQL: &str = "INSERT INTO public_root (service_table_id, root_id) VALUES ($1, $2) RETURNING id";
+        let id = self
+            .insert_id(SQL, Binds(vec![Bind::I(service_table_id), Bind::I(root_id)]))
+            .await
+            .map_err(|e| named_conflict(e, "public root", &root_id.to_string()))?;
+        self.audit(
+            "public_root_added",
+            "PublicRoot",
+            id,
+            None,
+            Some(json!({"service_table_id": service_table_id, "root_id": root_id})),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Creates a TOS document; returns its id and invitation token.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn create_tos(&mut self, tos: &NewTos) -> Result<(i64, String)> {
+        if tos.name.trim().is_empty() || tos.text.is_empty() {
+            return Err(DomainError::Invalid("a TOS document needs a name and a text".into()).into());
+        }
+        const SQL: &str = "INSERT INTO tos_document (name, text, dataset_id, dataset_version_id, service_id, \
+             invite_token, effective_date, retired_date, created) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        let invite = ApiToken::generate()?.expose().to_owned();
+        let id = self
+            .insert_id(
+                SQL,
+                Binds(vec![
+                    Bind::S(&tos.name),
+                    Bind::S(&tos.text),
+                    Bind::OI(tos.dataset_id),
+                    Bind::OI(tos.version_id),
+                    Bind::OI(tos.service_id),
+                    Bind::S(&invite),
+                    Bind::I(tos.effective_at.0),
+                    Bind::OI(tos.retired_at.map(|t| t.0)),
+                    Bind::I(now_micros()),
+                ]),
+            )
+            .await?;
+        self.invalidate(CacheEvent::All);
+        self.audit(
+            "tos_document_created",
+            "TOSDocument",
+            id,
+            None,
+            Some(json!({"name": tos.name, "dataset_id": tos.dataset_id, "service_id": tos.service_id})),
+        )
+        .await?;
+        Ok((id, invite))
+    }
+
+    /// Makes `tos_id` the dataset-wide gate of a dataset (or clears it).
+    ///
+    /// # Errors
+    /// Unknown TOS id.
+    pub async fn set_dataset_tos(&mut self, dataset_id: i64, tos_id: Option<i64>) -> Result<()> {
+        const SQL: &str = "UPDATE dataset SET tos_id = $1, updated = $2 WHERE id = $3";
+        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(tos_id).bind(now_micros()).bind(dataset_id).execute(conn).await.map(|r| r.rows_affected()))
+            .map_err(|e| match crate::StoreError::from(e) {
+                e if is_fk_violation(&e) => DomainError::not_found(EntityKind::Tos, tos_id.unwrap_or_default()).into(),
+                e => e,
+            })?;
+        self.invalidate(CacheEvent::All);
+        self.audit("dataset_updated", "Dataset", dataset_id, None, Some(json!({"tos_id": tos_id}))).await?;
+        Ok(())
+    }
+}
+
+/// A bound value for [`WriteTx::insert_returning_id`].
+pub(crate) enum Bind<'a> {
+    I(i64),
+    OI(Option<i64>),
+    S(&'a str),
+    B(bool),
+}
+
+pub(crate) struct Binds<'a>(pub(crate) Vec<Bind<'a>>);
+
+/// Unique violations become [`DomainError::Conflict`].
+pub(crate) fn conflict_or(e: crate::StoreError) -> crate::StoreError {
+    if e.is_unique_violation() {
+        DomainError::Conflict(e.to_string()).into()
+    } else {
+        e
+    }
+}
+
+/// A conflict message naming what exists already.
+pub(crate) fn named_conflict(e: crate::StoreError, what: &str, name: &str) -> crate::StoreError {
+    match e {
+        crate::StoreError::Domain(DomainError::Conflict(_)) => {
+            DomainError::Conflict(format!("{what} {name:?} already exists")).into()
+        }
+        e => e,
+    }
+}
+
+/// True when a foreign key was violated.
+pub(crate) fn is_fk_violation(e: &crate::StoreError) -> bool {
+    matches!(e, crate::StoreError::Sqlx(sqlx::Error::Database(db)) if db.is_foreign_key_violation())
+}

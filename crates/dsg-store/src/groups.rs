@@ -1,0 +1,105 @@
+//! Groups, memberships and group dataset permissions.
+
+use dsg_core::error::EntityKind;
+use dsg_core::{DomainError, Timestamp};
+use serde_json::json;
+
+use crate::datasets::{Bind, Binds, named_conflict};
+use crate::events::CacheEvent;
+use crate::{Result, WriteTx, now_micros, on_tx};
+
+impl WriteTx {
+    /// Creates a group.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the name is taken.
+    pub async fn create_group(&mut self, name: &str) -> Result<i64> {
+        if name.trim().is_empty() {
+            return Err(DomainError::Invalid("a group needs a name".into()).into());
+        }
+        const SQL: &str = "INSERT INTO dsg_group (name, scim_id, created, updated) VALUES ($1, $2, $3, $3) RETURNING id";
+        let scim_id = uuid::Uuid::new_v4().to_string();
+        let id = self
+            .insert_id(SQL, Binds(vec![Bind::S(name), Bind::S(&scim_id), Bind::I(now_micros())]))
+            .await
+            .map_err(|e| named_conflict(e, "group", name))?;
+        self.audit("group_created", "Group", id, None, Some(json!({"name": name}))).await?;
+        Ok(id)
+    }
+
+    /// Id of a group by exact name.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`].
+    pub async fn group_id(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM dsg_group WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| DomainError::not_found(EntityKind::Group, name).into())
+    }
+
+    /// Adds a user to a group.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when already a member.
+    pub async fn add_member(
+        &mut self,
+        user_id: i64,
+        group_id: i64,
+        is_admin: bool,
+        expires_at: Option<Timestamp>,
+    ) -> Result<i64> {
+        const SQL: &str = "INSERT INTO user_group (user_id, group_id, is_admin, expires_at, created) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        let id = self
+            .insert_id(
+                SQL,
+                Binds(vec![
+                    Bind::I(user_id),
+                    Bind::I(group_id),
+                    Bind::B(is_admin),
+                    Bind::OI(expires_at.map(|t| t.0)),
+                    Bind::I(now_micros()),
+                ]),
+            )
+            .await
+            .map_err(|e| named_conflict(e, "membership of user", &user_id.to_string()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        self.audit(
+            "member_added",
+            "UserGroup",
+            id,
+            None,
+            Some(json!({"user_id": user_id, "group_id": group_id, "is_admin": is_admin,
+                        "expires_at": expires_at.map(|t| t.to_rfc3339())})),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Gives a group a dataset-wide permission.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when it has it already.
+    pub async fn add_group_permission(&mut self, group_id: i64, dataset_id: i64, permission: &str) -> Result<i64> {
+        let permission_id = self.permission_id(permission).await?;
+        const SQL: &str = "INSERT INTO group_dataset_permission (group_id, dataset_id, permission_id, created) \
+             VALUES ($1, $2, $3, $4) RETURNING id";
+        let id = self
+            .insert_id(
+                SQL,
+                Binds(vec![Bind::I(group_id), Bind::I(dataset_id), Bind::I(permission_id), Bind::I(now_micros())]),
+            )
+            .await
+            .map_err(|e| named_conflict(e, "group permission", permission))?;
+        self.invalidate(CacheEvent::All);
+        self.audit(
+            "group_permission_created",
+            "GroupDatasetPermission",
+            id,
+            None,
+            Some(json!({"group_id": group_id, "dataset_id": dataset_id, "permission": permission})),
+        )
+        .await?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,157 @@
+//! Loads one principal's facts for the permission engine.
+//!
+//! A user's document needs their row plus affiliations, memberships, grants
+//! and TOS acceptances. These come back from **one** `UNION ALL` query (tagged
+//! rows), because a cache miss is on the request path and every round trip
+//! counts.
+
+use dsg_core::Timestamp;
+use dsg_core::permissions::{
+    GrantFact, MembershipFact, ServiceAccountFacts, UserFacts, public_name, service_account_email,
+};
+
+use crate::{Result, Store, on_db};
+
+/// A user's facts plus the flag that decides whether they may authenticate.
+#[derive(Debug, Clone)]
+pub struct LoadedUser {
+    /// Facts for the engine.
+    pub facts: UserFacts,
+    /// `is_active`.
+    pub active: bool,
+}
+
+/// A service account's facts plus its `is_active` flag.
+#[derive(Debug, Clone)]
+pub struct LoadedServiceAccount {
+    /// Facts for the engine.
+    pub facts: ServiceAccountFacts,
+    /// `is_active`.
+    pub active: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    name: String,
+    display_name: String,
+    admin: bool,
+    is_active: bool,
+    pi: String,
+    read_only: bool,
+    picture_url: String,
+    parent_id: Option<i64>,
+}
+
+const USER_SQL: &str = "SELECT id, email, name, display_name, admin, is_active, pi, read_only, \
+     picture_url, parent_id FROM dsg_user WHERE id = $1";
+
+/// Tagged rows: a = affiliation, m = membership, g = grant, t = accepted TOS.
+const USER_FACTS_SQL: &str = "\
+SELECT 'a' AS kind, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, name AS s1, CAST(NULL AS TEXT) AS s2 \
+  FROM affiliation WHERE user_id = $1 \
+UNION ALL \
+SELECT 'm', ug.group_id, ug.expires_at, g.name, CASE WHEN ug.is_admin THEN 'admin' ELSE '' END \
+  FROM user_group ug JOIN dsg_group g ON g.id = ug.group_id WHERE ug.user_id = $1 \
+UNION ALL \
+SELECT 'g', gr.dataset_id, gr.expires_at, p.name, v.version \
+  FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
+  LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id WHERE gr.user_id = $1 \
+UNION ALL \
+SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
+  FROM tos_acceptance WHERE user_id = $2";
+
+type FactRow = (String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+
+impl Store {
+    /// Loads a user's facts; `None` when the user does not exist.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn load_user(&self, user_id: i64) -> Result<Option<LoadedUser>> {
+        let row: Option<UserRow> = on_db!(self.db(), pool => {
+            sqlx::query_as(USER_SQL).bind(user_id).fetch_optional(pool).await
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        // Legacy parent-linked users use their parent's TOS acceptances.
+        let tos_owner = row.parent_id.unwrap_or(row.id);
+        let rows: Vec<FactRow> = on_db!(self.db(), pool => {
+            sqlx::query_as(USER_FACTS_SQL).bind(user_id).bind(tos_owner).fetch_all(pool).await
+        })?;
+        let mut facts = UserFacts {
+            id: row.id,
+            parent_id: row.parent_id,
+            public_name: public_name(&row.display_name, &row.name, &row.email),
+            email: row.email,
+            admin: row.admin,
+            pi: row.pi,
+            picture_url: row.picture_url,
+            read_only: row.read_only,
+            ..UserFacts::default()
+        };
+        for (kind, n1, n2, s1, s2) in rows {
+            match (kind.as_str(), n1, s1) {
+                ("a", _, Some(name)) => facts.affiliations.push(name),
+                ("m", Some(group_id), Some(group_name)) => facts.memberships.push(MembershipFact {
+                    group_id,
+                    group_name,
+                    is_admin: s2.as_deref() == Some("admin"),
+                    expires_at: n2.map(Timestamp),
+                }),
+                ("g", Some(dataset_id), Some(permission)) => facts.grants.push(GrantFact {
+                    dataset_id,
+                    version: s2,
+                    permission,
+                    expires_at: n2.map(Timestamp),
+                }),
+                ("t", Some(tos_id), _) => {
+                    facts.accepted_tos.insert(tos_id);
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(LoadedUser {
+            facts,
+            active: row.is_active,
+        }))
+    }
+
+    /// Loads a service account's facts; `None` when it does not exist.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn load_service_account(&self, id: i64) -> Result<Option<LoadedServiceAccount>> {
+        const SA: &str = "SELECT id, name, is_active FROM service_account WHERE id = $1";
+        const GRANTS: &str = "SELECT g.dataset_id, v.version, p.name, g.expires_at \
+             FROM service_account_grant g JOIN permission p ON p.id = g.permission_id \
+             LEFT JOIN dataset_version v ON v.id = g.dataset_version_id \
+             WHERE g.service_account_id = $1";
+        let row: Option<(i64, String, bool)> = on_db!(self.db(), pool => {
+            sqlx::query_as(SA).bind(id).fetch_optional(pool).await
+        })?;
+        let Some((id, name, active)) = row else {
+            return Ok(None);
+        };
+        let grants: Vec<(i64, Option<String>, String, Option<i64>)> = on_db!(self.db(), pool => {
+            sqlx::query_as(GRANTS).bind(id).fetch_all(pool).await
+        })?;
+        Ok(Some(LoadedServiceAccount {
+            facts: ServiceAccountFacts {
+                id,
+                email: service_account_email(&name),
+                name,
+                grants: grants
+                    .into_iter()
+                    .map(|(dataset_id, version, permission, expires_at)| GrantFact {
+                        dataset_id,
+                        version,
+                        permission,
+                        expires_at: expires_at.map(Timestamp),
+                    })
+                    .collect(),
+            },
+            active,
+        }))
+    }
+}

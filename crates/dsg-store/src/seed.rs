@@ -1,0 +1,594 @@
+//! `dsg seed FILE`: the declarative fixture format (shared/spec/fixture-format.md).
+//!
+//! One JSON document, applied in **one transaction**: either everything it
+//! names is created, or nothing is. Names that already exist are errors.
+//! Unknown keys are ignored (so `_comment` works anywhere). The result names
+//! every created id and the plaintext of every created token, once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use dsg_core::token::ApiToken;
+use dsg_core::{DomainError, Timestamp};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+use crate::datasets::NewTos;
+use crate::events::CacheEvent;
+use crate::grants::NewGrant;
+use crate::tokens::NewToken;
+use crate::users::NewUser;
+use crate::write::Actor;
+use crate::{Result, Store, WriteTx, now_micros};
+
+/// Default lifetime of fixture tokens: 7 days.
+const DEFAULT_TOKEN_SECS: i64 = 7 * 24 * 3600;
+
+/// Distinguishes a missing key (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The whole fixture document.
+#[derive(Debug, Default, Deserialize)]
+pub struct Fixture {
+    permissions: Option<Vec<String>>,
+    #[serde(default)]
+    services: Vec<ServiceSpec>,
+    #[serde(default)]
+    datasets: Vec<DatasetSpec>,
+    #[serde(default)]
+    tos: Vec<TosSpec>,
+    #[serde(default)]
+    users: Vec<UserSpec>,
+    #[serde(default)]
+    groups: Vec<GroupSpec>,
+    #[serde(default)]
+    memberships: Vec<MembershipSpec>,
+    #[serde(default)]
+    grants: Vec<GrantSpec>,
+    tokens: Option<Vec<ExtraTokenSpec>>,
+    #[serde(default)]
+    tos_acceptances: Vec<AcceptanceSpec>,
+    #[serde(default)]
+    service_accounts: Vec<ServiceAccountSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceSpec {
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    base_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DatasetSpec {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "closed")]
+    access_mode: String,
+    tos: Option<TosRef>,
+    #[serde(default)]
+    buckets: Vec<String>,
+    #[serde(default)]
+    versions: Vec<VersionSpec>,
+    #[serde(default)]
+    service_tables: Vec<ServiceTableSpec>,
+}
+
+fn closed() -> String {
+    "closed".into()
+}
+
+/// A TOS named by fixture key or by integer id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum TosRef {
+    Id(i64),
+    Key(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionSpec {
+    version: String,
+    #[serde(default)]
+    buckets: Vec<String>,
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    is_public: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceTableSpec {
+    service: String,
+    table: String,
+    #[serde(default)]
+    public_roots: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TosSpec {
+    key: String,
+    name: String,
+    text: String,
+    dataset: Option<String>,
+    version: Option<String>,
+    service: Option<String>,
+    effective_offset_s: Option<i64>,
+    retired_offset_s: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenSpec {
+    key: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_s: Option<Option<i64>>,
+    value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserSpec {
+    key: Option<String>,
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    pi: String,
+    #[serde(default)]
+    picture_url: String,
+    #[serde(default)]
+    affiliations: Vec<String>,
+    parent: Option<String>,
+    #[serde(default)]
+    tokens: Vec<TokenSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+struct MemberSpec {
+    user: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupPermissionSpec {
+    dataset: String,
+    permission: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GroupSpec {
+    name: String,
+    #[serde(default)]
+    members: Vec<MemberSpec>,
+    #[serde(default)]
+    permissions: Vec<GroupPermissionSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MembershipSpec {
+    user: String,
+    group: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct GrantSpec {
+    user: String,
+    dataset: String,
+    permission: String,
+    version: Option<String>,
+    group: Option<String>,
+    #[serde(default = "manual")]
+    source: String,
+}
+
+fn manual() -> String {
+    "manual".into()
+}
+
+#[derive(Debug, Deserialize)]
+struct ExtraTokenSpec {
+    user: String,
+    key: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default, deserialize_with = "double_option")]
+    expires_in_s: Option<Option<i64>>,
+    value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AcceptanceSpec {
+    user: String,
+    tos: TosRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct SaTokenSpec {
+    key: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SaGrantSpec {
+    dataset: String,
+    permission: String,
+    version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServiceAccountSpec {
+    key: Option<String>,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    tokens: Vec<SaTokenSpec>,
+    #[serde(default)]
+    grants: Vec<SaGrantSpec>,
+}
+
+/// Parses a fixture, rejecting malformed JSON with a message naming the place.
+///
+/// # Errors
+/// [`DomainError::Invalid`].
+pub fn parse(text: &str) -> Result<Fixture, DomainError> {
+    serde_json::from_str(text).map_err(|e| DomainError::Invalid(format!("fixture: {e}")))
+}
+
+/// State threaded through one seed run.
+struct Run {
+    now: i64,
+    users: HashMap<String, i64>,
+    tos: HashMap<String, i64>,
+    out_users: BTreeMap<String, Value>,
+    out_tokens: BTreeMap<String, String>,
+}
+
+impl Run {
+    fn expiry(&self, spec: Option<Option<i64>>) -> Option<Timestamp> {
+        match spec {
+            None => Some(Timestamp(self.now).plus_secs(DEFAULT_TOKEN_SECS)),
+            Some(None) => None,
+            Some(Some(secs)) => Some(Timestamp(self.now).plus_secs(secs)),
+        }
+    }
+
+    async fn user(&self, tx: &mut WriteTx, reference: &str) -> Result<i64> {
+        if let Some(id) = self.users.get(reference) {
+            return Ok(*id);
+        }
+        tx.user_id_by_email(reference).await?.ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "user {reference:?} is neither a user key of this fixture nor the e-mail of an existing user"
+            ))
+            .into()
+        })
+    }
+
+    fn tos(&self, reference: &TosRef) -> Result<i64> {
+        match reference {
+            TosRef::Id(id) => Ok(*id),
+            TosRef::Key(k) => self.tos.get(k).copied().ok_or_else(|| {
+                DomainError::Invalid(format!("tos {k:?} is not a TOS key of this fixture")).into()
+            }),
+        }
+    }
+}
+
+fn token_literal(value: Option<&str>) -> Result<Option<ApiToken>> {
+    Ok(match value {
+        Some(v) => Some(ApiToken::from_literal(v)?),
+        None => None,
+    })
+}
+
+impl Store {
+    /// Applies a fixture in one transaction and returns the result document.
+    ///
+    /// # Errors
+    /// Any invalid reference or existing name; nothing is written then.
+    pub async fn seed(&self, fixture: Fixture) -> Result<Value> {
+        let mut tx = self.begin(Actor::cli("seed")).await?;
+        let result = apply(&mut tx, fixture).await?;
+        tx.invalidate(CacheEvent::All);
+        tx.audit("seed_applied", "Command", "seed", None, Some(summary(&result))).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+}
+
+fn summary(result: &Value) -> Value {
+    let count = |k: &str| result.get(k).and_then(Value::as_object).map_or(0, |o| o.len());
+    json!({
+        "users": count("users"), "datasets": count("datasets"), "groups": count("groups"),
+        "tos": count("tos"), "services": count("services"), "service_accounts": count("service_accounts"),
+    })
+}
+
+async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
+    let mut run = Run {
+        now: now_micros(),
+        users: HashMap::new(),
+        tos: HashMap::new(),
+        out_users: BTreeMap::new(),
+        out_tokens: BTreeMap::new(),
+    };
+    let names = f
+        .permissions
+        .unwrap_or_else(|| ["view", "edit", "manage", "admin"].map(String::from).to_vec());
+    for p in &names {
+        tx.ensure_permission(p).await?;
+    }
+
+    let mut out_services = BTreeMap::new();
+    for s in &f.services {
+        let id = tx.create_service(&s.name, &s.display_name, &s.base_url).await?;
+        out_services.insert(s.name.clone(), json!({"id": id}));
+    }
+
+    // Datasets with their buckets, versions, service tables and public roots.
+    let mut out_datasets = BTreeMap::new();
+    let mut dataset_tos: Vec<(i64, TosRef)> = Vec::new();
+    for d in &f.datasets {
+        let id = tx.create_dataset(&d.name, &d.description, &d.access_mode).await?;
+        let mut buckets = BTreeMap::new();
+        for b in &d.buckets {
+            buckets.insert(b.clone(), tx.add_bucket(id, b).await?);
+        }
+        let mut versions = BTreeMap::new();
+        for v in &d.versions {
+            let mut ids = Vec::new();
+            for b in &v.buckets {
+                let bid = match buckets.get(b) {
+                    Some(bid) => *bid,
+                    None => {
+                        let bid = tx.add_bucket(id, b).await?;
+                        buckets.insert(b.clone(), bid);
+                        bid
+                    }
+                };
+                ids.push(bid);
+            }
+            versions.insert(
+                v.version.clone(),
+                tx.add_version(id, &v.version, &v.prefix, v.is_public, &ids).await?,
+            );
+        }
+        for st in &d.service_tables {
+            let st_id = tx.add_service_table(id, &st.service, &st.table).await?;
+            for root in &st.public_roots {
+                tx.add_public_root(st_id, *root).await?;
+            }
+        }
+        if let Some(t) = &d.tos {
+            dataset_tos.push((id, t.clone()));
+        }
+        out_datasets.insert(
+            d.name.clone(),
+            json!({"id": id, "versions": versions, "buckets": buckets}),
+        );
+    }
+
+    let mut out_tos = BTreeMap::new();
+    for t in &f.tos {
+        if run.tos.contains_key(&t.key) {
+            return Err(DomainError::Invalid(format!("tos key {:?} is used twice", t.key)).into());
+        }
+        let dataset_id = match &t.dataset {
+            Some(name) => Some(tx.dataset_id(name).await?),
+            None => None,
+        };
+        let version_id = match (&t.version, dataset_id) {
+            (Some(v), Some(d)) => Some(tx.version_id(d, v).await?),
+            (Some(v), None) => {
+                return Err(DomainError::Invalid(format!(
+                    "tos {:?} names version {v:?} but no dataset",
+                    t.key
+                ))
+                .into());
+            }
+            (None, _) => None,
+        };
+        let service_id = match &t.service {
+            Some(s) => Some(tx.service_id(s).await?),
+            None => None,
+        };
+        let now = Timestamp(run.now);
+        let (id, invite) = tx
+            .create_tos(&NewTos {
+                name: t.name.clone(),
+                text: t.text.clone(),
+                dataset_id,
+                version_id,
+                service_id,
+                effective_at: now.plus_secs(t.effective_offset_s.unwrap_or(-60)),
+                retired_at: t.retired_offset_s.map(|s| now.plus_secs(s)),
+            })
+            .await?;
+        run.tos.insert(t.key.clone(), id);
+        out_tos.insert(t.key.clone(), json!({"id": id, "invite_token": invite}));
+    }
+    for (dataset_id, reference) in dataset_tos {
+        let tos_id = run.tos(&reference)?;
+        tx.set_dataset_tos(dataset_id, Some(tos_id)).await?;
+    }
+
+    // Users, then parents (a parent may be listed after its child).
+    let mut parents = Vec::new();
+    for u in &f.users {
+        let id = tx
+            .create_user(&NewUser {
+                email: u.email.clone(),
+                name: u.name.clone(),
+                display_name: u.display_name.clone(),
+                admin: u.admin,
+                active: u.active,
+                read_only: u.read_only,
+                pi: u.pi.clone(),
+                picture_url: u.picture_url.clone(),
+                parent_id: None,
+            })
+            .await?;
+        let key = u.key.clone().unwrap_or_else(|| u.email.clone());
+        if run.users.insert(key.clone(), id).is_some() {
+            return Err(DomainError::Invalid(format!("user key {key:?} is used twice")).into());
+        }
+        run.users.entry(u.email.clone()).or_insert(id);
+        for a in &u.affiliations {
+            tx.add_affiliation(id, a).await?;
+        }
+        let mut tokens = BTreeMap::new();
+        for t in &u.tokens {
+            let (_, token) = tx
+                .create_user_token(
+                    id,
+                    NewToken {
+                        description: t.description.clone(),
+                        expires_at: run.expiry(t.expires_in_s),
+                        literal: token_literal(t.value.as_deref())?,
+                        ..NewToken::default()
+                    },
+                )
+                .await?;
+            tokens.insert(t.key.clone(), token.expose().to_owned());
+        }
+        if let Some(p) = &u.parent {
+            parents.push((id, p.clone()));
+        }
+        run.out_users
+            .insert(key, json!({"id": id, "email": u.email, "tokens": tokens}));
+    }
+    for (child, parent) in parents {
+        let parent_id = run.user(tx, &parent).await?;
+        if parent_id == child {
+            return Err(DomainError::Invalid("a user cannot be its own parent".into()).into());
+        }
+        tx.set_parent(child, parent_id).await?;
+    }
+
+    let mut out_groups = BTreeMap::new();
+    for g in &f.groups {
+        let id = tx.create_group(&g.name).await?;
+        for m in &g.members {
+            let uid = run.user(tx, &m.user).await?;
+            tx.add_member(uid, id, m.admin, None).await?;
+        }
+        for p in &g.permissions {
+            let did = tx.dataset_id(&p.dataset).await?;
+            tx.add_group_permission(id, did, &p.permission).await?;
+        }
+        out_groups.insert(g.name.clone(), json!({"id": id}));
+    }
+    for m in &f.memberships {
+        let uid = run.user(tx, &m.user).await?;
+        let gid = tx.group_id(&m.group).await?;
+        tx.add_member(uid, gid, m.admin, None).await?;
+    }
+    for g in &f.grants {
+        let user_id = run.user(tx, &g.user).await?;
+        let dataset_id = tx.dataset_id(&g.dataset).await?;
+        let version_id = match &g.version {
+            Some(v) => Some(tx.version_id(dataset_id, v).await?),
+            None => None,
+        };
+        let group_id = match &g.group {
+            Some(name) => Some(tx.group_id(name).await?),
+            None => None,
+        };
+        tx.create_grant(&NewGrant {
+            user_id,
+            dataset_id,
+            version_id,
+            permission: &g.permission,
+            group_id,
+            granted_by: None,
+            source: &g.source,
+            expires_at: None,
+        })
+        .await?;
+    }
+    let extra_tokens = f.tokens.is_some();
+    for t in f.tokens.iter().flatten() {
+        let uid = run.user(tx, &t.user).await?;
+        let (_, token) = tx
+            .create_user_token(
+                uid,
+                NewToken {
+                    description: t.description.clone(),
+                    expires_at: run.expiry(t.expires_in_s),
+                    literal: token_literal(t.value.as_deref())?,
+                    ..NewToken::default()
+                },
+            )
+            .await?;
+        if run.out_tokens.insert(t.key.clone(), token.expose().to_owned()).is_some() {
+            return Err(DomainError::Invalid(format!("token key {:?} is used twice", t.key)).into());
+        }
+    }
+    for a in &f.tos_acceptances {
+        let uid = run.user(tx, &a.user).await?;
+        let tos_id = run.tos(&a.tos)?;
+        tx.accept_tos(uid, tos_id, None).await?;
+    }
+
+    let mut out_sas = BTreeMap::new();
+    for sa in &f.service_accounts {
+        let id = tx.create_service_account(&sa.name, &sa.description, sa.active).await?;
+        let mut tokens = BTreeMap::new();
+        for t in &sa.tokens {
+            let (_, token) = tx.create_service_account_token(id, &t.description).await?;
+            tokens.insert(t.key.clone(), token.expose().to_owned());
+        }
+        for g in &sa.grants {
+            let dataset_id = tx.dataset_id(&g.dataset).await?;
+            let version_id = match &g.version {
+                Some(v) => Some(tx.version_id(dataset_id, v).await?),
+                None => None,
+            };
+            tx.create_service_account_grant(id, dataset_id, version_id, &g.permission)
+                .await?;
+        }
+        let key = sa.key.clone().unwrap_or_else(|| sa.name.clone());
+        out_sas.insert(key, json!({"id": id, "name": sa.name, "tokens": tokens}));
+    }
+
+    let mut result = json!({
+        "users": run.out_users,
+        "service_accounts": out_sas,
+        "datasets": out_datasets,
+        "groups": out_groups,
+        "tos": out_tos,
+        "services": out_services,
+    });
+    if extra_tokens && let Some(obj) = result.as_object_mut() {
+        obj.insert("tokens".into(), json!(run.out_tokens));
+    }
+    Ok(result)
+}

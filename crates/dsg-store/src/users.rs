@@ -1,0 +1,221 @@
+//! Creating and changing users.
+
+use dsg_core::DomainError;
+use dsg_core::error::EntityKind;
+use serde_json::json;
+
+use crate::events::CacheEvent;
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
+
+/// Fields of a new user.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// E-mail (unique, case-insensitively).
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Global admin.
+    pub admin: bool,
+    /// May authenticate.
+    pub active: bool,
+    /// Loses `edit`.
+    pub read_only: bool,
+    /// Principal investigator.
+    pub pi: String,
+    /// Avatar URL.
+    pub picture_url: String,
+    /// Legacy parent link.
+    pub parent_id: Option<i64>,
+}
+
+/// Outcome of `make-admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminChange {
+    /// A new user was created as admin.
+    Created,
+    /// An existing user became admin.
+    Promoted,
+    /// Nothing to do.
+    AlreadyAdmin,
+    /// Admin flag cleared.
+    Revoked,
+    /// `--remove` on a non-admin.
+    NotAdmin,
+    /// `--remove` on an unknown e-mail.
+    NotFound,
+}
+
+/// Checks an e-mail address's shape (one `@`, non-empty parts, no spaces).
+///
+/// # Errors
+/// [`DomainError::Invalid`] saying what is wrong.
+pub fn validate_email(email: &str) -> Result<(), DomainError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && matches!(email.split_once('@'), Some((l, d)) if !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(format!(
+            "{email:?} is not a valid e-mail address"
+        )))
+    }
+}
+
+impl Store {
+    /// Id of the user with this e-mail (case-insensitive).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM dsg_user WHERE lower(email) = lower($1)";
+        Ok(on_db!(self.db(), pool => {
+            sqlx::query_scalar(SQL).bind(email).fetch_optional(pool).await
+        })?)
+    }
+}
+
+impl WriteTx {
+    /// Id of the user with this e-mail (case-insensitive), inside the transaction.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn user_id_by_email(&mut self, email: &str) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM dsg_user WHERE lower(email) = lower($1)";
+        Ok(on_tx!(&mut self.tx, conn => {
+            sqlx::query_scalar(SQL).bind(email).fetch_optional(conn).await
+        })?)
+    }
+
+    /// Inserts a user and returns the id.
+    ///
+    /// # Errors
+    /// Invalid e-mail; [`DomainError::Conflict`] when the e-mail is taken.
+    pub async fn create_user(&mut self, user: &NewUser) -> Result<i64> {
+        validate_email(&user.email)?;
+        if self.user_id_by_email(&user.email).await?.is_some() {
+            return Err(DomainError::Conflict(format!("a user with e-mail {} already exists", user.email)).into());
+        }
+        const SQL: &str = "INSERT INTO dsg_user (email, name, display_name, admin, is_active, read_only, \
+             pi, picture_url, parent_id, scim_id, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id";
+        let id: i64 = on_tx!(&mut self.tx, conn => {
+            sqlx::query_scalar(SQL)
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(&user.display_name)
+                .bind(user.admin)
+                .bind(user.active)
+                .bind(user.read_only)
+                .bind(&user.pi)
+                .bind(&user.picture_url)
+                .bind(user.parent_id)
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(now_micros())
+                .fetch_one(conn)
+                .await
+        })?;
+        self.invalidate(CacheEvent::User(id));
+        self.audit(
+            "user_created",
+            "User",
+            id,
+            None,
+            Some(json!({"email": user.email, "name": user.name, "admin": user.admin})),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Adds an affiliation (ignored when already present).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn add_affiliation(&mut self, user_id: i64, name: &str) -> Result<()> {
+        const SQL: &str = "INSERT INTO affiliation (user_id, name) VALUES ($1, $2) \
+             ON CONFLICT (user_id, name) DO NOTHING";
+        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(user_id).bind(name).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        Ok(())
+    }
+
+    /// Sets or clears the global admin flag, creating the user when promoting an unknown e-mail.
+    ///
+    /// # Errors
+    /// Invalid e-mail; the database is unreachable.
+    pub async fn set_admin(&mut self, email: &str, admin: bool) -> Result<AdminChange> {
+        const GET: &str = "SELECT id, admin FROM dsg_user WHERE lower(email) = lower($1)";
+        const SET: &str = "UPDATE dsg_user SET admin = $1, updated = $2 WHERE id = $3";
+        let row: Option<(i64, bool)> = on_tx!(&mut self.tx, conn => {
+            sqlx::query_as(GET).bind(email).fetch_optional(conn).await
+        })?;
+        let change = match (row, admin) {
+            (None, false) => return Ok(AdminChange::NotFound),
+            (None, true) => {
+                let name = email.split('@').next().unwrap_or_default().to_owned();
+                self.create_user(&NewUser {
+                    email: email.to_owned(),
+                    name,
+                    admin: true,
+                    active: true,
+                    ..NewUser::default()
+                })
+                .await?;
+                return Ok(AdminChange::Created);
+            }
+            (Some((_, true)), true) => return Ok(AdminChange::AlreadyAdmin),
+            (Some((_, false)), false) => return Ok(AdminChange::NotAdmin),
+            (Some((id, _)), true) => (id, AdminChange::Promoted),
+            (Some((id, _)), false) => (id, AdminChange::Revoked),
+        };
+        let (id, outcome) = change;
+        on_tx!(&mut self.tx, conn => sqlx::query(SET).bind(admin).bind(now_micros()).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(id));
+        self.audit(
+            "user_updated",
+            "User",
+            id,
+            Some(json!({"admin": !admin})),
+            Some(json!({"admin": admin})),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Links a legacy "user as service account" to its parent.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn set_parent(&mut self, user_id: i64, parent_id: i64) -> Result<()> {
+        const SQL: &str = "UPDATE dsg_user SET parent_id = $1, updated = $2 WHERE id = $3";
+        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(parent_id).bind(now_micros()).bind(user_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        self.audit("user_updated", "User", user_id, None, Some(json!({"parent_id": parent_id}))).await?;
+        Ok(())
+    }
+
+    /// Resolves an e-mail to a user id or fails with a clear message.
+    ///
+    /// # Errors
+    /// [`DomainError::NotFound`] when no user has this e-mail.
+    pub async fn require_user(&mut self, email: &str) -> Result<i64> {
+        self.user_id_by_email(email)
+            .await?
+            .ok_or_else(|| DomainError::not_found(EntityKind::User, email).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shapes() {
+        assert!(validate_email("a@b.org").is_ok());
+        for bad in ["", "ab", "@b", "a@", "a b@c", "a@b@c"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+}
