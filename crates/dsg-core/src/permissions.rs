@@ -376,11 +376,7 @@ fn expand(names: &BTreeSet<String>, strip_edit: bool, view_only: bool) -> Vec<St
 }
 
 fn max_level(names: &[String]) -> u8 {
-    names
-        .iter()
-        .map(|n| level::number_of(n))
-        .max()
-        .unwrap_or(0)
+    names.iter().map(|n| level::number_of(n)).max().unwrap_or(0)
 }
 
 /// Which datasets are gated for this principal, and which TOS are missing.
@@ -524,7 +520,12 @@ pub fn evaluate_user(catalog: &Catalog, user: &UserFacts, ctx: &EvalContext<'_>)
         if m.is_admin {
             groups_admin.insert(m.group_name.clone());
         }
-        for p in catalog.group_permissions.get(&m.group_id).into_iter().flatten() {
+        for p in catalog
+            .group_permissions
+            .get(&m.group_id)
+            .into_iter()
+            .flatten()
+        {
             holdings.add(p.dataset_id, None, &p.permission);
         }
     }

@@ -27,7 +27,10 @@ impl Timestamp {
 
     /// This instant moved by `secs` seconds (saturating).
     pub fn plus_secs(self, secs: i64) -> Self {
-        Self(self.0.saturating_add(secs.saturating_mul(Self::MICROS_PER_SEC)))
+        Self(
+            self.0
+                .saturating_add(secs.saturating_mul(Self::MICROS_PER_SEC)),
+        )
     }
 
     /// RFC 3339 text with microseconds, `Z` suffix, e.g. `2026-06-01T12:00:00.123456Z`.

@@ -134,7 +134,11 @@ mod tests {
         let a = ApiToken::generate().unwrap();
         let b = ApiToken::generate().unwrap();
         assert_eq!(a.expose().len(), 64);
-        assert!(a.expose().bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.expose()
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
         assert_ne!(a.hash(), b.hash());
     }

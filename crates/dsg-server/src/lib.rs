@@ -1,1 +1,17 @@
-//! placeholder
+//! DatasetGateway's HTTP application: configuration, the permission cache,
+//! and the front-ends (the CAVE-compatible API first). Handlers are thin:
+//! extract, one call into the store or cache, map to a response.
+
+pub mod api;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod health;
+pub mod prefix;
+pub mod startup;
+pub mod state;
+
+pub use config::Config;
+pub use startup::{Application, Options, StartError};

@@ -100,13 +100,33 @@ impl WriteTx {
     ///
     /// # Errors
     /// [`DomainError::Conflict`] when the name is taken.
-    pub async fn create_service(&mut self, name: &str, display_name: &str, base_url: &str) -> Result<i64> {
-        const SQL: &str = "INSERT INTO service (name, display_name, base_url) VALUES ($1, $2, $3) RETURNING id";
+    pub async fn create_service(
+        &mut self,
+        name: &str,
+        display_name: &str,
+        base_url: &str,
+    ) -> Result<i64> {
+        const SQL: &str =
+            "INSERT INTO service (name, display_name, base_url) VALUES ($1, $2, $3) RETURNING id";
         let id = self
-            .insert_id(SQL, Binds(vec![Bind::S(name), Bind::S(display_name), Bind::S(base_url)]))
+            .insert_id(
+                SQL,
+                Binds(vec![
+                    Bind::S(name),
+                    Bind::S(display_name),
+                    Bind::S(base_url),
+                ]),
+            )
             .await
             .map_err(|e| named_conflict(e, "service", name))?;
-        self.audit("service_created", "Service", id, None, Some(json!({"name": name}))).await?;
+        self.audit(
+            "service_created",
+            "Service",
+            id,
+            None,
+            Some(json!({"name": name})),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -114,7 +134,12 @@ impl WriteTx {
     ///
     /// # Errors
     /// Invalid access mode; [`DomainError::Conflict`] when the name is taken.
-    pub async fn create_dataset(&mut self, name: &str, description: &str, access_mode: &str) -> Result<i64> {
+    pub async fn create_dataset(
+        &mut self,
+        name: &str,
+        description: &str,
+        access_mode: &str,
+    ) -> Result<i64> {
         if name.trim().is_empty() {
             return Err(DomainError::Invalid("a dataset needs a name".into()).into());
         }
@@ -141,7 +166,14 @@ impl WriteTx {
             .await
             .map_err(|e| named_conflict(e, "dataset", name))?;
         self.invalidate(CacheEvent::All);
-        self.audit("dataset_created", "Dataset", id, None, Some(json!({"name": name, "access_mode": access_mode}))).await?;
+        self.audit(
+            "dataset_created",
+            "Dataset",
+            id,
+            None,
+            Some(json!({"name": name, "access_mode": access_mode})),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -150,12 +182,20 @@ impl WriteTx {
     /// # Errors
     /// [`DomainError::Conflict`] when the dataset already has it.
     pub async fn add_bucket(&mut self, dataset_id: i64, name: &str) -> Result<i64> {
-        const SQL: &str = "INSERT INTO dataset_bucket (dataset_id, name) VALUES ($1, $2) RETURNING id";
+        const SQL: &str =
+            "INSERT INTO dataset_bucket (dataset_id, name) VALUES ($1, $2) RETURNING id";
         let id = self
             .insert_id(SQL, Binds(vec![Bind::I(dataset_id), Bind::S(name)]))
             .await
             .map_err(|e| named_conflict(e, "bucket", name))?;
-        self.audit("bucket_added", "DatasetBucket", id, None, Some(json!({"dataset_id": dataset_id, "name": name}))).await?;
+        self.audit(
+            "bucket_added",
+            "DatasetBucket",
+            id,
+            None,
+            Some(json!({"dataset_id": dataset_id, "name": name})),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -173,11 +213,17 @@ impl WriteTx {
     ) -> Result<i64> {
         const SQL: &str = "INSERT INTO dataset_version (dataset_id, version, prefix, is_public) \
              VALUES ($1, $2, $3, $4) RETURNING id";
-        const LINK: &str = "INSERT INTO dataset_version_bucket (version_id, bucket_id) VALUES ($1, $2)";
+        const LINK: &str =
+            "INSERT INTO dataset_version_bucket (version_id, bucket_id) VALUES ($1, $2)";
         let id = self
             .insert_id(
                 SQL,
-                Binds(vec![Bind::I(dataset_id), Bind::S(version), Bind::S(prefix), Bind::B(is_public)]),
+                Binds(vec![
+                    Bind::I(dataset_id),
+                    Bind::S(version),
+                    Bind::S(prefix),
+                    Bind::B(is_public),
+                ]),
             )
             .await
             .map_err(|e| named_conflict(e, "version", version))?;
@@ -200,11 +246,19 @@ impl WriteTx {
     ///
     /// # Errors
     /// [`DomainError::Conflict`] when the (service, table) pair is mapped already.
-    pub async fn add_service_table(&mut self, dataset_id: i64, service: &str, table: &str) -> Result<i64> {
+    pub async fn add_service_table(
+        &mut self,
+        dataset_id: i64,
+        service: &str,
+        table: &str,
+    ) -> Result<i64> {
         const SQL: &str = "INSERT INTO service_table (service_name, table_name, dataset_id) \
              VALUES ($1, $2, $3) RETURNING id";
         let id = self
-            .insert_id(SQL, Binds(vec![Bind::S(service), Bind::S(table), Bind::I(dataset_id)]))
+            .insert_id(
+                SQL,
+                Binds(vec![Bind::S(service), Bind::S(table), Bind::I(dataset_id)]),
+            )
             .await
             .map_err(|e| named_conflict(e, "service table", &format!("{service}/{table}")))?;
         self.audit(
@@ -223,9 +277,13 @@ impl WriteTx {
     /// # Errors
     /// [`DomainError::Conflict`] when already public.
     pub async fn add_public_root(&mut self, service_table_id: i64, root_id: i64) -> Result<i64> {
-        const SQL: &str = "INSERT INTO public_root (service_table_id, root_id) VALUES ($1, $2) RETURNING id";
+        const SQL: &str =
+            "INSERT INTO public_root (service_table_id, root_id) VALUES ($1, $2) RETURNING id";
         let id = self
-            .insert_id(SQL, Binds(vec![Bind::I(service_table_id), Bind::I(root_id)]))
+            .insert_id(
+                SQL,
+                Binds(vec![Bind::I(service_table_id), Bind::I(root_id)]),
+            )
             .await
             .map_err(|e| named_conflict(e, "public root", &root_id.to_string()))?;
         self.audit(
@@ -245,7 +303,9 @@ impl WriteTx {
     /// The database is unreachable.
     pub async fn create_tos(&mut self, tos: &NewTos) -> Result<(i64, String)> {
         if tos.name.trim().is_empty() || tos.text.is_empty() {
-            return Err(DomainError::Invalid("a TOS document needs a name and a text".into()).into());
+            return Err(
+                DomainError::Invalid("a TOS document needs a name and a text".into()).into(),
+            );
         }
         const SQL: &str = "INSERT INTO tos_document (name, text, dataset_id, dataset_version_id, service_id, \
              invite_token, effective_date, retired_date, created) \
@@ -291,7 +351,14 @@ impl WriteTx {
                 e => e,
             })?;
         self.invalidate(CacheEvent::All);
-        self.audit("dataset_updated", "Dataset", dataset_id, None, Some(json!({"tos_id": tos_id}))).await?;
+        self.audit(
+            "dataset_updated",
+            "Dataset",
+            dataset_id,
+            None,
+            Some(json!({"tos_id": tos_id})),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -68,9 +68,11 @@ impl WriteTx {
             "Grant",
             id,
             None,
-            Some(json!({"user_id": g.user_id, "dataset_id": g.dataset_id, "permission": g.permission,
+            Some(
+                json!({"user_id": g.user_id, "dataset_id": g.dataset_id, "permission": g.permission,
                         "version_id": g.version_id, "group_id": g.group_id, "source": g.source,
-                        "expires_at": g.expires_at.map(|t| t.to_rfc3339())})),
+                        "expires_at": g.expires_at.map(|t| t.to_rfc3339())}),
+            ),
         )
         .await?;
         Ok(id)
@@ -94,7 +96,14 @@ impl WriteTx {
         for c in children {
             self.invalidate(CacheEvent::User(c));
         }
-        self.audit("tos_accepted", "TOSAcceptance", id, None, Some(json!({"user_id": user_id, "tos_id": tos_id}))).await?;
+        self.audit(
+            "tos_accepted",
+            "TOSAcceptance",
+            id,
+            None,
+            Some(json!({"user_id": user_id, "tos_id": tos_id})),
+        )
+        .await?;
         Ok(id)
     }
 }

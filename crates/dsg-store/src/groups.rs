@@ -20,10 +20,24 @@ impl WriteTx {
         const SQL: &str = "INSERT INTO dsg_group (name, scim_id, created, updated) VALUES ($1, $2, $3, $3) RETURNING id";
         let scim_id = uuid::Uuid::new_v4().to_string();
         let id = self
-            .insert_id(SQL, Binds(vec![Bind::S(name), Bind::S(&scim_id), Bind::I(now_micros())]))
+            .insert_id(
+                SQL,
+                Binds(vec![
+                    Bind::S(name),
+                    Bind::S(&scim_id),
+                    Bind::I(now_micros()),
+                ]),
+            )
             .await
             .map_err(|e| named_conflict(e, "group", name))?;
-        self.audit("group_created", "Group", id, None, Some(json!({"name": name}))).await?;
+        self.audit(
+            "group_created",
+            "Group",
+            id,
+            None,
+            Some(json!({"name": name})),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -69,8 +83,10 @@ impl WriteTx {
             "UserGroup",
             id,
             None,
-            Some(json!({"user_id": user_id, "group_id": group_id, "is_admin": is_admin,
-                        "expires_at": expires_at.map(|t| t.to_rfc3339())})),
+            Some(
+                json!({"user_id": user_id, "group_id": group_id, "is_admin": is_admin,
+                        "expires_at": expires_at.map(|t| t.to_rfc3339())}),
+            ),
         )
         .await?;
         Ok(id)
@@ -80,14 +96,24 @@ impl WriteTx {
     ///
     /// # Errors
     /// [`DomainError::Conflict`] when it has it already.
-    pub async fn add_group_permission(&mut self, group_id: i64, dataset_id: i64, permission: &str) -> Result<i64> {
+    pub async fn add_group_permission(
+        &mut self,
+        group_id: i64,
+        dataset_id: i64,
+        permission: &str,
+    ) -> Result<i64> {
         let permission_id = self.permission_id(permission).await?;
         const SQL: &str = "INSERT INTO group_dataset_permission (group_id, dataset_id, permission_id, created) \
              VALUES ($1, $2, $3, $4) RETURNING id";
         let id = self
             .insert_id(
                 SQL,
-                Binds(vec![Bind::I(group_id), Bind::I(dataset_id), Bind::I(permission_id), Bind::I(now_micros())]),
+                Binds(vec![
+                    Bind::I(group_id),
+                    Bind::I(dataset_id),
+                    Bind::I(permission_id),
+                    Bind::I(now_micros()),
+                ]),
             )
             .await
             .map_err(|e| named_conflict(e, "group permission", permission))?;

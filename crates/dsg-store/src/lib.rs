@@ -23,7 +23,7 @@ pub mod service_accounts;
 pub mod tables;
 pub mod tokens;
 pub mod users;
-mod write;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -286,7 +286,10 @@ mod tests {
             DatabaseTarget::Postgres(_)
         ));
         assert!(DatabaseTarget::parse("mysql://x").is_err());
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(placeholders(2, 3), "$2, $3, $4");
     }
 }

@@ -62,7 +62,13 @@ UNION ALL \
 SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
   FROM tos_acceptance WHERE user_id = $2";
 
-type FactRow = (String, Option<i64>, Option<i64>, Option<String>, Option<String>);
+type FactRow = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// Loads a user's facts; `None` when the user does not exist.

@@ -318,14 +318,26 @@ impl Store {
         let mut tx = self.begin(Actor::cli("seed")).await?;
         let result = apply(&mut tx, fixture).await?;
         tx.invalidate(CacheEvent::All);
-        tx.audit("seed_applied", "Command", "seed", None, Some(summary(&result))).await?;
+        tx.audit(
+            "seed_applied",
+            "Command",
+            "seed",
+            None,
+            Some(summary(&result)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(result)
     }
 }
 
 fn summary(result: &Value) -> Value {
-    let count = |k: &str| result.get(k).and_then(Value::as_object).map_or(0, |o| o.len());
+    let count = |k: &str| {
+        result
+            .get(k)
+            .and_then(Value::as_object)
+            .map_or(0, |o| o.len())
+    };
     json!({
         "users": count("users"), "datasets": count("datasets"), "groups": count("groups"),
         "tos": count("tos"), "services": count("services"), "service_accounts": count("service_accounts"),
@@ -340,16 +352,20 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         out_users: BTreeMap::new(),
         out_tokens: BTreeMap::new(),
     };
-    let names = f
-        .permissions
-        .unwrap_or_else(|| ["view", "edit", "manage", "admin"].map(String::from).to_vec());
+    let names = f.permissions.unwrap_or_else(|| {
+        ["view", "edit", "manage", "admin"]
+            .map(String::from)
+            .to_vec()
+    });
     for p in &names {
         tx.ensure_permission(p).await?;
     }
 
     let mut out_services = BTreeMap::new();
     for s in &f.services {
-        let id = tx.create_service(&s.name, &s.display_name, &s.base_url).await?;
+        let id = tx
+            .create_service(&s.name, &s.display_name, &s.base_url)
+            .await?;
         out_services.insert(s.name.clone(), json!({"id": id}));
     }
 
@@ -357,7 +373,9 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
     let mut out_datasets = BTreeMap::new();
     let mut dataset_tos: Vec<(i64, TosRef)> = Vec::new();
     for d in &f.datasets {
-        let id = tx.create_dataset(&d.name, &d.description, &d.access_mode).await?;
+        let id = tx
+            .create_dataset(&d.name, &d.description, &d.access_mode)
+            .await?;
         let mut buckets = BTreeMap::new();
         for b in &d.buckets {
             buckets.insert(b.clone(), tx.add_bucket(id, b).await?);
@@ -378,7 +396,8 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             }
             versions.insert(
                 v.version.clone(),
-                tx.add_version(id, &v.version, &v.prefix, v.is_public, &ids).await?,
+                tx.add_version(id, &v.version, &v.prefix, v.is_public, &ids)
+                    .await?,
             );
         }
         for st in &d.service_tables {
@@ -548,8 +567,14 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                 },
             )
             .await?;
-        if run.out_tokens.insert(t.key.clone(), token.expose().to_owned()).is_some() {
-            return Err(DomainError::Invalid(format!("token key {:?} is used twice", t.key)).into());
+        if run
+            .out_tokens
+            .insert(t.key.clone(), token.expose().to_owned())
+            .is_some()
+        {
+            return Err(
+                DomainError::Invalid(format!("token key {:?} is used twice", t.key)).into(),
+            );
         }
     }
     for a in &f.tos_acceptances {
@@ -560,7 +585,9 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
 
     let mut out_sas = BTreeMap::new();
     for sa in &f.service_accounts {
-        let id = tx.create_service_account(&sa.name, &sa.description, sa.active).await?;
+        let id = tx
+            .create_service_account(&sa.name, &sa.description, sa.active)
+            .await?;
         let mut tokens = BTreeMap::new();
         for t in &sa.tokens {
             let (_, token) = tx.create_service_account_token(id, &t.description).await?;

@@ -15,7 +15,9 @@ use crate::{Result, WriteTx, now_micros};
 pub fn validate_slug(what: &str, name: &str) -> Result<(), DomainError> {
     if !name.is_empty()
         && name.len() <= 100
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         Ok(())
     } else {
@@ -30,7 +32,12 @@ impl WriteTx {
     ///
     /// # Errors
     /// Invalid name; [`DomainError::Conflict`] when taken.
-    pub async fn create_service_account(&mut self, name: &str, description: &str, active: bool) -> Result<i64> {
+    pub async fn create_service_account(
+        &mut self,
+        name: &str,
+        description: &str,
+        active: bool,
+    ) -> Result<i64> {
         validate_slug("service-account name", name)?;
         const SQL: &str = "INSERT INTO service_account (name, description, is_active, created_by_id, created, updated) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
@@ -48,7 +55,14 @@ impl WriteTx {
             .await
             .map_err(|e| named_conflict(e, "service account", name))?;
         self.invalidate(CacheEvent::ServiceAccount(id));
-        self.audit("service_account_created", "ServiceAccount", id, None, Some(json!({"name": name, "description": description}))).await?;
+        self.audit(
+            "service_account_created",
+            "ServiceAccount",
+            id,
+            None,
+            Some(json!({"name": name, "description": description})),
+        )
+        .await?;
         Ok(id)
     }
 
@@ -56,7 +70,11 @@ impl WriteTx {
     ///
     /// # Errors
     /// The database is unreachable.
-    pub async fn create_service_account_token(&mut self, sa_id: i64, description: &str) -> Result<(i64, ApiToken)> {
+    pub async fn create_service_account_token(
+        &mut self,
+        sa_id: i64,
+        description: &str,
+    ) -> Result<(i64, ApiToken)> {
         const SQL: &str = "INSERT INTO service_account_token (service_account_id, key_hash, key_prefix, description, created) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id";
         let token = ApiToken::generate()?;
@@ -72,7 +90,14 @@ impl WriteTx {
                 .await
         })?;
         self.invalidate(CacheEvent::Token(hash));
-        self.audit("sa_token_created", "ServiceAccountToken", id, None, Some(json!({"service_account_id": sa_id, "description": description}))).await?;
+        self.audit(
+            "sa_token_created",
+            "ServiceAccountToken",
+            id,
+            None,
+            Some(json!({"service_account_id": sa_id, "description": description})),
+        )
+        .await?;
         Ok((id, token))
     }
 

@@ -127,7 +127,16 @@ impl Store {
         const SQL: &str = "SELECT k.id, k.user_id, u.email, k.description, k.key_prefix, k.created, \
              k.last_used, k.expires_at FROM api_key k JOIN dsg_user u ON u.id = k.user_id \
              WHERE ($1 IS NULL OR k.user_id = $1) ORDER BY k.created DESC, k.id DESC";
-        type Row = (i64, i64, String, String, String, i64, Option<i64>, Option<i64>);
+        type Row = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+        );
         let rows: Vec<Row> = on_db!(self.db(), pool => {
             sqlx::query_as(SQL).bind(user_id).fetch_all(pool).await
         })?;
@@ -212,7 +221,9 @@ impl WriteTx {
                 sqlx::query(SCOPE).bind(id).bind(name).execute(conn).await.map(|r| r.rows_affected())
             })?;
             if n == 0 {
-                return Err(DomainError::not_found(dsg_core::error::EntityKind::Dataset, name).into());
+                return Err(
+                    DomainError::not_found(dsg_core::error::EntityKind::Dataset, name).into(),
+                );
             }
         }
         self.invalidate(CacheEvent::Token(hash));

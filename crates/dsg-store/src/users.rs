@@ -96,7 +96,11 @@ impl WriteTx {
     pub async fn create_user(&mut self, user: &NewUser) -> Result<i64> {
         validate_email(&user.email)?;
         if self.user_id_by_email(&user.email).await?.is_some() {
-            return Err(DomainError::Conflict(format!("a user with e-mail {} already exists", user.email)).into());
+            return Err(DomainError::Conflict(format!(
+                "a user with e-mail {} already exists",
+                user.email
+            ))
+            .into());
         }
         const SQL: &str = "INSERT INTO dsg_user (email, name, display_name, admin, is_active, read_only, \
              pi, picture_url, parent_id, scim_id, created, updated) \
@@ -192,7 +196,14 @@ impl WriteTx {
         const SQL: &str = "UPDATE dsg_user SET parent_id = $1, updated = $2 WHERE id = $3";
         on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(parent_id).bind(now_micros()).bind(user_id).execute(conn).await.map(|r| r.rows_affected()))?;
         self.invalidate(CacheEvent::User(user_id));
-        self.audit("user_updated", "User", user_id, None, Some(json!({"parent_id": parent_id}))).await?;
+        self.audit(
+            "user_updated",
+            "User",
+            user_id,
+            None,
+            Some(json!({"parent_id": parent_id})),
+        )
+        .await?;
         Ok(())
     }
 

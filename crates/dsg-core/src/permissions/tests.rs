@@ -83,7 +83,10 @@ fn levels_expand_to_every_lower_level_sorted() {
     let d = eval(&c, &u);
     assert_eq!(d.permissions_v2["fish2"], list(&["edit", "manage", "view"]));
     assert_eq!(d.permissions_v2["fanc"], list(&["view"]));
-    assert_eq!(d.permissions_v2["manc"], list(&["admin", "edit", "manage", "view"]));
+    assert_eq!(
+        d.permissions_v2["manc"],
+        list(&["admin", "edit", "manage", "view"])
+    );
     assert_eq!(d.permissions["fish2"], 3);
     assert_eq!(d.permissions["manc"], 4);
     assert_eq!(d.datasets_admin, list(&["manc"]));
@@ -202,7 +205,12 @@ fn tos_not_yet_effective_does_not_gate_and_sets_the_horizon() {
         now: NOW.plus_secs(60),
         ..ctx
     };
-    assert!(!evaluate_user(&c, &u, &later).document.permissions_v2.contains_key("fish2"));
+    assert!(
+        !evaluate_user(&c, &u, &later)
+            .document
+            .permissions_v2
+            .contains_key("fish2")
+    );
 }
 
 #[test]
@@ -222,7 +230,8 @@ fn retired_tos_no_longer_gates() {
 #[test]
 fn service_tos_applies_only_when_the_service_is_named() {
     let mut c = catalog();
-    c.tos.insert(7, tos(7, "CT terms", Some(1), Some("celltyping")));
+    c.tos
+        .insert(7, tos(7, "CT terms", Some(1), Some("celltyping")));
     let mut u = user();
     u.grants = vec![grant(1, "view")];
     let scope = TokenScope::default();
@@ -291,7 +300,10 @@ fn version_scoped_grant_does_not_grant_the_whole_dataset() {
     }];
     let d = eval(&c, &u);
     assert!(!d.permissions_v2.contains_key("fish2"));
-    assert_eq!(d.version_permissions["fish2"]["v2"], list(&["edit", "view"]));
+    assert_eq!(
+        d.version_permissions["fish2"]["v2"],
+        list(&["edit", "view"])
+    );
 }
 
 #[test]

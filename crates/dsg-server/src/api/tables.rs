@@ -1,0 +1,89 @@
+//! Service tables and public roots.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::body;
+use crate::error::ApiError;
+use crate::state::{ApiRequest, AppState};
+
+/// `GET /api/v1/service/{namespace}/table/{table}/dataset` → the dataset name
+/// as a JSON string. Any principal.
+pub async fn get_table_dataset(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    Path((namespace, table)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    req.principal()?;
+    req.allow(&[Method::GET])?;
+    match state.store.dataset_for_table(&namespace, &table).await? {
+        Some(name) => Ok(Json(name).into_response()),
+        None => Err(ApiError::not_found("Table not found")),
+    }
+}
+
+/// `GET /api/v1/table/{table}/has_public` → `true`/`false`. Anonymous allowed.
+pub async fn get_has_public(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    Path(table): Path<String>,
+) -> Result<Response, ApiError> {
+    req.allow(&[Method::GET])?;
+    Ok(Json(state.store.table_has_public(&table).await?).into_response())
+}
+
+/// `GET /api/v1/table/{table}/root/{root}/is_public` → `true`/`false`. Anonymous allowed.
+pub async fn get_root_is_public(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    Path((table, root)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    if root.is_empty() || !root.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::Detail(
+            axum::http::StatusCode::NOT_FOUND,
+            crate::error::msg::NOT_FOUND.into(),
+        ));
+    }
+    req.allow(&[Method::GET])?;
+    let Ok(root) = root.parse::<i64>() else {
+        return Ok(Json(false).into_response());
+    };
+    let v = state.store.roots_public(&table, &[root]).await?;
+    Ok(Json(v.first().copied().unwrap_or(false)).into_response())
+}
+
+/// `POST /api/v1/table/{table}/root_all_public` with a JSON array of root ids
+/// → one boolean per element, in order. Anything but an integer (strings
+/// included, as in the original) answers `false`.
+/// Anonymous allowed.
+pub async fn post_roots_all_public(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    Path(table): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    req.allow(&[Method::POST])?;
+    let Some(Value::Array(items)) = body::json(&headers, &bytes)? else {
+        return Err(ApiError::bad_request("Expected JSON array of root IDs"));
+    };
+    let parsed: Vec<Option<i64>> = items
+        .iter()
+        .map(|v| match v {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<i64> = parsed.iter().flatten().copied().collect();
+    let public = state.store.roots_public(&table, &ids).await?;
+    let mut it = public.into_iter();
+    let out: Vec<bool> = parsed
+        .iter()
+        .map(|p| p.is_some() && it.next().unwrap_or(false))
+        .collect();
+    Ok(Json(out).into_response())
+}

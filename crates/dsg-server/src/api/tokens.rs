@@ -1,0 +1,164 @@
+//! Token management for people (caveclient's `create_token`, `user/token`)
+//! and logout.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use dsg_core::token::TokenHash;
+use dsg_store::tokens::{NewToken, PrincipalRef};
+use dsg_store::write::Actor;
+use serde_json::{Value, json};
+
+use super::body;
+use crate::error::ApiError;
+use crate::state::{ApiRequest, AppState};
+
+fn actor(a: &crate::cache::Authenticated, user_id: i64) -> Actor {
+    Actor::user(user_id, &a.document.info.email, None)
+}
+
+/// `GET /api/v1/user/token` → the caller's tokens (never their values). Humans only.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    req: ApiRequest,
+) -> Result<Response, ApiError> {
+    let (user_id, _) = req.human()?;
+    req.allow(&[Method::GET])?;
+    let tokens = state.store.list_user_tokens(Some(user_id)).await?;
+    let out: Vec<Value> = tokens
+        .into_iter()
+        .map(|t| {
+            json!({
+                "id": t.id,
+                "description": t.description,
+                "created": t.created.to_rfc3339(),
+                "last_used": t.last_used.map(|x| x.to_rfc3339()),
+                "expires_at": t.expires_at.map(|x| x.to_rfc3339()),
+                "prefix": t.prefix,
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+async fn mint(state: &AppState, req: &ApiRequest, description: String) -> Result<String, ApiError> {
+    let (user_id, a) = req.human()?;
+    let mut tx = state.store.begin(actor(a, user_id)).await?;
+    let (_, token) = tx
+        .create_user_token(
+            user_id,
+            NewToken {
+                description,
+                ..NewToken::default()
+            },
+        )
+        .await?;
+    let events = tx.commit().await?;
+    state.committed(&events);
+    Ok(token.expose().to_owned())
+}
+
+/// `POST /api/v1/create_token` (optional JSON `{"description": …}`) → a new
+/// never-expiring token as a JSON string. Humans only.
+pub async fn create_token(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    req.human()?;
+    req.allow(&[Method::POST])?;
+    let description = match body::json(&headers, &bytes)? {
+        Some(Value::Object(o)) => match o.get("description") {
+            Some(Value::String(s)) if s.len() <= 255 => s.clone(),
+            Some(Value::String(_)) => {
+                return Err(ApiError::bad_request(
+                    "description is longer than 255 characters",
+                ));
+            }
+            None | Some(Value::Null) => "API token".into(),
+            Some(_) => return Err(ApiError::bad_request("description must be a string")),
+        },
+        None => "API token".into(),
+        Some(_) => return Err(ApiError::bad_request("expected a JSON object")),
+    };
+    Ok(Json(mint(&state, &req, description).await?).into_response())
+}
+
+/// `GET /api/v1/long_lived_token` → `{"token": …}`: a new never-expiring token.
+/// Tokens are stored hashed, so an earlier one cannot be shown again; each
+/// call mints one. Humans only.
+pub async fn long_lived_token(
+    State(state): State<AppState>,
+    req: ApiRequest,
+) -> Result<Response, ApiError> {
+    req.human()?;
+    req.allow(&[Method::GET])?;
+    let token = mint(&state, &req, "Default long-lived API token".into()).await?;
+    Ok(Json(json!({ "token": token })).into_response())
+}
+
+/// `GET /api/v1/refresh_token` → the deprecation notice. Humans only.
+pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
+    req.human()?;
+    req.allow(&[Method::GET])?;
+    Ok(
+        Json(json!({"status": "deprecated", "message": "Use /api/v1/create_token instead"}))
+            .into_response(),
+    )
+}
+
+/// The `Set-Cookie` value that deletes the login cookie.
+pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    let mut v = String::from(
+        "dsg_token=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; HttpOnly; SameSite=None",
+    );
+    if state.config.secure_cookies() {
+        v.push_str("; Secure");
+    } else {
+        // SameSite=None requires Secure; in local mode fall back to Lax.
+        v = v.replace("SameSite=None", "SameSite=Lax");
+    }
+    if !state.config.auth.cookie_domain.is_empty() {
+        v.push_str("; Domain=");
+        v.push_str(&state.config.auth.cookie_domain);
+    }
+    HeaderValue::from_str(&v)
+        .unwrap_or_else(|_| HeaderValue::from_static("dsg_token=; Max-Age=0; Path=/"))
+}
+
+/// `GET|POST /api/v1/logout` → `{"status":"logged out"}`: revokes the login
+/// cookie's token (when it is a live user token) and always clears the
+/// cookie, even when it is stale. Bearer-only callers keep their tokens.
+pub async fn logout(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    for name in &state.config.auth.cookie_names {
+        let Some(value) = crate::credentials::cookie(&headers, name) else {
+            continue;
+        };
+        if dsg_core::token::presented(&value).is_none() {
+            continue;
+        }
+        let hash = TokenHash::of(&value);
+        if let Some(rec) = state.store.lookup_token(&hash).await?
+            && let PrincipalRef::User(user_id) = rec.principal
+        {
+            let mut tx = state.store.begin(Actor::user(user_id, "", None)).await?;
+            tx.revoke_user_token_by_hash(&hash).await?;
+            let events = tx.commit().await?;
+            state.committed(&events);
+        }
+    }
+    let mut r = Json(json!({"status": "logged out"})).into_response();
+    r.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&state));
+    Ok(r)
+}

@@ -1,0 +1,52 @@
+//! `GET /api/v1/user/cache` — the hot path. Every CAVE service request lands
+//! here through middle_auth_client, so it answers from the permission cache's
+//! pre-serialised bytes: extract, hash, two map lookups, a refcount bump.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::credentials::{self, Credential};
+use crate::error::ApiError;
+use crate::state::{AppState, accepts_json};
+
+/// The caller's permission document (`?service=` applies that service's TOS).
+/// Any authenticated principal.
+pub async fn get_user_cache(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !accepts_json(&headers) {
+        return Err(ApiError::Detail(
+            axum::http::StatusCode::NOT_ACCEPTABLE,
+            "Could not satisfy the request Accept header.".into(),
+        ));
+    }
+    let query = uri.query();
+    let service = query
+        .and_then(|q| credentials::query_param(q, "service"))
+        .filter(|s| !s.is_empty());
+    let auth = &state.config.auth;
+    let token = match credentials::extract(&headers, query, &auth.cookie_names, &auth.query_names) {
+        Credential::None => return Err(ApiError::not_provided()),
+        Credential::Malformed => return Err(crate::cache::Rejection::InvalidToken.into()),
+        Credential::Token(t) => t,
+    };
+    state.cache.sync().await?;
+    let authed = state
+        .cache
+        .authenticate(&token, service.as_deref(), state.clock.now())
+        .await?
+        .map_err(ApiError::from)?;
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    let mut response = authed.document.body.clone().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}

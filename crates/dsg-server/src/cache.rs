@@ -1,0 +1,438 @@
+//! The permission cache behind `GET /api/v1/user/cache`.
+//!
+//! Two levels, both keyed without the plaintext token:
+//! * **tokens**: SHA-256(token) → owner, expiry, scope (or "unknown");
+//! * **documents**: (principal, scope, service) → the pre-serialised JSON body.
+//!
+//! Many tokens of one user share one document, which keeps memory flat.
+//!
+//! Freshness is exact, not TTL-based. Every mutation commits cache events to
+//! the database outbox in its own transaction. Invalidation bumps counters:
+//! a per-principal generation (hashed into a fixed array of slots), a
+//! per-token generation, and one global epoch for shared facts. An entry
+//! records the counters it was loaded under (read *before* the load), and
+//! counts as a hit only while they are unchanged, so a load that raced a
+//! change is never served. On SQLite, [`PermissionCache::sync`] checks the
+//! outbox's newest sequence number (a few microseconds) before each request,
+//! so a change committed by another process shows on the very next request.
+//! On PostgreSQL a listener (`NOTIFY dsg_cache`) and a short poll do the same
+//! within well under a second on every replica.
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use dsg_core::Timestamp;
+use dsg_core::permissions::{
+    Catalog, EvalContext, TokenScope, evaluate_service_account, evaluate_user,
+};
+use dsg_core::token::TokenHash;
+use dsg_store::events::SeqEvent;
+use dsg_store::probe::ChangeProbe;
+use dsg_store::tokens::{PrincipalRef, TokenRecord, TokenTable};
+use dsg_store::{CacheEvent, Store, StoreError};
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::CacheConfig;
+
+const SLOTS: usize = 4096;
+
+/// Why a credential did not authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Unknown, expired or malformed token.
+    InvalidToken,
+    /// The user is disabled.
+    UserDisabled,
+    /// The service account is disabled.
+    ServiceAccountDisabled,
+}
+
+/// What a cached principal is, beyond its JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalInfo {
+    /// Who.
+    pub principal: PrincipalRef,
+    /// E-mail (synthetic for service accounts).
+    pub email: String,
+    /// Global admin (false for service accounts and read-only tokens).
+    pub admin: bool,
+}
+
+/// A cached permission document.
+#[derive(Debug)]
+pub struct Document {
+    /// Serialised `user/cache` body.
+    pub body: Bytes,
+    /// Who it describes.
+    pub info: PrincipalInfo,
+    generation: u64,
+    epoch: u64,
+    valid_until: Option<Timestamp>,
+}
+
+/// A cached token lookup.
+#[derive(Debug)]
+struct TokenEntry {
+    record: Option<TokenRecord>,
+    generation: u64,
+    epoch: u64,
+    /// Last `last_used` mark, in seconds.
+    marked: AtomicI64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct DocKey {
+    principal: PrincipalRef,
+    scope: TokenScope,
+    service: Option<Box<str>>,
+}
+
+/// A successful authentication.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The document for this token (scope and service applied).
+    pub document: Arc<Document>,
+    /// The token as stored.
+    pub token: TokenRecord,
+    /// Its hash.
+    pub hash: TokenHash,
+}
+
+/// Failure of the cache: a database error.
+pub type CacheResult<T> = Result<T, StoreError>;
+
+/// The cache, shared by all request handlers of one server.
+pub struct PermissionCache {
+    store: Store,
+    probe: Option<ChangeProbe>,
+    tokens: moka::sync::Cache<TokenHash, Arc<TokenEntry>>,
+    documents: moka::sync::Cache<DocKey, Arc<Document>>,
+    principal_gens: Box<[AtomicU64]>,
+    token_gens: Box<[AtomicU64]>,
+    epoch: AtomicU64,
+    catalog: RwLock<Option<(u64, Arc<Catalog>)>>,
+    seen_seq: AtomicI64,
+    catch_up: tokio::sync::Mutex<()>,
+    hasher: std::collections::hash_map::RandomState,
+    last_used: Mutex<Vec<(TokenTable, i64, Timestamp)>>,
+    last_used_resolution: i64,
+}
+
+fn slots() -> Box<[AtomicU64]> {
+    (0..SLOTS).map(|_| AtomicU64::new(0)).collect()
+}
+
+impl PermissionCache {
+    /// Builds an empty cache and remembers the outbox position to start from.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn new(store: Store, config: &CacheConfig) -> CacheResult<Self> {
+        let probe = store.sqlite_path().map(ChangeProbe::new);
+        let seen = store.latest_event_seq().await?;
+        Ok(Self {
+            probe,
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(config.max_tokens)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
+            documents: moka::sync::Cache::builder()
+                .max_capacity(config.max_documents)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
+            principal_gens: slots(),
+            token_gens: slots(),
+            epoch: AtomicU64::new(0),
+            catalog: RwLock::new(None),
+            seen_seq: AtomicI64::new(seen),
+            catch_up: tokio::sync::Mutex::new(()),
+            hasher: std::collections::hash_map::RandomState::new(),
+            last_used: Mutex::new(Vec::new()),
+            last_used_resolution: config.last_used_resolution_secs.max(1),
+            store,
+        })
+    }
+
+    fn slot<T: Hash>(&self, key: &T) -> usize {
+        (self.hasher.hash_one(key) as usize) % SLOTS
+    }
+
+    fn principal_gen(&self, p: &PrincipalRef) -> u64 {
+        self.principal_gens[self.slot(p)].load(Ordering::Acquire)
+    }
+
+    fn token_gen(&self, h: &TokenHash) -> u64 {
+        self.token_gens[self.slot(h)].load(Ordering::Acquire)
+    }
+
+    /// Applies invalidation events (from this process or replayed from the outbox).
+    pub fn apply(&self, events: &[CacheEvent]) {
+        for ev in events {
+            match ev {
+                CacheEvent::User(id) => {
+                    let p = PrincipalRef::User(*id);
+                    self.principal_gens[self.slot(&p)].fetch_add(1, Ordering::AcqRel);
+                }
+                CacheEvent::ServiceAccount(id) => {
+                    let p = PrincipalRef::ServiceAccount(*id);
+                    self.principal_gens[self.slot(&p)].fetch_add(1, Ordering::AcqRel);
+                }
+                CacheEvent::Token(h) => {
+                    self.token_gens[self.slot(h)].fetch_add(1, Ordering::AcqRel);
+                    self.tokens.invalidate(h);
+                }
+                CacheEvent::All => {
+                    self.epoch.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+
+    /// Drops everything (e.g. after losing the PostgreSQL listener).
+    pub fn flush(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.tokens.invalidate_all();
+        self.documents.invalidate_all();
+    }
+
+    /// SQLite: replays outbox rows committed by anyone since the last look,
+    /// before a request is answered. A no-op on PostgreSQL (the listener does it).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn sync(&self) -> CacheResult<()> {
+        let Some(probe) = &self.probe else {
+            return Ok(());
+        };
+        let latest = probe.latest_seq()?;
+        if latest > self.seen_seq.load(Ordering::Acquire) {
+            self.catch_up().await?;
+        }
+        Ok(())
+    }
+
+    /// Replays every outbox row newer than the last one seen.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn catch_up(&self) -> CacheResult<()> {
+        let _guard = self.catch_up.lock().await;
+        loop {
+            let seen = self.seen_seq.load(Ordering::Acquire);
+            let batch: Vec<SeqEvent> = self.store.events_since(seen).await?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                return Ok(());
+            };
+            let events: Vec<CacheEvent> = batch.into_iter().map(|e| e.event).collect();
+            self.apply(&events);
+            self.seen_seq.store(last, Ordering::Release);
+        }
+    }
+
+    async fn catalog(&self, epoch: u64) -> CacheResult<Arc<Catalog>> {
+        if let Some((e, c)) = self.catalog.read().as_ref()
+            && *e == epoch
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(self.store.load_catalog().await?);
+        let mut slot = self.catalog.write();
+        // Keep the newest load if two raced.
+        if slot.as_ref().is_none_or(|(e, _)| *e <= epoch) {
+            *slot = Some((epoch, c.clone()));
+        }
+        Ok(c)
+    }
+
+    async fn token(&self, hash: &TokenHash) -> CacheResult<Arc<TokenEntry>> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let generation = self.token_gen(hash);
+        if let Some(e) = self.tokens.get(hash)
+            && e.generation == generation
+            && e.epoch == epoch
+        {
+            return Ok(e);
+        }
+        let record = self.store.lookup_token(hash).await?;
+        let entry = Arc::new(TokenEntry {
+            record,
+            generation,
+            epoch,
+            marked: AtomicI64::new(i64::MIN),
+        });
+        self.tokens.insert(*hash, entry.clone());
+        Ok(entry)
+    }
+
+    /// Authenticates a presented credential and returns its document.
+    ///
+    /// # Errors
+    /// `Ok(Err(rejection))` for a refused credential; `Err` for a database failure.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        service: Option<&str>,
+        now: Timestamp,
+    ) -> CacheResult<Result<Authenticated, Rejection>> {
+        let hash = TokenHash::of(presented);
+        let entry = self.token(&hash).await?;
+        let Some(record) = entry.record.as_ref() else {
+            return Ok(Err(Rejection::InvalidToken));
+        };
+        if record.expires_at.is_some_and(|t| now >= t) {
+            return Ok(Err(Rejection::InvalidToken));
+        }
+        let document = match self.document(record, service, now).await? {
+            Ok(d) => d,
+            Err(r) => return Ok(Err(r)),
+        };
+        self.mark_used(&entry, record, now);
+        Ok(Ok(Authenticated {
+            document,
+            token: record.clone(),
+            hash,
+        }))
+    }
+
+    fn mark_used(&self, entry: &TokenEntry, record: &TokenRecord, now: Timestamp) {
+        let secs = now.as_secs();
+        let prev = entry.marked.load(Ordering::Relaxed);
+        if secs.saturating_sub(prev) >= self.last_used_resolution
+            && entry
+                .marked
+                .compare_exchange(prev, secs, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let table = match record.principal {
+                PrincipalRef::User(_) => TokenTable::User,
+                PrincipalRef::ServiceAccount(_) => TokenTable::ServiceAccount,
+            };
+            self.last_used.lock().push((table, record.token_id, now));
+        }
+    }
+
+    /// Takes the pending `last_used` marks for a batched write.
+    pub fn drain_last_used(&self) -> Vec<(TokenTable, i64, Timestamp)> {
+        std::mem::take(&mut *self.last_used.lock())
+    }
+
+    /// The document of a principal (not via a token; e.g. `/user/{id}/permissions`).
+    ///
+    /// # Errors
+    /// Database failure.
+    pub async fn document_for(
+        &self,
+        principal: PrincipalRef,
+        now: Timestamp,
+    ) -> CacheResult<Option<Arc<Document>>> {
+        let record = TokenRecord {
+            token_id: 0,
+            principal,
+            expires_at: None,
+            scope: TokenScope::default(),
+        };
+        Ok(match self.document(&record, None, now).await? {
+            Ok(d) => Some(d),
+            // Disabled principals still have a document; missing ones do not.
+            Err(Rejection::UserDisabled | Rejection::ServiceAccountDisabled) => {
+                self.build(&record, None, now, true).await?.ok()
+            }
+            Err(Rejection::InvalidToken) => None,
+        })
+    }
+
+    async fn document(
+        &self,
+        record: &TokenRecord,
+        service: Option<&str>,
+        now: Timestamp,
+    ) -> CacheResult<Result<Arc<Document>, Rejection>> {
+        let key = DocKey {
+            principal: record.principal,
+            scope: record.scope.clone(),
+            service: service.map(Into::into),
+        };
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let generation = self.principal_gen(&record.principal);
+        if let Some(d) = self.documents.get(&key)
+            && d.generation == generation
+            && d.epoch == epoch
+            && d.valid_until.is_none_or(|t| now < t)
+        {
+            return Ok(Ok(d));
+        }
+        let built = self.build(record, service, now, false).await?;
+        if let Ok(doc) = &built {
+            self.documents.insert(key, doc.clone());
+        }
+        Ok(built)
+    }
+
+    async fn build(
+        &self,
+        record: &TokenRecord,
+        service: Option<&str>,
+        now: Timestamp,
+        allow_disabled: bool,
+    ) -> CacheResult<Result<Arc<Document>, Rejection>> {
+        // Counters first: a change landing during the load leaves this entry stale.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let generation = self.principal_gen(&record.principal);
+        let catalog = self.catalog(epoch).await?;
+        let ctx = EvalContext {
+            now,
+            service,
+            scope: &record.scope,
+        };
+        let (evaluation, info) = match record.principal {
+            PrincipalRef::User(id) => {
+                let Some(user) = self.store.load_user(id).await? else {
+                    return Ok(Err(Rejection::InvalidToken));
+                };
+                if !user.active && !allow_disabled {
+                    return Ok(Err(Rejection::UserDisabled));
+                }
+                let e = evaluate_user(&catalog, &user.facts, &ctx);
+                let info = PrincipalInfo {
+                    principal: record.principal,
+                    email: user.facts.email.clone(),
+                    admin: e.document.admin,
+                };
+                (e, info)
+            }
+            PrincipalRef::ServiceAccount(id) => {
+                let Some(sa) = self.store.load_service_account(id).await? else {
+                    return Ok(Err(Rejection::InvalidToken));
+                };
+                if !sa.active && !allow_disabled {
+                    return Ok(Err(Rejection::ServiceAccountDisabled));
+                }
+                let info = PrincipalInfo {
+                    principal: record.principal,
+                    email: sa.facts.email.clone(),
+                    admin: false,
+                };
+                (evaluate_service_account(&catalog, &sa.facts, &ctx), info)
+            }
+        };
+        let body = serde_json::to_vec(&evaluation.document).map_err(|e| {
+            StoreError::Config(format!("cannot serialise a permission document: {e}"))
+        })?;
+        Ok(Ok(Arc::new(Document {
+            body: Bytes::from(body),
+            info,
+            generation,
+            epoch,
+            valid_until: evaluation.valid_until,
+        })))
+    }
+
+    /// Entry counts (tokens, documents), for metrics and tests.
+    pub fn sizes(&self) -> (u64, u64) {
+        self.tokens.run_pending_tasks();
+        self.documents.run_pending_tasks();
+        (self.tokens.entry_count(), self.documents.entry_count())
+    }
+}

@@ -1,0 +1,309 @@
+//! Building and running the application: bind, open and migrate the
+//! database, start the background tasks (cache-event listener, `last_used`
+//! flusher, outbox pruning), serve until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::{any, get};
+use dsg_store::{Db, PoolSettings, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::cache::PermissionCache;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{ApiError, msg};
+use crate::state::{AppState, Inner};
+use crate::{api, health};
+
+/// Startup failure, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Database.
+    #[error(transparent)]
+    Store(#[from] dsg_store::StoreError),
+    /// Binding the listener.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet serving application.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Knobs tests use; production passes `Default`.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Time source (system clock when `None`).
+    pub clock: Option<Clock>,
+}
+
+impl Application {
+    /// Opens the database (migrating it), builds the cache and binds the listener.
+    ///
+    /// # Errors
+    /// Configuration, database or bind failures, each saying what to fix.
+    pub async fn build(config: Config, options: Options) -> Result<Self, StartError> {
+        config.validate()?;
+        let target = config.database_target()?;
+        let pool = PoolSettings {
+            max_connections: config.database.max_connections,
+            ..PoolSettings::default()
+        };
+        let store = Store::open(&target, &pool).await?;
+        let addr = config.server.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Self::from_parts(config, store, listener, options).await
+    }
+
+    /// Builds around an already open store and listener.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn from_parts(
+        config: Config,
+        store: Store,
+        listener: TcpListener,
+        options: Options,
+    ) -> Result<Self, StartError> {
+        let cache = PermissionCache::new(store.clone(), &config.cache).await?;
+        let state = AppState(Arc::new(Inner {
+            config,
+            store,
+            cache,
+            clock: options.clock.unwrap_or_else(Clock::system),
+        }));
+        let (shutdown, _) = watch::channel(false);
+        let app = Self {
+            listener,
+            state,
+            shutdown,
+        };
+        app.spawn_background();
+        Ok(app)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// Shared state (tests reach the store and clock through it).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    fn spawn_background(&self) {
+        let state = self.state.clone();
+        let mut stop = self.shutdown.subscribe();
+        let every = Duration::from_secs(state.config.cache.last_used_flush_secs);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => { flush_last_used(&state).await; return; }
+                }
+                flush_last_used(&state).await;
+                if let Err(e) = state.store.prune_events().await {
+                    tracing::warn!(error = %e, "pruning cache events failed");
+                }
+            }
+        });
+        if let Db::Postgres(pool) = self.state.store.db().clone() {
+            let state = self.state.clone();
+            let stop = self.shutdown.subscribe();
+            tokio::spawn(listen_for_changes(state, pool, stop));
+        }
+    }
+
+    /// Serves until Ctrl-C / SIGTERM, then drains and flushes.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown,
+        } = self;
+        let router = router(state.clone());
+        let service = tower::service_fn(move |req: Request| {
+            let router = router.clone();
+            async move { router.oneshot(crate::prefix::rewrite(req)).await }
+        });
+        axum::serve(listener, tower::make::Shared::new(service))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = shutdown.send(true);
+            })
+            .await?;
+        flush_last_used(&state).await;
+        Ok(())
+    }
+
+    /// Serves until `stop` resolves (tests).
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown,
+        } = self;
+        let router = router(state.clone());
+        let service = tower::service_fn(move |req: Request| {
+            let router = router.clone();
+            async move { router.oneshot(crate::prefix::rewrite(req)).await }
+        });
+        axum::serve(listener, tower::make::Shared::new(service))
+            .with_graceful_shutdown(async move {
+                stop.await;
+                let _ = shutdown.send(true);
+            })
+            .await?;
+        flush_last_used(&state).await;
+        Ok(())
+    }
+}
+
+async fn flush_last_used(state: &AppState) {
+    let batch = state.cache.drain_last_used();
+    if let Err(e) = state.store.flush_last_used(&batch).await {
+        tracing::warn!(error = %e, count = batch.len(), "writing last_used failed");
+    }
+}
+
+/// PostgreSQL: replay the outbox when `NOTIFY dsg_cache` arrives, and on a
+/// short poll as a safety net; flush everything if the listener reconnected
+/// (notifications sent meanwhile are lost).
+async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch::Receiver<bool>) {
+    let poll = Duration::from_millis(state.config.cache.poll_interval_ms);
+    let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+        Ok(mut l) => match l.listen(dsg_store::events::NOTIFY_CHANNEL).await {
+            Ok(()) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN failed; polling only");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "no LISTEN connection; polling only");
+            None
+        }
+    };
+    loop {
+        let woke = async {
+            match listener.as_mut() {
+                Some(l) => match tokio::time::timeout(poll, l.try_recv()).await {
+                    Ok(Ok(None)) => true, // reconnected: notifications may be lost
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "cache listener error");
+                        tokio::time::sleep(poll).await;
+                        false
+                    }
+                    _ => false,
+                },
+                None => {
+                    tokio::time::sleep(poll).await;
+                    false
+                }
+            }
+        };
+        let lost = tokio::select! {
+            l = woke => l,
+            _ = stop.changed() => return,
+        };
+        if lost {
+            state.cache.flush();
+        }
+        if let Err(e) = state.cache.catch_up().await {
+            tracing::warn!(error = %e, "replaying cache events failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// The whole router (without the path rewrite, which wraps it).
+pub fn router(state: AppState) -> Router {
+    let production = state.config.secure_cookies();
+    let max_body = state.config.server.max_body_bytes;
+    let mut r = Router::new()
+        .nest("/api/v1", api::routes())
+        .route("/health", any(health::health))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/version", get(health::version))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("referrer-policy", "same-origin"))
+        .layer(header("cross-origin-opener-policy", "same-origin"));
+    if production {
+        r = r.layer(header(
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+    r.layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+        ApiError::Internal("handler panicked".into()).into_response_pub()
+    }))
+}
+
+fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Detail(StatusCode::NOT_FOUND, msg::NOT_FOUND.into())
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::method_not_allowed(&method)
+}

@@ -1,0 +1,152 @@
+//! Application state shared by every handler; no globals anywhere.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use dsg_store::{CacheEvent, Store};
+
+use crate::cache::{Authenticated, PermissionCache};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::credentials::{self, Credential};
+use crate::error::ApiError;
+
+/// Cheap-to-clone handle on everything a request needs.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+/// The shared parts.
+pub struct Inner {
+    /// Effective configuration.
+    pub config: Config,
+    /// Database.
+    pub store: Store,
+    /// Permission cache.
+    pub cache: PermissionCache,
+    /// Time.
+    pub clock: Clock,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Applies the events a committed transaction returned to this server's cache.
+    pub fn committed(&self, events: &[CacheEvent]) {
+        self.cache.apply(events);
+    }
+
+    /// Authenticates a request eagerly: `Ok(None)` when anonymous, 401 when a
+    /// presented credential is bad.
+    ///
+    /// # Errors
+    /// 401 variants; 500 on database failure.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        service: Option<&str>,
+    ) -> Result<Option<Authenticated>, ApiError> {
+        let auth = &self.config.auth;
+        match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
+            Credential::None => Ok(None),
+            Credential::Malformed => Err(crate::cache::Rejection::InvalidToken.into()),
+            Credential::Token(t) => {
+                self.cache.sync().await?;
+                match self
+                    .cache
+                    .authenticate(&t, service, self.clock.now())
+                    .await?
+                {
+                    Ok(a) => Ok(Some(a)),
+                    Err(r) => Err(r.into()),
+                }
+            }
+        }
+    }
+}
+
+/// True when the `Accept` header admits JSON (absent counts as yes).
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    accept.split(',').any(|part| {
+        let media = part.split(';').next().unwrap_or_default().trim();
+        matches!(media, "" | "*/*" | "application/*" | "application/json")
+    })
+}
+
+/// Every API request: content negotiation, then eager authentication.
+/// Handlers check the method afterwards, as the original does.
+pub struct ApiRequest {
+    /// The principal, if a credential was presented.
+    pub auth: Option<Authenticated>,
+    /// HTTP method.
+    pub method: Method,
+}
+
+impl ApiRequest {
+    /// The principal, or 401 "not provided".
+    ///
+    /// # Errors
+    /// 401 when anonymous.
+    pub fn principal(&self) -> Result<&Authenticated, ApiError> {
+        self.auth.as_ref().ok_or_else(ApiError::not_provided)
+    }
+
+    /// A human user's id, 403 for service accounts.
+    ///
+    /// # Errors
+    /// 401 when anonymous, 403 for a service account.
+    pub fn human(&self) -> Result<(i64, &Authenticated), ApiError> {
+        let a = self.principal()?;
+        match a.token.principal {
+            dsg_store::tokens::PrincipalRef::User(id) => Ok((id, a)),
+            dsg_store::tokens::PrincipalRef::ServiceAccount(_) => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// 405 unless the method is one of `allowed` (HEAD counts as GET).
+    ///
+    /// # Errors
+    /// 405 in the original's words.
+    pub fn allow(&self, allowed: &[Method]) -> Result<(), ApiError> {
+        let m = if self.method == Method::HEAD {
+            &Method::GET
+        } else {
+            &self.method
+        };
+        if allowed.contains(m) {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(&self.method))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !accepts_json(&parts.headers) {
+            return Err(ApiError::Detail(
+                axum::http::StatusCode::NOT_ACCEPTABLE,
+                "Could not satisfy the request Accept header.".into(),
+            ));
+        }
+        let auth = state
+            .authenticate(&parts.headers, parts.uri.query(), None)
+            .await?;
+        Ok(Self {
+            auth,
+            method: parts.method.clone(),
+        })
+    }
+}

@@ -1,0 +1,286 @@
+//! Command-line interface. Every subcommand that changes data goes through
+//! the same store functions as the API, so it is audited and invalidates
+//! running servers' caches (they see the change on their next request).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use dsg_core::Timestamp;
+use dsg_server::{Application, Config, Options};
+use dsg_store::tokens::NewToken;
+use dsg_store::users::AdminChange;
+use dsg_store::write::Actor;
+use dsg_store::{PoolSettings, Store};
+
+/// DatasetGateway: one authorization service for neuroscience datasets.
+#[derive(Debug, Parser)]
+#[command(name = "dsg", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Also `DSG_CONFIG`. Optional: defaults run locally.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (creates and migrates the database if needed).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Make a user a global admin (creating the user if needed), or --remove it.
+    MakeAdmin {
+        /// The user's e-mail.
+        email: String,
+        /// Revoke admin instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Create, list or revoke user tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Create everything a JSON fixture names, in one transaction; print ids and tokens as JSON.
+    Seed {
+        /// Fixture file (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print it alone on stdout (shown once).
+    Create(TokenCreate),
+    /// List tokens (never their values).
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id (see `token list`).
+    Revoke {
+        /// Token id.
+        id: i64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct TokenCreate {
+    /// Owner's e-mail.
+    #[arg(long)]
+    user: String,
+    /// Lifetime, e.g. `30d`, `12h`, `90m`, `3600s`, or `never` (the default).
+    #[arg(long, value_name = "DURATION")]
+    expires_in: Option<String>,
+    /// Free text shown in listings.
+    #[arg(long, default_value = "CLI token")]
+    description: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate and print the effective configuration (secrets redacted).
+    Check,
+}
+
+/// Parses `30d`, `12h`, `90m`, `3600s`, `3600` or `never` into seconds.
+fn parse_duration(s: &str) -> Result<Option<i64>> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("{s:?} is not a duration like 30d, 12h, 90m or never"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("{s:?}: unknown unit {unit:?} (use s, m, h or d)"),
+    };
+    if n <= 0 {
+        bail!("{s:?}: a lifetime must be positive");
+    }
+    Ok(Some(n.saturating_mul(mult)))
+}
+
+async fn open_store(config: &Config) -> Result<Store> {
+    let target = config.database_target()?;
+    let pool = PoolSettings {
+        max_connections: 2,
+        ..PoolSettings::default()
+    };
+    Store::open(&target, &pool)
+        .await
+        .with_context(|| format!("opening {}", target.describe()))
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs one command.
+///
+/// # Errors
+/// Whatever the command hit, with context.
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            init_logging(&config);
+            let app = Application::build(config.clone(), Options::default()).await?;
+            tracing::info!(
+                port = app.port(),
+                database = %config.database_target()?.describe(),
+                mode = ?config.server.mode,
+                "DatasetGateway listening"
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            let (applied, expected) = store.migration_status().await?;
+            println!("Database is at migration {applied} of {expected}.");
+            store.close().await;
+        }
+        Command::MakeAdmin { email, remove } => {
+            dsg_store::users::validate_email(&email)?;
+            let store = open_store(&config).await?;
+            let mut tx = store.begin(Actor::cli("make-admin")).await?;
+            let outcome = tx.set_admin(&email, !remove).await?;
+            tx.commit().await?;
+            store.close().await;
+            match outcome {
+                AdminChange::Created => println!("Created new admin user: {email}"),
+                AdminChange::Promoted => println!("Promoted {email} to admin."),
+                AdminChange::AlreadyAdmin => println!("User {email} is already an admin."),
+                AdminChange::Revoked => println!("Revoked admin status from {email}."),
+                AdminChange::NotAdmin => println!("User {email} is not an admin."),
+                AdminChange::NotFound => bail!("User not found: {email}"),
+            }
+        }
+        Command::Token(TokenCommand::Create(args)) => {
+            let expires = match &args.expires_in {
+                Some(s) => parse_duration(s)?,
+                None => None,
+            };
+            let store = open_store(&config).await?;
+            let mut tx = store.begin(Actor::cli("token create")).await?;
+            let user_id = tx.require_user(&args.user).await?;
+            let (_, token) = tx
+                .create_user_token(
+                    user_id,
+                    NewToken {
+                        description: args.description,
+                        expires_at: expires
+                            .map(|s| Timestamp(dsg_store::now_micros()).plus_secs(s)),
+                        ..NewToken::default()
+                    },
+                )
+                .await?;
+            tx.commit().await?;
+            store.close().await;
+            println!("{}", token.expose());
+        }
+        Command::Token(TokenCommand::List { user, json }) => {
+            let store = open_store(&config).await?;
+            let user_id = match &user {
+                Some(email) => Some(
+                    store
+                        .user_id_by_email(email)
+                        .await?
+                        .with_context(|| format!("User not found: {email}"))?,
+                ),
+                None => None,
+            };
+            let tokens = store.list_user_tokens(user_id).await?;
+            store.close().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!(
+                    "{:>6}  {:<28} {:<10} {:<24} {:<24} DESCRIPTION",
+                    "ID", "USER", "PREFIX", "CREATED", "EXPIRES"
+                );
+                for t in tokens {
+                    println!(
+                        "{:>6}  {:<28} {:<10} {:<24} {:<24} {}",
+                        t.id,
+                        t.email,
+                        t.prefix,
+                        &t.created.to_rfc3339()[..19],
+                        t.expires_at
+                            .map_or("never".into(), |e| e.to_rfc3339()[..19].to_owned()),
+                        t.description
+                    );
+                }
+            }
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let store = open_store(&config).await?;
+            let mut tx = store.begin(Actor::cli("token revoke")).await?;
+            let owner = tx.revoke_user_token(id).await?;
+            tx.commit().await?;
+            store.close().await;
+            match owner {
+                Some(_) => println!("Revoked token {id}."),
+                None => bail!("No token with id {id}."),
+            }
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("# effective configuration (secrets redacted)");
+            print!("{}", config.redacted_toml());
+            println!("# database: {}", config.database_target()?.describe());
+            println!("# configuration OK");
+        }
+        Command::Seed { file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let fixture = dsg_store::seed::parse(&text)?;
+            let store = open_store(&config).await?;
+            let result = store.seed(fixture).await;
+            store.close().await;
+            println!("{}", serde_json::to_string(&result?)?);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("never").unwrap(), None);
+        assert_eq!(parse_duration("30d").unwrap(), Some(30 * 86_400));
+        assert_eq!(parse_duration("90m").unwrap(), Some(5400));
+        assert_eq!(parse_duration("10").unwrap(), Some(10));
+        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}
