@@ -41,6 +41,10 @@ pub fn extract(
         if let Some(rest) = text.strip_prefix("Bearer ") {
             return check(rest.trim().to_owned());
         }
+        // "Bearer " with nothing after it arrives as "Bearer" (HTTP trims values).
+        if text == "Bearer" {
+            return Credential::Malformed;
+        }
     }
     if let Some(q) = query {
         for name in query_names {

@@ -1,1 +1,23 @@
+//! The one integration-test binary. Every test runs twice, on SQLite and on
+//! PostgreSQL, against a real server on a random loopback port.
 
+/// Declares `mod $name { sqlite(), postgres() }` running `$body(backend)`.
+macro_rules! both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(dsg_testkit::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(dsg_testkit::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+mod api;
+mod bad_input;
+mod cli;
+mod user_cache;
