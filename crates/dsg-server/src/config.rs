@@ -28,7 +28,7 @@ pub enum Mode {
 }
 
 /// Whole configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP server.
@@ -238,21 +238,6 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: "pretty".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            cache: CacheConfig::default(),
-            privacy: PrivacyConfig::default(),
-            ngauth: NgauthConfig::default(),
-            google: GoogleConfig::default(),
-            log: LogConfig::default(),
         }
     }
 }

@@ -19,12 +19,10 @@ impl Store {
              FROM tos_document t LEFT JOIN service s ON s.id = t.service_id";
         const GROUP_PERMS: &str = "SELECT gp.group_id, gp.dataset_id, p.name \
              FROM group_dataset_permission gp JOIN permission p ON p.id = gp.permission_id";
+        type DatasetRow = (i64, String, Option<i64>, String);
         type TosRow = (i64, String, Option<i64>, Option<String>, i64, Option<i64>);
-        let (datasets, tos, perms): (
-            Vec<(i64, String, Option<i64>, String)>,
-            Vec<TosRow>,
-            Vec<(i64, i64, String)>,
-        ) = on_db!(self.db(), pool => {
+        type Rows = (Vec<DatasetRow>, Vec<TosRow>, Vec<(i64, i64, String)>);
+        let (datasets, tos, perms): Rows = on_db!(self.db(), pool => {
             let d = sqlx::query_as(DATASETS).fetch_all(pool).await?;
             let t = sqlx::query_as(TOS).fetch_all(pool).await?;
             let g = sqlx::query_as(GROUP_PERMS).fetch_all(pool).await?;

@@ -1,6 +1,9 @@
 //! The one integration-test binary. Every test runs twice, on SQLite and on
 //! PostgreSQL, against a real server on a random loopback port.
 
+// Test helpers outside #[test] functions unwrap freely: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 /// Declares `mod $name { sqlite(), postgres() }` running `$body(backend)`.
 macro_rules! both_backends {
     ($name:ident, $body:path) => {
