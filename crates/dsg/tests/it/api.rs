@@ -248,10 +248,9 @@ async fn token_endpoints_and_logout(backend: Backend) {
     let list = body(app.get("/api/v1/user/token", Some(&a)).await.unwrap(), 200).await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert!(
-        list.iter()
-            .any(|t| t["description"] == "laptop" && t["last_used"].is_null() && t["created"].is_string())
-    );
+    assert!(list.iter().any(|t| t["description"] == "laptop"
+        && t["last_used"].is_null()
+        && t["created"].is_string()));
     assert!(!serde_json::to_string(list).unwrap().contains(&new));
     let svc = s["service_accounts"]["svc"]["tokens"]["t"]
         .as_str()
