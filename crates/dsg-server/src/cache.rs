@@ -72,14 +72,15 @@ pub struct Document {
     valid_until: Option<Timestamp>,
 }
 
-/// A cached token lookup.
-#[derive(Debug)]
+/// A cached token lookup, stored inline (no per-entry allocation beyond a
+/// scoped token's dataset list).
+#[derive(Debug, Clone)]
 struct TokenEntry {
     record: Option<TokenRecord>,
     generation: u64,
     epoch: u64,
-    /// Last `last_used` mark, in seconds.
-    marked: AtomicI64,
+    /// Last `last_used` mark, in seconds (the entry is re-inserted when it moves).
+    marked: i64,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -107,8 +108,8 @@ pub type CacheResult<T> = Result<T, StoreError>;
 pub struct PermissionCache {
     store: Store,
     probe: Option<ChangeProbe>,
-    tokens: moka::sync::Cache<TokenHash, Arc<TokenEntry>>,
-    documents: moka::sync::Cache<DocKey, Arc<Document>>,
+    tokens: quick_cache::sync::Cache<TokenHash, TokenEntry>,
+    documents: quick_cache::sync::Cache<DocKey, Arc<Document>>,
     principal_gens: Box<[AtomicU64]>,
     token_gens: Box<[AtomicU64]>,
     epoch: AtomicU64,
@@ -118,6 +119,10 @@ pub struct PermissionCache {
     hasher: std::collections::hash_map::RandomState,
     last_used: Mutex<Vec<(TokenTable, i64, Timestamp)>>,
     last_used_resolution: i64,
+}
+
+fn capacity(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX).max(1)
 }
 
 fn slots() -> Box<[AtomicU64]> {
@@ -134,14 +139,8 @@ impl PermissionCache {
         let seen = store.latest_event_seq().await?;
         Ok(Self {
             probe,
-            tokens: moka::sync::Cache::builder()
-                .max_capacity(config.max_tokens)
-                .time_to_idle(std::time::Duration::from_secs(3600))
-                .build(),
-            documents: moka::sync::Cache::builder()
-                .max_capacity(config.max_documents)
-                .time_to_idle(std::time::Duration::from_secs(3600))
-                .build(),
+            tokens: quick_cache::sync::Cache::new(capacity(config.max_tokens)),
+            documents: quick_cache::sync::Cache::new(capacity(config.max_documents)),
             principal_gens: slots(),
             token_gens: slots(),
             epoch: AtomicU64::new(0),
@@ -181,7 +180,7 @@ impl PermissionCache {
                 }
                 CacheEvent::Token(h) => {
                     self.token_gens[self.slot(h)].fetch_add(1, Ordering::AcqRel);
-                    self.tokens.invalidate(h);
+                    self.tokens.remove(h);
                 }
                 CacheEvent::All => {
                     self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -193,8 +192,8 @@ impl PermissionCache {
     /// Drops everything (e.g. after losing the PostgreSQL listener).
     pub fn flush(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.tokens.invalidate_all();
-        self.documents.invalidate_all();
+        self.tokens.clear();
+        self.documents.clear();
     }
 
     /// SQLite: replays outbox rows committed by anyone since the last look,
@@ -246,7 +245,7 @@ impl PermissionCache {
         Ok(c)
     }
 
-    async fn token(&self, hash: &TokenHash) -> CacheResult<Arc<TokenEntry>> {
+    async fn token(&self, hash: &TokenHash) -> CacheResult<TokenEntry> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let generation = self.token_gen(hash);
         if let Some(e) = self.tokens.get(hash)
@@ -256,12 +255,12 @@ impl PermissionCache {
             return Ok(e);
         }
         let record = self.store.lookup_token(hash).await?;
-        let entry = Arc::new(TokenEntry {
+        let entry = TokenEntry {
             record,
             generation,
             epoch,
-            marked: AtomicI64::new(i64::MIN),
-        });
+            marked: i64::MIN,
+        };
         self.tokens.insert(*hash, entry.clone());
         Ok(entry)
     }
@@ -288,7 +287,7 @@ impl PermissionCache {
             Ok(d) => d,
             Err(r) => return Ok(Err(r)),
         };
-        self.mark_used(&entry, record, now);
+        self.mark_used(&hash, &entry, record, now);
         Ok(Ok(Authenticated {
             document,
             token: record.clone(),
@@ -296,21 +295,33 @@ impl PermissionCache {
         }))
     }
 
-    fn mark_used(&self, entry: &TokenEntry, record: &TokenRecord, now: Timestamp) {
+    fn mark_used(
+        &self,
+        hash: &TokenHash,
+        entry: &TokenEntry,
+        record: &TokenRecord,
+        now: Timestamp,
+    ) {
         let secs = now.as_secs();
-        let prev = entry.marked.load(Ordering::Relaxed);
-        if secs.saturating_sub(prev) >= self.last_used_resolution
-            && entry
-                .marked
-                .compare_exchange(prev, secs, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let table = match record.principal {
-                PrincipalRef::User(_) => TokenTable::User,
-                PrincipalRef::ServiceAccount(_) => TokenTable::ServiceAccount,
-            };
-            self.last_used.lock().push((table, record.token_id, now));
+        if secs.saturating_sub(entry.marked) < self.last_used_resolution {
+            return;
         }
+        // Re-insert with the new mark (at most once per resolution window; two
+        // racing requests may both queue a mark, which is harmless).
+        self.tokens.insert(
+            *hash,
+            TokenEntry {
+                marked: secs,
+                ..entry.clone()
+            },
+        );
+        let table = match record.principal {
+            PrincipalRef::User(_) => TokenTable::User,
+            PrincipalRef::ServiceAccount(_) => TokenTable::ServiceAccount,
+        };
+        self.last_used
+            .lock()
+            .push((table, record.token_id, Timestamp::from_secs(secs)));
     }
 
     /// Takes the pending `last_used` marks for a batched write.
@@ -421,7 +432,9 @@ impl PermissionCache {
             StoreError::Config(format!("cannot serialise a permission document: {e}"))
         })?;
         Ok(Ok(Arc::new(Document {
-            body: Bytes::from(body),
+            // Exact-size copy: to_vec leaves up to twice the capacity, and a
+            // cache of 100k documents would keep all of it.
+            body: Bytes::copy_from_slice(&body),
             info,
             generation,
             epoch,
@@ -430,9 +443,7 @@ impl PermissionCache {
     }
 
     /// Entry counts (tokens, documents), for metrics and tests.
-    pub fn sizes(&self) -> (u64, u64) {
-        self.tokens.run_pending_tasks();
-        self.documents.run_pending_tasks();
-        (self.tokens.entry_count(), self.documents.entry_count())
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.tokens.len(), self.documents.len())
     }
 }

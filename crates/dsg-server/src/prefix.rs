@@ -62,6 +62,14 @@ pub fn strip(path: &str) -> Option<(&str, &str, &str)> {
 
 /// Rewrites the request in place (see the module docs).
 pub fn rewrite<B>(mut req: Request<B>) -> Request<B> {
+    // Fast path: an unprefixed API or probe path with no X-Dataset header
+    // needs no work (and no allocation).
+    let path = req.uri().path();
+    if (path.starts_with("/api/") || path.starts_with("/health"))
+        && !req.headers().contains_key("x-dataset")
+    {
+        return req;
+    }
     let uri = req.uri().clone();
     let mut path = uri.path().to_owned();
     let mut ctx = None;

@@ -14,7 +14,6 @@ use dsg_store::{Db, PoolSettings, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::cache::PermissionCache;
 use crate::clock::Clock;
@@ -121,9 +120,9 @@ impl Application {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => { flush_last_used(&state).await; return; }
+                    _ = stop.changed() => { state.flush_last_used().await; return; }
                 }
-                flush_last_used(&state).await;
+                state.flush_last_used().await;
                 if let Err(e) = state.store.prune_events().await {
                     tracing::warn!(error = %e, "pruning cache events failed");
                 }
@@ -146,18 +145,14 @@ impl Application {
             state,
             shutdown,
         } = self;
-        let router = router(state.clone());
-        let service = tower::service_fn(move |req: Request| {
-            let router = router.clone();
-            async move { router.oneshot(crate::prefix::rewrite(req)).await }
-        });
-        axum::serve(listener, tower::make::Shared::new(service))
+        let service = service(state.clone());
+        axum::serve(nodelay(listener), tower::make::Shared::new(service))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 let _ = shutdown.send(true);
             })
             .await?;
-        flush_last_used(&state).await;
+        state.flush_last_used().await;
         Ok(())
     }
 
@@ -174,27 +169,26 @@ impl Application {
             state,
             shutdown,
         } = self;
-        let router = router(state.clone());
-        let service = tower::service_fn(move |req: Request| {
-            let router = router.clone();
-            async move { router.oneshot(crate::prefix::rewrite(req)).await }
-        });
-        axum::serve(listener, tower::make::Shared::new(service))
+        let service = service(state.clone());
+        axum::serve(nodelay(listener), tower::make::Shared::new(service))
             .with_graceful_shutdown(async move {
                 stop.await;
                 let _ = shutdown.send(true);
             })
             .await?;
-        flush_last_used(&state).await;
+        state.flush_last_used().await;
         Ok(())
     }
 }
 
-async fn flush_last_used(state: &AppState) {
-    let batch = state.cache.drain_last_used();
-    if let Err(e) = state.store.flush_last_used(&batch).await {
-        tracing::warn!(error = %e, count = batch.len(), "writing last_used failed");
-    }
+/// Small JSON answers must not wait on Nagle's algorithm.
+fn nodelay(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    })
 }
 
 /// PostgreSQL: replay the outbox when `NOTIFY dsg_cache` arrives, and on a
@@ -264,40 +258,56 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// The router wrapped in the path rewrite (dataset prefix, `/auth` alias),
+/// which must run before routing.
+pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
+    let rewrite: fn(Request) -> Request = crate::prefix::rewrite;
+    router(state).map_request(rewrite)
+}
+
 /// The whole router (without the path rewrite, which wraps it).
 pub fn router(state: AppState) -> Router {
-    let production = state.config.secure_cookies();
     let max_body = state.config.server.max_body_bytes;
-    let mut r = Router::new()
-        .nest("/api/v1", api::routes())
+    let hsts = state.config.secure_cookies();
+    api::routes(Router::new())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/version", get(health::version))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(tower::util::MapResponseLayer::new(move |r| {
+            security_headers(r, hsts)
+        }))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(header("x-frame-options", "DENY"))
-        .layer(header("x-content-type-options", "nosniff"))
-        .layer(header("referrer-policy", "same-origin"))
-        .layer(header("cross-origin-opener-policy", "same-origin"));
-    if production {
-        r = r.layer(header(
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        ));
-    }
-    r.layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-        ApiError::Internal("handler panicked".into()).into_response_pub()
-    }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response_pub()
+        }))
 }
 
-fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(
-        HeaderName::from_static(name),
-        HeaderValue::from_static(value),
-    )
+/// Security headers on every response, in one synchronous pass.
+fn security_headers(
+    mut response: axum::response::Response,
+    hsts: bool,
+) -> axum::response::Response {
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        h.entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    if hsts {
+        h.entry(HeaderName::from_static("strict-transport-security"))
+            .or_insert(HeaderValue::from_static(
+                "max-age=31536000; includeSubDomains",
+            ));
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

@@ -42,6 +42,14 @@ impl AppState {
         self.cache.apply(events);
     }
 
+    /// Writes the pending `last_used` marks (run every few seconds and at shutdown).
+    pub async fn flush_last_used(&self) {
+        let batch = self.cache.drain_last_used();
+        if let Err(e) = self.store.flush_last_used(&batch).await {
+            tracing::warn!(error = %e, count = batch.len(), "writing last_used failed");
+        }
+    }
+
     /// Authenticates a request eagerly: `Ok(None)` when anonymous, 401 when a
     /// presented credential is bad.
     ///

@@ -146,9 +146,16 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(pool.acquire_timeout);
+                    .busy_timeout(pool.acquire_timeout)
+                    // 1 MiB of page cache per connection (SQLite's default is ~2 MB
+                    // each): the OS page cache holds the file anyway, and this keeps
+                    // the pool's memory small.
+                    .pragma("cache_size", "-1024");
+                // SQLite serves one writer and a few readers well; each sqlx SQLite
+                // connection is a thread with its own page cache, so more readers
+                // than this only cost memory.
                 let readers = SqlitePoolOptions::new()
-                    .max_connections(pool.max_connections.max(2))
+                    .max_connections(pool.max_connections.clamp(2, 4))
                     .acquire_timeout(pool.acquire_timeout)
                     .connect_with(opts.clone())
                     .await

@@ -159,7 +159,8 @@ impl Store {
             .collect())
     }
 
-    /// Writes batched `last_used` times (one transaction, no audit: not a mutation of access).
+    /// Writes batched `last_used` times in one transaction, grouped into
+    /// `UPDATE … WHERE id IN (…)` statements (no audit: not a change of access).
     ///
     /// # Errors
     /// The database is unreachable.
@@ -167,16 +168,31 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        const USER: &str = "UPDATE api_key SET last_used = $1 WHERE id = $2";
-        const SA: &str = "UPDATE service_account_token SET last_used = $1 WHERE id = $2";
+        // Group by (table, time): marks made in the same second share a statement.
+        let mut groups: std::collections::BTreeMap<(u8, i64), Vec<i64>> = Default::default();
+        for (table, id, at) in batch {
+            let t = match table {
+                TokenTable::User => 0u8,
+                TokenTable::ServiceAccount => 1u8,
+            };
+            groups.entry((t, at.0)).or_default().push(*id);
+        }
         on_db!(&self.write_db, pool => {
             let mut tx = pool.begin().await?;
-            for (table, id, at) in batch {
-                let sql = match table {
-                    TokenTable::User => USER,
-                    TokenTable::ServiceAccount => SA,
-                };
-                sqlx::query(sql).bind(at.0).bind(*id).execute(&mut *tx).await?;
+            for ((table, at), ids) in &groups {
+                let name = if *table == 0 { "api_key" } else { "service_account_token" };
+                for chunk in ids.chunks(500) {
+                    // Safe: the table name is one of two constants; values are bound.
+                    let sql = format!(
+                        "UPDATE {name} SET last_used = $1 WHERE id IN ({})",
+                        crate::placeholders(2, chunk.len())
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*at);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
         });

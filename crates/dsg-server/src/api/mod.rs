@@ -13,38 +13,43 @@ use axum::routing::any;
 
 use crate::state::AppState;
 
-/// Routes of the API, to be nested under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/user/cache", any(user_cache::get_user_cache))
+/// Where the API lives.
+pub const BASE: &str = "/api/v1";
+
+/// Registers the API's routes under [`BASE`] (full paths, not `nest`: nesting
+/// rebuilds the URI of every request, and `user/cache` is the hot path).
+pub fn routes(router: Router<AppState>) -> Router<AppState> {
+    let p = |path: &str| format!("{BASE}{path}");
+    router
+        .route(&p("/user/cache"), any(user_cache::get_user_cache))
         .route(
-            "/service/{namespace}/table/{table}/dataset",
+            &p("/service/{namespace}/table/{table}/dataset"),
             any(tables::get_table_dataset),
         )
-        .route("/user/token", any(tokens::list_tokens))
+        .route(&p("/user/token"), any(tokens::list_tokens))
         .route(
-            "/user/{id}/permissions",
+            &p("/user/{id}/permissions"),
             any(directory::get_user_permissions),
         )
-        .route("/user/{id}", any(directory::get_user))
-        .route("/user", any(directory::list_users))
-        .route("/username", any(directory::list_usernames))
+        .route(&p("/user/{id}"), any(directory::get_user))
+        .route(&p("/user"), any(directory::list_users))
+        .route(&p("/username"), any(directory::list_usernames))
         .route(
-            "/groups/{name}/members",
+            &p("/groups/{name}/members"),
             any(directory::list_group_member_emails),
         )
-        .route("/group/{id}/user", any(directory::list_group_users))
-        .route("/table/{table}/has_public", any(tables::get_has_public))
+        .route(&p("/group/{id}/user"), any(directory::list_group_users))
+        .route(&p("/table/{table}/has_public"), any(tables::get_has_public))
         .route(
-            "/table/{table}/root/{root}/is_public",
+            &p("/table/{table}/root/{root}/is_public"),
             any(tables::get_root_is_public),
         )
         .route(
-            "/table/{table}/root_all_public",
+            &p("/table/{table}/root_all_public"),
             any(tables::post_roots_all_public),
         )
-        .route("/create_token", any(tokens::create_token))
-        .route("/long_lived_token", any(tokens::long_lived_token))
-        .route("/refresh_token", any(tokens::refresh_token))
-        .route("/logout", any(tokens::logout))
+        .route(&p("/create_token"), any(tokens::create_token))
+        .route(&p("/long_lived_token"), any(tokens::long_lived_token))
+        .route(&p("/refresh_token"), any(tokens::refresh_token))
+        .route(&p("/logout"), any(tokens::logout))
 }

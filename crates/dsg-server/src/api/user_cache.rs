@@ -2,8 +2,8 @@
 //! here through middle_auth_client, so it answers from the permission cache's
 //! pre-serialised bytes: extract, hash, two map lookups, a refcount bump.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::credentials::{self, Credential};
@@ -14,11 +14,11 @@ use crate::state::{AppState, accepts_json};
 /// Any authenticated principal.
 pub async fn get_user_cache(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    if !accepts_json(&headers) {
+    // Borrow the request's parts instead of extracting copies of them.
+    let (method, uri, headers) = (request.method(), request.uri(), request.headers());
+    if !accepts_json(headers) {
         return Err(ApiError::Detail(
             axum::http::StatusCode::NOT_ACCEPTABLE,
             "Could not satisfy the request Accept header.".into(),
@@ -29,7 +29,7 @@ pub async fn get_user_cache(
         .and_then(|q| credentials::query_param(q, "service"))
         .filter(|s| !s.is_empty());
     let auth = &state.config.auth;
-    let token = match credentials::extract(&headers, query, &auth.cookie_names, &auth.query_names) {
+    let token = match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
         Credential::None => return Err(ApiError::not_provided()),
         Credential::Malformed => return Err(crate::cache::Rejection::InvalidToken.into()),
         Credential::Token(t) => t,
@@ -41,7 +41,7 @@ pub async fn get_user_cache(
         .await?
         .map_err(ApiError::from)?;
     if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(&method));
+        return Err(ApiError::method_not_allowed(method));
     }
     let mut response = authed.document.body.clone().into_response();
     response.headers_mut().insert(

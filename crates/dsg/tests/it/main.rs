@@ -23,4 +23,6 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod schema;
+mod snapshots;
 mod user_cache;

@@ -233,3 +233,61 @@ both_backends!(
     changes_through_the_api_are_visible_at_once,
     super::changes_through_the_api_are_visible_at_once
 );
+
+async fn token_expiry_takes_effect_at_that_instant(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app
+        .seed(json!({"users": [{"key": "a", "email": "a@example.org",
+                               "tokens": [{"key": "t", "expires_in_s": 60}]}]}))
+        .await
+        .unwrap();
+    let t = user_token(&s, "a", "t");
+    assert_eq!(app.user_cache(&t).await.unwrap().0, 200);
+    app.clock.advance_secs(50);
+    assert_eq!(
+        app.user_cache(&t).await.unwrap().0,
+        200,
+        "still valid (and cached)"
+    );
+    app.clock.advance_secs(15);
+    let (status, body) = app.user_cache(&t).await.unwrap();
+    assert_eq!(
+        (status, body),
+        (401, json!({"detail": "Invalid or expired token."}))
+    );
+    app.shutdown().await;
+}
+both_backends!(
+    token_expiry_takes_effect_at_that_instant,
+    super::token_expiry_takes_effect_at_that_instant
+);
+
+async fn last_used_is_written_in_batches_not_per_request(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app
+        .seed(json!({"users": [{"key": "a", "email": "a@example.org", "tokens": [{"key": "t"}]}]}))
+        .await
+        .unwrap();
+    let t = user_token(&s, "a", "t");
+    let last_used = || async { app.store.list_user_tokens(None).await.unwrap()[0].last_used };
+    for _ in 0..5 {
+        assert_eq!(app.user_cache(&t).await.unwrap().0, 200);
+    }
+    assert_eq!(last_used().await, None, "no write on the request path");
+    app.state.flush_last_used().await;
+    let first = last_used().await.expect("flushed");
+    // Within the resolution window nothing new is queued…
+    app.user_cache(&t).await.unwrap();
+    app.state.flush_last_used().await;
+    assert_eq!(last_used().await, Some(first));
+    // …after it, the next use is recorded.
+    app.clock.advance_secs(61);
+    app.user_cache(&t).await.unwrap();
+    app.state.flush_last_used().await;
+    assert!(last_used().await.unwrap() > first);
+    app.shutdown().await;
+}
+both_backends!(
+    last_used_is_written_in_batches_not_per_request,
+    super::last_used_is_written_in_batches_not_per_request
+);
