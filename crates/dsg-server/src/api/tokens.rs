@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use dsg_core::token::TokenHash;
@@ -110,25 +110,6 @@ pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
     )
 }
 
-/// The `Set-Cookie` value that deletes the login cookie.
-pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    let mut v = String::from(
-        "dsg_token=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; HttpOnly; SameSite=None",
-    );
-    if state.config.secure_cookies() {
-        v.push_str("; Secure");
-    } else {
-        // SameSite=None requires Secure; in local mode fall back to Lax.
-        v = v.replace("SameSite=None", "SameSite=Lax");
-    }
-    if !state.config.auth.cookie_domain.is_empty() {
-        v.push_str("; Domain=");
-        v.push_str(&state.config.auth.cookie_domain);
-    }
-    HeaderValue::from_str(&v)
-        .unwrap_or_else(|_| HeaderValue::from_static("dsg_token=; Max-Age=0; Path=/"))
-}
-
 /// `GET|POST /api/v1/logout` → `{"status":"logged out"}`: revokes the login
 /// cookie's token (when it is a live user token) and always clears the
 /// cookie, even when it is stale. Bearer-only callers keep their tokens.
@@ -158,7 +139,9 @@ pub async fn logout(
         }
     }
     let mut r = Json(json!({"status": "logged out"})).into_response();
-    r.headers_mut()
-        .append(header::SET_COOKIE, clear_cookie(&state));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        crate::cookie::clear_login_cookie(&state.config),
+    );
     Ok(r)
 }
