@@ -47,6 +47,8 @@ pub struct Config {
     pub google: GoogleConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Google Cloud Storage credentials (`/gcs_token`, bucket IAM sync).
+    pub gcs: crate::gcs::GcsConfig,
 }
 
 /// `[server]`
@@ -271,6 +273,7 @@ pub const LEGACY_VARS: &[(&str, &str)] = &[
     ("GOOGLE_CLIENT_SECRET", "google.client_secret"),
     ("CLIENT_CREDENTIALS_PATH", "google.credentials_path"),
     ("LOG_LEVEL", "log.level"),
+    ("GOOGLE_APPLICATION_CREDENTIALS", "gcs.credentials_file"),
 ];
 
 impl Config {
@@ -359,6 +362,9 @@ impl Config {
         if let Some(v) = env.var("LOG_LEVEL") {
             self.log.level = v;
         }
+        if let Some(v) = env.var("GOOGLE_APPLICATION_CREDENTIALS") {
+            self.gcs.credentials_file = v;
+        }
         Ok(())
     }
 
@@ -423,6 +429,8 @@ impl Config {
                 }
             }
         }
+        crate::ngauth::origin::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
+        self.gcs.validate().map_err(ConfigError)?;
         if self.server.mode == Mode::Production {
             if self.server.secret_key.len() < 32
                 || self.server.secret_key.starts_with("django-insecure")

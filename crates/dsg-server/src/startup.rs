@@ -86,7 +86,9 @@ impl Application {
         options: Options,
     ) -> Result<Self, StartError> {
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
+        let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
         let state = AppState(Arc::new(Inner {
+            ngauth,
             config,
             store,
             cache,
@@ -128,6 +130,7 @@ impl Application {
                 }
             }
         });
+        crate::gcs::sync::spawn_worker(self.state.clone(), self.shutdown.subscribe());
         if let Db::Postgres(pool) = self.state.store.db().clone() {
             let state = self.state.clone();
             let stop = self.shutdown.subscribe();
@@ -270,6 +273,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     api::routes(Router::new())
+        .merge(crate::ngauth::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -27,6 +27,8 @@ pub struct Inner {
     pub cache: PermissionCache,
     /// Time.
     pub clock: Clock,
+    /// Neuroglancer ngauth: origins, token key, Google credentials.
+    pub ngauth: crate::ngauth::Ngauth,
 }
 
 impl std::ops::Deref for AppState {

@@ -8,6 +8,7 @@
 //! This crate knows nothing about HTTP.
 
 pub mod audit;
+pub mod buckets;
 pub mod catalog;
 pub mod datasets;
 pub mod directory;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod groups;
+pub mod ngauth;
 pub mod principals;
 pub mod probe;
 pub mod seed;

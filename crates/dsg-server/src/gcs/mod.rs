@@ -1,0 +1,375 @@
+//! Google Cloud Storage credentials: the gateway's service-account token
+//! (JWT-bearer grant signed with the key file), downscoping it through the
+//! STS token exchange to read-only on one bucket, and bucket IAM policies.
+//!
+//! Every Google URL comes from `[gcs]` so a deployment can point elsewhere and
+//! tests point at a stub. The service-account token is cached until it has
+//! less than `refresh_margin_secs` left: a downscoped token dies with its
+//! source token, so handing out one minted from an almost-expired source
+//! would give Neuroglancer a credential that expires within minutes.
+//! Downscoped tokens are not cached (authorization is decided per call).
+
+pub mod iam;
+pub mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dsg_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// `[gcs]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GcsConfig {
+    /// Service-account key file (JSON, `type = "service_account"`);
+    /// `GOOGLE_APPLICATION_CREDENTIALS` is honoured. Empty: `/gcs_token`
+    /// answers 503 and IAM sync is off.
+    pub credentials_file: String,
+    /// OAuth token endpoint for the JWT-bearer grant; empty = the key file's
+    /// `token_uri`.
+    pub token_url: String,
+    /// STS token-exchange endpoint (downscoping).
+    pub sts_url: String,
+    /// Cloud Storage JSON API base, for bucket IAM policies.
+    pub storage_url: String,
+    /// Timeout of each Google call, in seconds.
+    pub timeout_secs: u64,
+    /// Refresh the cached service-account token when fewer seconds than this remain.
+    pub refresh_margin_secs: i64,
+    /// Grant and revoke `roles/storage.objectViewer` on dataset buckets when
+    /// access changes (spec §4.12). Needs `storage.buckets.setIamPolicy`.
+    pub iam_sync: bool,
+    /// Seconds between the IAM sync worker's looks at the change outbox.
+    pub iam_sync_interval_secs: u64,
+}
+
+impl Default for GcsConfig {
+    fn default() -> Self {
+        Self {
+            credentials_file: String::new(),
+            token_url: String::new(),
+            sts_url: "https://sts.googleapis.com/v1/token".into(),
+            storage_url: "https://storage.googleapis.com".into(),
+            timeout_secs: 30,
+            refresh_margin_secs: 900,
+            iam_sync: false,
+            iam_sync_interval_secs: 2,
+        }
+    }
+}
+
+impl GcsConfig {
+    /// Checks the settings (the key file itself is read at start-up).
+    ///
+    /// # Errors
+    /// A message saying what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("gcs.sts_url", &self.sts_url),
+            ("gcs.storage_url", &self.storage_url),
+            ("gcs.token_url", &self.token_url),
+        ] {
+            if v.is_empty() && name == "gcs.token_url" {
+                continue;
+            }
+            match url::Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return Err(format!("{name} {v:?} must be an http(s) URL")),
+            }
+        }
+        if self.timeout_secs == 0 || self.iam_sync_interval_secs == 0 {
+            return Err("gcs.timeout_secs and gcs.iam_sync_interval_secs must be positive".into());
+        }
+        if !(0..3000).contains(&self.refresh_margin_secs) {
+            return Err("gcs.refresh_margin_secs must be between 0 and 3000".into());
+        }
+        if self.iam_sync && self.credentials_file.is_empty() {
+            return Err(
+                "gcs.iam_sync needs gcs.credentials_file (a service-account key file)".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why a Google call failed, in the terms `/gcs_token` answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GcsError {
+    /// No key file configured.
+    #[error("no service-account credentials configured")]
+    NotConfigured,
+    /// Google could not be reached, timed out, answered 5xx, or refused the
+    /// gateway's own credentials (503: the client may retry).
+    #[error("credential service unavailable: {0}")]
+    Unavailable(String),
+    /// Google refused the exchange or answered something unusable (502).
+    #[error("credential exchange failed: {0}")]
+    Rejected(String),
+    /// A bucket IAM write lost a race (stale etag); retried by callers.
+    #[error("IAM policy changed concurrently")]
+    Conflict,
+}
+
+/// The fields of a service-account key file that matter here.
+#[derive(Clone, Deserialize)]
+pub struct ServiceAccountKey {
+    /// Must be `service_account`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The account's e-mail (JWT `iss`).
+    pub client_email: String,
+    /// PKCS#8 PEM RSA key.
+    pub private_key: String,
+    /// Key id (JWT `kid`).
+    #[serde(default)]
+    pub private_key_id: String,
+    /// OAuth token endpoint (JWT `aud`).
+    #[serde(default)]
+    pub token_uri: String,
+}
+
+impl std::fmt::Debug for ServiceAccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountKey")
+            .field("client_email", &self.client_email)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+struct Configured {
+    http: reqwest::Client,
+    email: String,
+    key_id: String,
+    signing_key: jsonwebtoken::EncodingKey,
+    token_url: String,
+    sts_url: String,
+    storage_url: String,
+    refresh_margin_secs: i64,
+    cached: tokio::sync::Mutex<Option<(String, Timestamp)>>,
+    bucket_locks:
+        parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The Google client (cheap to clone). Unconfigured when no key file is set.
+#[derive(Clone)]
+pub struct Gcs {
+    inner: Option<Arc<Configured>>,
+    /// IAM sync enabled.
+    pub iam_sync: bool,
+}
+
+/// Scope of the service-account token.
+pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+/// JWT-bearer grant type.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// STS grant type.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// STS subject / requested token type.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// The role granted on buckets and used in access boundaries.
+pub const OBJECT_VIEWER: &str = "roles/storage.objectViewer";
+
+/// The Credential Access Boundary limiting a token to reading one bucket.
+pub fn access_boundary(bucket: &str) -> serde_json::Value {
+    json!({"accessBoundary": {"accessBoundaryRules": [{
+        "availableResource": format!("//storage.googleapis.com/projects/_/buckets/{bucket}"),
+        "availablePermissions": [format!("inRole:{OBJECT_VIEWER}")],
+    }]}})
+}
+
+/// True for a plausible GCS bucket name (3–222 of `a-z 0-9 - _ .`, starting
+/// and ending with a letter or digit), so it can be placed in URLs and
+/// resource names as is.
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=222).contains(&b.len())
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct JwtClaims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+impl Gcs {
+    /// Builds the client; reads and checks the key file when one is configured.
+    ///
+    /// # Errors
+    /// Unreadable or invalid key file, phrased as what to fix.
+    pub fn from_config(config: &GcsConfig) -> Result<Self, String> {
+        if config.credentials_file.is_empty() {
+            return Ok(Self {
+                inner: None,
+                iam_sync: false,
+            });
+        }
+        let path = &config.credentials_file;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("gcs.credentials_file {path}: cannot read: {e}"))?;
+        let key: ServiceAccountKey = serde_json::from_str(&text).map_err(|e| {
+            format!("gcs.credentials_file {path}: not a service-account key file: {e}")
+        })?;
+        if key.kind != "service_account" {
+            return Err(format!(
+                "gcs.credentials_file {path}: \"type\" is {:?}, expected \"service_account\"",
+                key.kind
+            ));
+        }
+        let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+            .map_err(|e| {
+                format!("gcs.credentials_file {path}: private_key is not an RSA PEM key: {e}")
+            })?;
+        let token_url = if config.token_url.is_empty() {
+            key.token_uri.clone()
+        } else {
+            config.token_url.clone()
+        };
+        if !(token_url.starts_with("https://") || token_url.starts_with("http://")) {
+            return Err(format!(
+                "gcs.credentials_file {path}: no token_uri; set gcs.token_url (e.g. https://oauth2.googleapis.com/token)"
+            ));
+        }
+        let http = crate::outbound::client(Duration::from_secs(config.timeout_secs))
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self {
+            inner: Some(Arc::new(Configured {
+                http,
+                email: key.client_email,
+                key_id: key.private_key_id,
+                signing_key,
+                token_url,
+                sts_url: config.sts_url.clone(),
+                storage_url: config.storage_url.trim_end_matches('/').to_owned(),
+                refresh_margin_secs: config.refresh_margin_secs,
+                cached: tokio::sync::Mutex::new(None),
+                bucket_locks: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            })),
+            iam_sync: config.iam_sync,
+        })
+    }
+
+    /// True when a key file is configured.
+    pub fn is_configured(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    fn configured(&self) -> Result<&Configured, GcsError> {
+        self.inner.as_deref().ok_or(GcsError::NotConfigured)
+    }
+
+    /// The service-account access token, from cache while it has more than
+    /// the refresh margin left.
+    ///
+    /// # Errors
+    /// [`GcsError::Unavailable`] when the token endpoint fails or refuses.
+    pub async fn source_token(&self, now: Timestamp) -> Result<String, GcsError> {
+        let c = self.configured()?;
+        let mut cached = c.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && now.plus_secs(c.refresh_margin_secs) < *expires
+        {
+            return Ok(token.clone());
+        }
+        let iat = now.as_secs();
+        let claims = JwtClaims {
+            iss: &c.email,
+            scope: CLOUD_PLATFORM_SCOPE,
+            aud: &c.token_url,
+            iat,
+            exp: iat + 3600,
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        if !c.key_id.is_empty() {
+            header.kid = Some(c.key_id.clone());
+        }
+        let assertion = jsonwebtoken::encode(&header, &claims, &c.signing_key)
+            .map_err(|e| GcsError::Unavailable(format!("signing the JWT assertion: {e}")))?;
+        let resp = c
+            .http
+            .post(&c.token_url)
+            .form(&[("grant_type", JWT_BEARER), ("assertion", &assertion)])
+            .send()
+            .await
+            .map_err(|e| GcsError::Unavailable(format!("OAuth token endpoint: {e}")))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(GcsError::Unavailable(format!(
+                "OAuth token endpoint answered {status}"
+            )));
+        }
+        let body: TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| GcsError::Unavailable(format!("OAuth token endpoint: bad answer: {e}")))?;
+        let expires = now.plus_secs(body.expires_in.unwrap_or(3600));
+        *cached = Some((body.access_token.clone(), expires));
+        Ok(body.access_token)
+    }
+
+    /// A token that can only read `bucket`, from the STS token exchange.
+    ///
+    /// # Errors
+    /// [`GcsError::Unavailable`] (unreachable, timeout, 5xx, no credentials)
+    /// or [`GcsError::Rejected`] (STS refused or answered garbage).
+    pub async fn downscoped_token(&self, bucket: &str, now: Timestamp) -> Result<String, GcsError> {
+        let c = self.configured()?;
+        let source = self.source_token(now).await?;
+        let options = access_boundary(bucket).to_string();
+        let resp = c
+            .http
+            .post(&c.sts_url)
+            .form(&[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", source.as_str()),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
+                ("requested_token_type", ACCESS_TOKEN_TYPE),
+                ("options", options.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| GcsError::Unavailable(format!("STS: {e}")))?;
+        let status = resp.status();
+        if status.is_server_error() {
+            return Err(GcsError::Unavailable(format!("STS answered {status}")));
+        }
+        if !status.is_success() {
+            return Err(GcsError::Rejected(format!("STS answered {status}")));
+        }
+        let body: TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| GcsError::Rejected(format!("STS: bad answer: {e}")))?;
+        if body.access_token.is_empty() {
+            return Err(GcsError::Rejected("STS: empty access_token".into()));
+        }
+        Ok(body.access_token)
+    }
+
+    /// A per-bucket lock serialising this process's IAM writes to one bucket.
+    fn bucket_lock(&self, bucket: &str) -> Result<Arc<tokio::sync::Mutex<()>>, GcsError> {
+        let c = self.configured()?;
+        Ok(c.bucket_locks
+            .lock()
+            .entry(bucket.to_owned())
+            .or_default()
+            .clone())
+    }
+}

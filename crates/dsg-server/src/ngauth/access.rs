@@ -1,0 +1,122 @@
+//! Who may read a bucket: decided from the database on every `/gcs_token`
+//! call, so revoking a grant or a TOS acceptance takes effect on the next
+//! request. A bucket is readable when it belongs to a dataset on which the
+//! user holds a dataset-wide permission that survives the TOS gate (the
+//! `permissions_v2` rule of `user/cache`), narrowed by the login key's scope.
+//! Version-scoped grants do not open a whole bucket.
+
+use std::collections::BTreeSet;
+
+use dsg_core::Timestamp;
+use dsg_core::permissions::{Catalog, EvalContext, TokenScope, evaluate_user};
+use dsg_store::StoreError;
+use dsg_store::principals::LoadedUser;
+use dsg_store::tokens::PrincipalRef;
+
+use super::token::Claims;
+use crate::gcs::valid_bucket_name;
+use crate::state::AppState;
+
+/// The outcome for one `(user token, bucket)` pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The token's login key or user is gone, expired or disabled (401).
+    InvalidToken,
+    /// No dataset-wide permission on any dataset listing the bucket, or an
+    /// unknown bucket (403 "Access denied", before any Google call).
+    Denied,
+    /// Permission exists but a TOS in force is not accepted (403).
+    TosRequired {
+        /// Where to accept it.
+        tos_url: String,
+    },
+    /// May read.
+    Granted,
+}
+
+/// Names of the datasets on which the user holds a dataset-wide permission
+/// after the TOS gate (what bucket access follows).
+pub fn readable_datasets(
+    catalog: &Catalog,
+    user: &LoadedUser,
+    scope: &TokenScope,
+    now: Timestamp,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let eval = evaluate_user(
+        catalog,
+        &user.facts,
+        &EvalContext {
+            now,
+            service: None,
+            scope,
+        },
+    );
+    let viewable = |m: &dsg_core::permissions::PermissionLists| -> BTreeSet<String> {
+        m.iter()
+            .filter(|(_, l)| l.iter().any(|p| p == "view"))
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    (
+        viewable(&eval.document.permissions_v2),
+        viewable(&eval.document.permissions_v2_ignore_tos),
+    )
+}
+
+/// Decides whether the holder of `claims` may read `bucket` at `now`.
+///
+/// # Errors
+/// Database failures.
+pub async fn decide(
+    state: &AppState,
+    claims: &Claims,
+    bucket: &str,
+    now: Timestamp,
+) -> Result<Decision, StoreError> {
+    let store = &state.store;
+    let Some(key_id) = claims.key_id else {
+        return Ok(Decision::InvalidToken);
+    };
+    let Some(key) = store.user_token_by_id(key_id).await? else {
+        return Ok(Decision::InvalidToken);
+    };
+    if key.expires_at.is_some_and(|t| now >= t) {
+        return Ok(Decision::InvalidToken);
+    }
+    let PrincipalRef::User(user_id) = key.principal else {
+        return Ok(Decision::InvalidToken);
+    };
+    let Some(user) = store.load_user(user_id).await? else {
+        return Ok(Decision::InvalidToken);
+    };
+    if !user.active || !user.facts.email.eq_ignore_ascii_case(&claims.email) {
+        return Ok(Decision::InvalidToken);
+    }
+    if !valid_bucket_name(bucket) {
+        return Ok(Decision::Denied);
+    }
+    let datasets = store.datasets_of_bucket(bucket).await?;
+    if datasets.is_empty() {
+        return Ok(Decision::Denied);
+    }
+    let catalog = store.load_catalog().await?;
+    let (readable, ignoring_tos) = readable_datasets(&catalog, &user, &key.scope, now);
+    if datasets.iter().any(|d| readable.contains(&d.name)) {
+        return Ok(Decision::Granted);
+    }
+    let Some(gated) = datasets.iter().find(|d| ignoring_tos.contains(&d.name)) else {
+        return Ok(Decision::Denied);
+    };
+    // The user may see this dataset's name: they hold a permission on it.
+    let tos_id = catalog.datasets.get(&gated.id).and_then(|d| d.tos_id);
+    let invite = match tos_id {
+        Some(id) => store.tos_invite_token(id).await?,
+        None => None,
+    };
+    let base = state.config.server.origin.trim_end_matches('/');
+    let tos_url = match invite {
+        Some(t) => format!("{base}/web/tos/{t}/"),
+        None => format!("{base}/web/datasets"),
+    };
+    Ok(Decision::TosRequired { tos_url })
+}

@@ -1,0 +1,362 @@
+//! The ngauth HTML pages: the `/login?origin=` popup, the landing page `/`,
+//! `/success`, and `POST /activate`.
+//!
+//! The popup is how most Neuroglancer users log in (browsers that block
+//! third-party cookies make `/token` answer 401 every time). Its final page
+//! posts `{"token": …}` — or `"badorigin"` — to `window.opener` with the
+//! exact origin as target, then closes. That page must keep
+//! `window.opener`: it is sent with `Cross-Origin-Opener-Policy: unsafe-none`
+//! (the default `same-origin` would put the popup in a new browsing-context
+//! group, null the opener, and make Neuroglancer report "Authentication
+//! window was closed"). Its inline script runs under a CSP nonce; the token
+//! travels in an HTML-escaped attribute, never spliced into script text.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use dsg_store::write::Actor;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::json;
+
+use super::{CookieLogin, cookie_login, mint, origin};
+use crate::credentials::query_param;
+use crate::error::ApiError;
+use crate::pages::MessagePage;
+use crate::state::AppState;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ngauth/index.html")]
+struct IndexPage<'a> {
+    email: Option<&'a str>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ngauth/login_status.html")]
+struct LoginStatusPage<'a> {
+    email: Option<&'a str>,
+    login_url: &'a str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ngauth/popup.html")]
+struct PopupPage<'a> {
+    title: &'a str,
+    text: &'a str,
+    origin: &'a str,
+    /// JSON text of the message (HTML-escaped by the template).
+    message: &'a str,
+    nonce: &'a str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "ngauth/success.html")]
+struct SuccessPage;
+
+fn html(page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Err(e) => ApiError::Internal(format!("rendering a page: {e}")).into_response(),
+    }
+}
+
+fn set(response: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// Headers of every page on the popup path: keep `window.opener`, no caching.
+fn popup_headers(response: &mut Response) {
+    set(response, "cross-origin-opener-policy", "unsafe-none");
+    set(response, "cache-control", "no-store");
+    set(response, "referrer-policy", "no-referrer");
+}
+
+fn nonce() -> String {
+    let mut b = [0u8; 16];
+    match getrandom::fill(&mut b) {
+        Ok(()) => hex::encode(b),
+        // Without randomness the script is simply blocked by the CSP below.
+        Err(_) => String::from("unavailable"),
+    }
+}
+
+/// The page that posts `message` to `target` and closes.
+fn post_message_page(
+    title: &str,
+    text: &str,
+    target: &str,
+    message: &serde_json::Value,
+) -> Response {
+    let nonce = nonce();
+    let message = message.to_string();
+    let mut r = html(PopupPage {
+        title,
+        text,
+        origin: target,
+        message: &message,
+        nonce: &nonce,
+    });
+    popup_headers(&mut r);
+    set(
+        &mut r,
+        "content-security-policy",
+        &format!(
+            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+    );
+    r
+}
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// Where the login issue's entry point sends the browser back to (a
+/// relative path: never an open redirect).
+pub fn login_url(next: &str) -> String {
+    format!("/auth/login?next={}", encode(next))
+}
+
+async fn current_login(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<CookieLogin>, Response> {
+    cookie_login(state, headers).await.map_err(|e| {
+        tracing::error!(error = %e, "ngauth page: database failure");
+        ApiError::Error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service temporarily unavailable".into(),
+        )
+        .into_response()
+    })
+}
+
+fn only_get(method: &Method) -> Result<(), Response> {
+    if method == Method::GET || method == Method::HEAD {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(method).into_response())
+    }
+}
+
+/// `GET /login[?origin=O]`: the Neuroglancer login popup.
+pub async fn login(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let mut r = login_inner(&state, &method, &headers, query.as_deref())
+        .await
+        .unwrap_or_else(|r| r);
+    popup_headers(&mut r);
+    r
+}
+
+async fn login_inner(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, Response> {
+    only_get(method)?;
+    let requested = query
+        .and_then(|q| query_param(q, "origin"))
+        .filter(|o| !o.is_empty());
+    let login = current_login(state, headers).await?;
+    let Some(target) = requested else {
+        let email = login.as_ref().map(|l| l.email.as_str());
+        return Ok(html(LoginStatusPage {
+            email,
+            login_url: &login_url("/login"),
+        }));
+    };
+    if origin::parse(&target).is_err() {
+        let mut r = html(MessagePage {
+            title: "Invalid origin",
+            message: "The origin parameter must be scheme://host[:port].",
+        });
+        *r.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(r);
+    }
+    if !state.ngauth.origins.allows(&target) {
+        return Ok(post_message_page(
+            "Origin not allowed",
+            "This Neuroglancer instance is not allowed to use this DatasetGateway.",
+            &target,
+            &json!("badorigin"),
+        ));
+    }
+    match login {
+        Some(l) => {
+            let token = mint(state, &l);
+            Ok(post_message_page(
+                "Logged in",
+                &format!("Logged in as {}; returning to Neuroglancer.", l.email),
+                &target,
+                &json!({ "token": token }),
+            ))
+        }
+        None => {
+            let back = format!("/login?origin={}", encode(&target));
+            Ok(Redirect::to(&login_url(&back)).into_response())
+        }
+    }
+}
+
+/// `GET /`: who is logged in.
+pub async fn index(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
+    if let Err(r) = only_get(&method) {
+        return r;
+    }
+    match current_login(&state, &headers).await {
+        Ok(login) => html(IndexPage {
+            email: login.as_ref().map(|l| l.email.as_str()),
+        }),
+        Err(r) => r,
+    }
+}
+
+/// `GET /success`: static confirmation after activation.
+pub async fn success(method: Method) -> Response {
+    match only_get(&method) {
+        Ok(()) => html(SuccessPage),
+        Err(r) => r,
+    }
+}
+
+/// True when a cookie-authenticated POST comes from this server's own pages:
+/// the `Origin` header, when a browser sends one, must be our origin.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Browsers send Origin on every cross-origin POST; tools send none.
+        return true;
+    };
+    let configured = state.config.server.origin.trim_end_matches('/');
+    if !configured.is_empty() {
+        return origin == configured;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+}
+
+fn form_or_json(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        Some(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect(),
+        )
+    } else if body.is_empty() {
+        Some(serde_json::Map::new())
+    } else {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+    }
+}
+
+/// `POST /activate` (`tos_id` and/or `bucket`, JSON or form): accept a TOS
+/// document, then bring the user's bucket IAM membership up to date.
+pub async fn activate(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match activate_inner(&state, &method, &headers, &body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn activate_inner(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Response> {
+    if method != Method::POST {
+        return Err(ApiError::method_not_allowed(method).into_response());
+    }
+    let err = |s: StatusCode, m: &str| ApiError::Error(s, m.into()).into_response();
+    if !same_origin(state, headers) {
+        return Err(err(StatusCode::FORBIDDEN, "Cross-site request refused"));
+    }
+    let Some(login) = current_login(state, headers).await? else {
+        return Err(err(StatusCode::UNAUTHORIZED, "Not logged in"));
+    };
+    let fields = form_or_json(headers, body)
+        .ok_or_else(|| err(StatusCode::BAD_REQUEST, "Invalid request body"))?;
+    let text = |k: &str| match fields.get(k) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let tos_id = match text("tos_id") {
+        Some(s) => Some(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| err(StatusCode::BAD_REQUEST, "tos_id must be an integer"))?,
+        ),
+        None => None,
+    };
+    let bucket = text("bucket");
+    if tos_id.is_none() && bucket.is_none() {
+        return Err(err(StatusCode::BAD_REQUEST, "Missing tos_id or bucket"));
+    }
+    let db = |e: dsg_store::StoreError| ApiError::from(e).into_response();
+    if let Some(tos_id) = tos_id {
+        if state
+            .store
+            .tos_invite_token(tos_id)
+            .await
+            .map_err(db)?
+            .is_none()
+        {
+            return Err(err(StatusCode::NOT_FOUND, "TOS document not found"));
+        }
+        let mut tx = state
+            .store
+            .begin(Actor::user(login.user_id, &login.email, None))
+            .await
+            .map_err(db)?;
+        let ip = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        match tx.accept_tos(login.user_id, tos_id, ip).await {
+            Ok(_) => {
+                let events = tx.commit().await.map_err(db)?;
+                state.committed(&events);
+            }
+            // Already accepted: idempotent.
+            Err(dsg_store::StoreError::Domain(dsg_core::DomainError::Conflict(_))) => {}
+            Err(e) => return Err(db(e)),
+        }
+    }
+    if let Some(bucket) = bucket {
+        let entitled = crate::gcs::sync::user_may_read_bucket(state, login.user_id, &bucket)
+            .await
+            .map_err(db)?;
+        if !entitled {
+            return Err(err(StatusCode::FORBIDDEN, "Access denied"));
+        }
+    }
+    crate::gcs::sync::sync_user_now(state, login.user_id).await;
+    Ok(axum::Json(json!({"status": "activated"})).into_response())
+}
