@@ -23,6 +23,8 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod google;
+mod ngauth;
 mod schema;
 mod snapshots;
 mod user_cache;
