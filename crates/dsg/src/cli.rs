@@ -49,6 +49,24 @@ enum Command {
         /// Fixture file (`-` for standard input).
         file: PathBuf,
     },
+    /// Google Cloud Storage: bucket IAM provisioning.
+    #[command(subcommand)]
+    Gcs(GcsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GcsCommand {
+    /// Reconcile roles/storage.objectViewer on dataset buckets with who should
+    /// have access: add the missing, remove what DatasetGateway added and is no
+    /// longer due; print every change.
+    SyncBucketIam {
+        /// Only this dataset's buckets.
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Print what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,7 +284,39 @@ pub async fn run(cli: Cli) -> Result<()> {
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
         }
+        Command::Gcs(GcsCommand::SyncBucketIam { dataset, dry_run }) => {
+            sync_bucket_iam(&config, dataset.as_deref(), dry_run).await?;
+        }
     }
+    Ok(())
+}
+
+async fn sync_bucket_iam(config: &Config, dataset: Option<&str>, dry_run: bool) -> Result<()> {
+    let gcs = dsg_server::gcs::Gcs::from_config(&config.gcs).map_err(anyhow::Error::msg)?;
+    if !gcs.is_configured() {
+        bail!(
+            "set gcs.credentials_file (or GOOGLE_APPLICATION_CREDENTIALS) to a service-account key file"
+        );
+    }
+    let store = open_store(config).await?;
+    if let Some(name) = dataset {
+        let catalog = store.load_catalog().await?;
+        if !catalog.datasets.values().any(|d| d.name == name) {
+            store.close().await;
+            bail!("Dataset not found: {name}");
+        }
+    }
+    let result = dsg_server::gcs::sync::reconcile(
+        &store,
+        &gcs,
+        Timestamp(dsg_store::now_micros()),
+        dataset,
+        dry_run,
+        &Actor::cli("gcs sync-bucket-iam"),
+    )
+    .await;
+    store.close().await;
+    print!("{}", result?.render(dry_run));
     Ok(())
 }
 

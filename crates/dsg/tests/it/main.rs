@@ -23,6 +23,7 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod gcs_iam;
 mod google;
 mod ngauth;
 mod schema;
