@@ -152,17 +152,28 @@ impl Report {
     }
 }
 
+/// What every sync step needs.
+struct Ctx<'a> {
+    store: &'a Store,
+    gcs: &'a Gcs,
+    now: Timestamp,
+    actor: &'a Actor,
+}
+
 /// Applies one bucket's changes and the ownership records that follow.
 async fn apply(
-    store: &Store,
-    gcs: &Gcs,
+    ctx: &Ctx<'_>,
     bucket: &str,
     add: &[(String, Option<i64>)],
     remove: &[String],
     forget: &[String],
-    now: Timestamp,
-    actor: &Actor,
 ) -> Result<super::iam::Edit, SyncError> {
+    let Ctx {
+        store,
+        gcs,
+        now,
+        actor,
+    } = *ctx;
     let add_members: Vec<String> = add.iter().map(|(m, _)| m.clone()).collect();
     let edit = if add_members.is_empty() && remove.is_empty() {
         super::iam::Edit::default()
@@ -222,9 +233,10 @@ pub async fn reconcile(
             let owner_names: BTreeSet<&str> = owners.iter().map(|d| d.name.as_str()).collect();
             let mut desired: BTreeMap<String, Option<i64>> = BTreeMap::new();
             for user_id in store.users_with_access_to(&owner_ids).await? {
-                if !desired_cache.contains_key(&user_id) {
-                    let v = provisioned_datasets(store, &catalog, user_id, now).await?;
-                    desired_cache.insert(user_id, v);
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    desired_cache.entry(user_id)
+                {
+                    slot.insert(provisioned_datasets(store, &catalog, user_id, now).await?);
                 }
                 if let Some(Some((member, readable))) = desired_cache.get(&user_id)
                     && readable.iter().any(|d| owner_names.contains(d.as_str()))
@@ -276,7 +288,13 @@ pub async fn reconcile(
                 }));
                 continue;
             }
-            let edit = apply(store, gcs, bucket, &add, &remove, &forget, now, actor).await?;
+            let ctx = Ctx {
+                store,
+                gcs,
+                now,
+                actor,
+            };
+            let edit = apply(&ctx, bucket, &add, &remove, &forget).await?;
             report.added += edit.added.len();
             report.removed += edit.removed.len();
             changes.extend(edit.added.into_iter().map(|m| Change::Add {
@@ -321,6 +339,12 @@ pub async fn sync_user(
             buckets.insert(row.bucket);
         }
     }
+    let ctx = Ctx {
+        store,
+        gcs,
+        now,
+        actor,
+    };
     let mut changes = Vec::new();
     for bucket in buckets {
         let owners = store.datasets_of_bucket(&bucket).await?;
@@ -330,27 +354,14 @@ pub async fn sync_user(
             .await?
             .is_empty();
         let edit = if desired {
-            apply(
-                store,
-                gcs,
-                &bucket,
-                &[(member.clone(), Some(user_id))],
-                &[],
-                &[],
-                now,
-                actor,
-            )
-            .await?
+            apply(&ctx, &bucket, &[(member.clone(), Some(user_id))], &[], &[]).await?
         } else if owned {
             apply(
-                store,
-                gcs,
+                &ctx,
                 &bucket,
                 &[],
                 std::slice::from_ref(&member),
                 std::slice::from_ref(&member),
-                now,
-                actor,
             )
             .await?
         } else {
@@ -374,10 +385,16 @@ async fn remove_orphans(
     now: Timestamp,
     actor: &Actor,
 ) -> Result<Vec<Change>, SyncError> {
+    let ctx = Ctx {
+        store,
+        gcs,
+        now,
+        actor,
+    };
     let mut changes = Vec::new();
     for o in store.orphaned_bucket_members().await? {
         let m = std::slice::from_ref(&o.member);
-        let edit = apply(store, gcs, &o.bucket, &[], m, m, now, actor).await?;
+        let edit = apply(&ctx, &o.bucket, &[], m, m).await?;
         changes.extend(edit.removed.into_iter().map(|member| Change::Remove {
             bucket: o.bucket.clone(),
             member,
