@@ -22,6 +22,7 @@ macro_rules! both_backends {
 
 mod api;
 mod bad_input;
+mod browser;
 mod cli;
 mod gcs_iam;
 mod google;

@@ -29,11 +29,21 @@ pub fn world() -> Value {
 }
 
 pub async fn app_with_google(backend: Backend, google: &GoogleStub, iam_url: &str) -> TestApp {
+    app_with(backend, google, iam_url, NG).await
+}
+
+/// A server allowing one Neuroglancer origin, with Google at the stub.
+pub async fn app_with_google_for(backend: Backend, google: &GoogleStub, origin: &str) -> TestApp {
+    app_with(backend, google, "http://127.0.0.1:9", origin).await
+}
+
+async fn app_with(backend: Backend, google: &GoogleStub, iam_url: &str, origin: &str) -> TestApp {
     let key = google.key_file.display().to_string();
     let sts = google.sts_url();
     let iam = iam_url.to_owned();
+    let origin = origin.to_owned();
     spawn_app_with(backend, move |c| {
-        c.ngauth.allowed_origins = vec![NG.into()];
+        c.ngauth.allowed_origins = vec![origin];
         c.ngauth.allowed_origins_regex = String::new();
         c.gcs.credentials_file = key;
         c.gcs.sts_url = sts;
