@@ -373,3 +373,85 @@ impl Gcs {
             .clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_file(contents: &str) -> (tempfile::TempDir, GcsConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("key.json");
+        std::fs::write(&p, contents).unwrap();
+        let c = GcsConfig {
+            credentials_file: p.display().to_string(),
+            ..GcsConfig::default()
+        };
+        (dir, c)
+    }
+
+    #[test]
+    fn bad_key_files_are_refused_with_what_to_fix() {
+        let missing = GcsConfig {
+            credentials_file: "/nonexistent/key.json".into(),
+            ..GcsConfig::default()
+        };
+        let e = Gcs::from_config(&missing).err().unwrap();
+        assert!(
+            e.contains("/nonexistent/key.json") && e.contains("cannot read"),
+            "{e}"
+        );
+        let (_d, c) = with_file("{}");
+        assert!(
+            Gcs::from_config(&c)
+                .err()
+                .unwrap()
+                .contains("not a service-account key file")
+        );
+        let (_d, c) =
+            with_file(r#"{"type": "authorized_user", "client_email": "x", "private_key": "y"}"#);
+        assert!(
+            Gcs::from_config(&c)
+                .err()
+                .unwrap()
+                .contains("expected \"service_account\"")
+        );
+        let (_d, c) = with_file(
+            r#"{"type": "service_account", "client_email": "x", "private_key": "not pem"}"#,
+        );
+        assert!(
+            Gcs::from_config(&c)
+                .err()
+                .unwrap()
+                .contains("not an RSA PEM key")
+        );
+        assert!(
+            !Gcs::from_config(&GcsConfig::default())
+                .unwrap()
+                .is_configured()
+        );
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let mut c = GcsConfig {
+            sts_url: "ftp://x".into(),
+            ..GcsConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("gcs.sts_url"));
+        c.sts_url = GcsConfig::default().sts_url;
+        c.iam_sync = true;
+        assert!(c.validate().unwrap_err().contains("credentials_file"));
+    }
+
+    #[test]
+    fn bucket_names_and_boundaries() {
+        assert!(valid_bucket_name("fish2-data.v1_x"));
+        for bad in ["ab", "Upper", "a/b", "-ab", "ab-", "a b", ""] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+        assert_eq!(
+            access_boundary("b1").to_string(),
+            r#"{"accessBoundary":{"accessBoundaryRules":[{"availablePermissions":["inRole:roles/storage.objectViewer"],"availableResource":"//storage.googleapis.com/projects/_/buckets/b1"}]}}"#
+        );
+    }
+}
