@@ -316,7 +316,14 @@ async fn sync_bucket_iam(config: &Config, dataset: Option<&str>, dry_run: bool) 
     )
     .await;
     store.close().await;
-    print!("{}", result?.render(dry_run));
+    let report = result?;
+    print!("{}", report.render(dry_run));
+    if !report.errors.is_empty() {
+        bail!(
+            "{} bucket(s) could not be reconciled (see ERROR lines)",
+            report.errors.len()
+        );
+    }
     Ok(())
 }
 

@@ -104,6 +104,13 @@ pub enum Change {
         /// `user:<email>`.
         member: String,
     },
+    /// The bucket could not be reconciled.
+    Failed {
+        /// Bucket.
+        bucket: String,
+        /// Why.
+        error: String,
+    },
 }
 
 /// What a reconciliation did or would do.
@@ -115,6 +122,8 @@ pub struct Report {
     pub added: usize,
     /// Members removed.
     pub removed: usize,
+    /// Buckets that could not be reconciled (Google refused or failed), with why.
+    pub errors: Vec<(String, String)>,
 }
 
 impl Report {
@@ -137,6 +146,7 @@ impl Report {
                         "  KEEP {} -> {bucket} (not added by DatasetGateway)",
                         email(member)
                     ),
+                    Change::Failed { bucket, error } => format!("  ERROR {bucket}: {error}"),
                 };
                 out.push_str(&line);
                 out.push('\n');
@@ -244,7 +254,17 @@ pub async fn reconcile(
                     desired.insert(member.clone(), Some(user_id));
                 }
             }
-            let live = viewer_members(&gcs.get_policy(bucket, now).await?);
+            let live = match gcs.get_policy(bucket, now).await {
+                Ok(p) => viewer_members(&p),
+                Err(e) => {
+                    report.errors.push((bucket.clone(), e.to_string()));
+                    changes.push(Change::Failed {
+                        bucket: bucket.clone(),
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+            };
             let owned: BTreeSet<String> = store
                 .owned_bucket_members(Some(bucket), None)
                 .await?
@@ -294,7 +314,18 @@ pub async fn reconcile(
                 now,
                 actor,
             };
-            let edit = apply(&ctx, bucket, &add, &remove, &forget).await?;
+            let edit = match apply(&ctx, bucket, &add, &remove, &forget).await {
+                Ok(edit) => edit,
+                Err(SyncError::Gcs(e)) => {
+                    report.errors.push((bucket.clone(), e.to_string()));
+                    changes.push(Change::Failed {
+                        bucket: bucket.clone(),
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             report.added += edit.added.len();
             report.removed += edit.removed.len();
             changes.extend(edit.added.into_iter().map(|m| Change::Add {
@@ -444,6 +475,7 @@ pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
                 return;
             }
         };
+        let mut failures = 0u32;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -457,6 +489,18 @@ pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
                     let events: Vec<CacheEvent> = batch.into_iter().map(|e| e.event).collect();
                     if process(&state, &events).await {
                         seen = last;
+                        failures = 0;
+                    } else {
+                        failures += 1;
+                        // A bucket that keeps failing must not block every later change.
+                        if failures >= 3 {
+                            tracing::error!(
+                                "bucket IAM sync gave up on a batch of changes; \
+                                 run `dsg gcs sync-bucket-iam` once the cause is fixed"
+                            );
+                            seen = last;
+                            failures = 0;
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "bucket IAM sync: reading the outbox failed"),
@@ -471,9 +515,16 @@ async fn process(state: &AppState, events: &[CacheEvent]) -> bool {
     let now = state.clock.now();
     let actor = worker_actor();
     let result = if events.contains(&CacheEvent::All) {
-        reconcile(&state.store, gcs, now, None, false, &actor)
-            .await
-            .map(|r| r.added + r.removed)
+        match reconcile(&state.store, gcs, now, None, false, &actor).await {
+            Ok(r) if r.errors.is_empty() => Ok(r.added + r.removed),
+            Ok(r) => {
+                for (bucket, error) in &r.errors {
+                    tracing::warn!(bucket, error, "bucket IAM reconcile failed for a bucket");
+                }
+                return false;
+            }
+            Err(e) => Err(e),
+        }
     } else {
         let users: BTreeSet<i64> = events
             .iter()

@@ -219,6 +219,17 @@ async fn reconcile_adds_and_removes_only_what_it_owns(backend: Backend) {
     };
     assert_eq!(rows, 6);
 
+    // A bucket Google will not show is reported; the others are still reconciled.
+    let mut tx = app.store.begin(Actor::cli("test")).await.unwrap();
+    let other = tx.dataset_id("other").await.unwrap();
+    tx.add_bucket(other, "gone-bucket").await.unwrap();
+    tx.commit().await.unwrap();
+    let (ok, out, err) = dsg(&app, &google, &iam, &["gcs", "sync-bucket-iam"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("  ERROR gone-bucket: "), "{out}");
+    assert!(out.contains("Dataset: fish2 (2 bucket(s))"), "{out}");
+    assert!(err.contains("1 bucket(s) could not be reconciled"), "{err}");
+
     let (ok, _, err) = dsg(
         &app,
         &google,

@@ -242,6 +242,9 @@ async fn get_policy(
     if !authorized(&headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    if bucket.starts_with("gone-") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let mut p = s.inner.policies.lock();
     let (etag, policy) = p
         .entry(bucket.clone())
