@@ -180,6 +180,50 @@ pub fn access_boundary(bucket: &str) -> serde_json::Value {
     }]}})
 }
 
+/// Most rules a Credential Access Boundary may hold.
+pub const MAX_BOUNDARY_RULES: usize = 10;
+
+/// A CEL string literal (single-quoted) for `s`.
+fn cel_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The boundary limiting a token to reading objects under `prefixes` of
+/// `bucket` (one rule per prefix; rules combine as a union): object reads
+/// under the prefix, and listings whose prefix lies under it.
+pub fn prefix_access_boundary(bucket: &str, prefixes: &[String]) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = prefixes
+        .iter()
+        .map(|p| {
+            let objects = cel_string(&format!("projects/_/buckets/{bucket}/objects/{p}"));
+            let listing = cel_string(p);
+            json!({
+                "availableResource": format!("//storage.googleapis.com/projects/_/buckets/{bucket}"),
+                "availablePermissions": [format!("inRole:{OBJECT_VIEWER}")],
+                "availabilityCondition": {
+                    "title": "dataset version prefix",
+                    "expression": format!(
+                        "resource.name.startsWith({objects}) || \
+                         api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith({listing})"
+                    ),
+                },
+            })
+        })
+        .collect();
+    json!({"accessBoundary": {"accessBoundaryRules": rules}})
+}
+
 /// True for a plausible GCS bucket name (3–222 of `a-z 0-9 - _ .`, starting
 /// and ending with a letter or digit), so it can be placed in URLs and
 /// resource names as is.
@@ -324,15 +368,25 @@ impl Gcs {
         Ok(body.access_token)
     }
 
-    /// A token that can only read `bucket`, from the STS token exchange.
+    /// A token that can only read `bucket` (or only the objects under
+    /// `prefixes` of it), from the STS token exchange.
     ///
     /// # Errors
     /// [`GcsError::Unavailable`] (unreachable, timeout, 5xx, no credentials)
     /// or [`GcsError::Rejected`] (STS refused or answered garbage).
-    pub async fn downscoped_token(&self, bucket: &str, now: Timestamp) -> Result<String, GcsError> {
+    pub async fn downscoped_token(
+        &self,
+        bucket: &str,
+        prefixes: Option<&[String]>,
+        now: Timestamp,
+    ) -> Result<String, GcsError> {
         let c = self.configured()?;
         let source = self.source_token(now).await?;
-        let options = access_boundary(bucket).to_string();
+        let options = match prefixes {
+            None => access_boundary(bucket),
+            Some(p) => prefix_access_boundary(bucket, p),
+        }
+        .to_string();
         let resp = c
             .http
             .post(&c.sts_url)

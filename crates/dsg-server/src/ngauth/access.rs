@@ -30,18 +30,33 @@ pub enum Decision {
         /// Where to accept it.
         tos_url: String,
     },
-    /// May read.
-    Granted,
+    /// May read the whole bucket (`None`) or only objects under these
+    /// prefixes (version-scoped grants on versions stored in the bucket).
+    Granted(Option<Vec<String>>),
 }
 
 /// Names of the datasets on which the user holds a dataset-wide permission
-/// after the TOS gate (what bucket access follows).
+/// after the TOS gate (what bucket access follows), and the same ignoring the
+/// TOS gate.
 pub fn readable_datasets(
     catalog: &Catalog,
     user: &LoadedUser,
     scope: &TokenScope,
     now: Timestamp,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (readable, ignoring_tos, _) = readable(catalog, user, scope, now);
+    (readable, ignoring_tos)
+}
+
+/// Dataset name → versions the user may view through version-scoped grants.
+type ReadableVersions = std::collections::BTreeMap<String, BTreeSet<String>>;
+
+fn readable(
+    catalog: &Catalog,
+    user: &LoadedUser,
+    scope: &TokenScope,
+    now: Timestamp,
+) -> (BTreeSet<String>, BTreeSet<String>, ReadableVersions) {
     let eval = evaluate_user(
         catalog,
         &user.facts,
@@ -57,9 +72,16 @@ pub fn readable_datasets(
             .map(|(d, _)| d.clone())
             .collect()
     };
+    let versions = eval
+        .document
+        .version_permissions
+        .iter()
+        .map(|(d, per_version)| (d.clone(), viewable(per_version)))
+        .collect();
     (
         viewable(&eval.document.permissions_v2),
         viewable(&eval.document.permissions_v2_ignore_tos),
+        versions,
     )
 }
 
@@ -100,9 +122,29 @@ pub async fn decide(
         return Ok(Decision::Denied);
     }
     let catalog = store.load_catalog().await?;
-    let (readable, ignoring_tos) = readable_datasets(&catalog, &user, &key.scope, now);
+    let (readable, ignoring_tos, versions) = readable(&catalog, &user, &key.scope, now);
     if datasets.iter().any(|d| readable.contains(&d.name)) {
-        return Ok(Decision::Granted);
+        return Ok(Decision::Granted(None));
+    }
+    // Version-scoped grants open only their versions' prefixes.
+    let mut prefixes = BTreeSet::new();
+    for (dataset, version, prefix) in store.versions_of_bucket(bucket).await? {
+        if versions.get(&dataset).is_some_and(|v| v.contains(&version)) {
+            if prefix.is_empty() {
+                return Ok(Decision::Granted(None));
+            }
+            prefixes.insert(prefix);
+        }
+    }
+    if !prefixes.is_empty() {
+        if prefixes.len() > crate::gcs::MAX_BOUNDARY_RULES {
+            tracing::warn!(
+                bucket,
+                "more version prefixes than an access boundary can hold"
+            );
+            return Ok(Decision::Denied);
+        }
+        return Ok(Decision::Granted(Some(prefixes.into_iter().collect())));
     }
     let Some(gated) = datasets.iter().find(|d| ignoring_tos.contains(&d.name)) else {
         return Ok(Decision::Denied);

@@ -329,7 +329,7 @@ async fn gcs_token(state: &AppState, body: &Bytes) -> Result<String, Response> {
     let decision = access::decide(state, &claims, bucket, now)
         .await
         .map_err(db_down)?;
-    match decision {
+    let prefixes = match decision {
         access::Decision::InvalidToken => return Err(invalid()),
         access::Decision::Denied => return Err(error(StatusCode::FORBIDDEN, "Access denied")),
         access::Decision::TosRequired { tos_url } => {
@@ -346,9 +346,14 @@ async fn gcs_token(state: &AppState, body: &Bytes) -> Result<String, Response> {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return Err(r);
         }
-        access::Decision::Granted => {}
-    }
-    match state.ngauth.gcs.downscoped_token(bucket, now).await {
+        access::Decision::Granted(prefixes) => prefixes,
+    };
+    match state
+        .ngauth
+        .gcs
+        .downscoped_token(bucket, prefixes.as_deref(), now)
+        .await
+    {
         Ok(t) => Ok(t),
         Err(e @ GcsError::Rejected(_)) => {
             tracing::warn!(error = %e, bucket, "downscoping failed");

@@ -12,18 +12,21 @@ pub const NG: &str = "http://localhost:8080";
 pub fn world() -> Value {
     json!({
         "datasets": [
-            {"name": "fish2", "buckets": ["fish2-data", "sts-refuses", "sts-broken"]},
+            {"name": "fish2", "buckets": ["fish2-data", "sts-refuses", "sts-broken"],
+             "versions": [{"version": "v1", "buckets": ["fish2-data"], "prefix": "v1/it's"}]},
             {"name": "hemi", "buckets": ["hemi-data"]},
             {"name": "empty"}
         ],
         "users": [
             {"key": "a", "email": "Alice@Example.org", "tokens": [{"key": "login"}, {"key": "old", "expires_in_s": 60}]},
             {"key": "b", "email": "b@example.org", "tokens": [{"key": "login"}]},
-            {"key": "off", "email": "off@example.org", "active": false, "tokens": [{"key": "login"}]}
+            {"key": "off", "email": "off@example.org", "active": false, "tokens": [{"key": "login"}]},
+            {"key": "v", "email": "v@example.org", "tokens": [{"key": "login"}]}
         ],
         "grants": [
             {"user": "a", "dataset": "fish2", "permission": "view"},
-            {"user": "off", "dataset": "fish2", "permission": "view"}
+            {"user": "off", "dataset": "fish2", "permission": "view"},
+            {"user": "v", "dataset": "fish2", "permission": "view", "version": "v1"}
         ]
     })
 }
@@ -262,6 +265,34 @@ async fn gcs_token_is_downscoped_through_sts(backend: Backend) {
         json!({"accessBoundary": {"accessBoundaryRules": [{
             "availableResource": "//storage.googleapis.com/projects/_/buckets/fish2-data",
             "availablePermissions": ["inRole:roles/storage.objectViewer"]
+        }]}})
+    );
+
+    // A version-scoped grant opens only the version's prefix (CEL-escaped).
+    let tv = ngauth_token_for(&app, &user_token(&s, "v", "login")).await;
+    assert_eq!(
+        post_gcs(&app, Some(NG), &body(&tv, "fish2-data"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post_gcs(&app, Some(NG), &body(&tv, "sts-refuses"))
+            .await
+            .status(),
+        403
+    );
+    let sts = google.forms("/v1/token").await;
+    let options: Value = serde_json::from_str(&sts[1].0["options"]).unwrap();
+    assert_eq!(
+        options,
+        json!({"accessBoundary": {"accessBoundaryRules": [{
+            "availableResource": "//storage.googleapis.com/projects/_/buckets/fish2-data",
+            "availablePermissions": ["inRole:roles/storage.objectViewer"],
+            "availabilityCondition": {
+                "title": "dataset version prefix",
+                "expression": "resource.name.startsWith('projects/_/buckets/fish2-data/objects/v1/it\\'s') || api.getAttribute('storage.googleapis.com/objectListPrefix', '').startsWith('v1/it\\'s')"
+            }
         }]}})
     );
 
