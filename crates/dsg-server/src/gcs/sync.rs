@@ -461,7 +461,8 @@ pub async fn sync_user_now(state: &AppState, user_id: i64) {
     }
 }
 
-/// Starts the outbox-following worker when `gcs.iam_sync` is on.
+/// Starts the outbox-following worker when `gcs.iam_sync` is on: one full
+/// reconcile at start, then every change as it lands in the outbox.
 pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     if !state.ngauth.gcs.iam_sync {
         return;
@@ -475,6 +476,11 @@ pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
                 return;
             }
         };
+        // Changes made while no worker was watching (before this start, or
+        // between start-up and reading `seen`) are caught by one full pass.
+        if !process(&state, &[CacheEvent::All]).await {
+            tracing::warn!("bucket IAM start-up reconcile incomplete; continuing with changes");
+        }
         let mut failures = 0u32;
         loop {
             tokio::select! {
