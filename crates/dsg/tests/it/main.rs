@@ -23,6 +23,9 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod idp;
+mod jwt;
+mod login;
 mod schema;
 mod snapshots;
 mod user_cache;
