@@ -90,7 +90,10 @@ impl AppState {
 impl AppState {
     /// A bearer JWT from a configured external issuer: verified, mapped to a
     /// user, and given that user's document.
-    async fn authenticate_jwt(
+    ///
+    /// # Errors
+    /// 401 when refused; 500 on database failure.
+    pub async fn authenticate_jwt(
         &self,
         token: &str,
         service: Option<&str>,
