@@ -27,5 +27,6 @@ mod idp;
 mod jwt;
 mod login;
 mod schema;
+mod setup;
 mod snapshots;
 mod user_cache;
