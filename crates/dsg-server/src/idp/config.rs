@@ -57,6 +57,10 @@ pub struct ProviderConfig {
     pub client_secret: String,
     /// Scopes requested (`openid` is always included).
     pub scopes: Vec<String>,
+    /// Treat the ID token's e-mail as verified even without
+    /// `email_verified: true` — only for an issuer that controls its users'
+    /// addresses itself (e.g. a single-tenant Entra ID, which omits the claim).
+    pub trust_email: bool,
 }
 
 /// One JWT bearer issuer (`[[auth.issuers]]`; the same keys as `[auth]`).
@@ -109,6 +113,7 @@ impl Default for ProviderConfig {
             client_id: String::new(),
             client_secret: String::new(),
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            trust_email: false,
         }
     }
 }

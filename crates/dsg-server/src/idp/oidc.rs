@@ -73,6 +73,7 @@ pub struct OidcProvider {
     client_secret: String,
     scopes: String,
     extra_params: Vec<(&'static str, &'static str)>,
+    trust_email: bool,
     endpoints: RwLock<Option<Endpoints>>,
     /// Signing keys.
     pub jwks: JwksCache,
@@ -133,6 +134,7 @@ impl OidcProvider {
             client_secret: secret,
             scopes: "openid email profile".into(),
             extra_params: vec![("access_type", "online")],
+            trust_email: false,
             endpoints: RwLock::new(Some(Endpoints {
                 authorization: g.authorization_endpoint.clone(),
                 token: g.token_endpoint.clone(),
@@ -159,6 +161,7 @@ impl OidcProvider {
             client_secret: p.client_secret.clone(),
             scopes: scopes.join(" "),
             extra_params: Vec::new(),
+            trust_email: p.trust_email,
             endpoints: RwLock::new(None),
             jwks: JwksCache::new(None),
             error: RwLock::new(Some("not discovered yet".into())),
@@ -315,11 +318,12 @@ impl OidcProvider {
         if subject.is_empty() {
             return Err(ExchangeError::BadIdToken("no sub claim".into()));
         }
-        let email_verified = match claims.get("email_verified") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(v)) => v == "true",
-            _ => false,
-        };
+        let email_verified = self.trust_email
+            || match claims.get("email_verified") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(v)) => v == "true",
+                _ => false,
+            };
         Ok(IdClaims {
             issuer: self.issuer.clone(),
             subject,
