@@ -339,3 +339,104 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml_text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().map_err(|e| ConfigError(e.to_string()))?;
+        let p = dir.path().join("dsg.toml");
+        std::fs::write(&p, toml_text).map_err(|e| ConfigError(e.to_string()))?;
+        let env = figment::providers::Env::prefixed("DSG_UNUSED_IN_TESTS_").split("__");
+        struct NoEnv;
+        impl crate::config::EnvSource for NoEnv {
+            fn var(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        Config::load_from(Some(&p), env, &NoEnv)
+    }
+
+    #[test]
+    fn auth_block_and_more_issuers_parse() {
+        let c = load(
+            r#"
+[auth]
+enabled = true
+issuer = "https://login.microsoftonline.com/t/v2.0"
+audience = "api://dsg"
+algorithms = ["RS256", "PS256"]
+leeway_secs = 30
+jwks_refresh_secs = 600
+read_scopes = ["datasets:read"]
+tenant_claim = "/tid"
+allowed_tenants = ["t"]
+start_degraded = false
+
+[[auth.issuers]]
+issuer = "https://kc.example.org/realms/lab"
+algorithms = ["ES256"]
+
+[[auth.issuers]]
+enabled = false
+issuer = "https://off.example.org"
+"#,
+        )
+        .unwrap();
+        let i = jwt_issuers(&c);
+        assert_eq!(i.len(), 2);
+        assert_eq!(i[0].audience, "api://dsg");
+        assert!(!i[0].start_degraded);
+        assert_eq!(i[1].issuer, "https://kc.example.org/realms/lab");
+        assert!(i[1].start_degraded && i[1].jwks_refresh_secs == 3600);
+    }
+
+    #[test]
+    fn bad_jwt_and_login_settings_are_refused_with_what_to_fix() {
+        let base = "[auth]\nenabled = true\nissuer = \"https://i.example.org\"\n";
+        for (extra, want) in [
+            ("algorithms = [\"HS256\"]", "HS256"),
+            ("algorithms = [\"none\"]", "none"),
+            ("jwks_refresh_secs = 59", "at least 60"),
+            ("tenant_claim = \"tid\"", "JSON pointer"),
+            ("user_claim = \"upn\"", "user_claim"),
+        ] {
+            let e = load(&format!("{base}{extra}\n")).unwrap_err();
+            assert!(e.0.contains(want), "{extra}: {e}");
+        }
+        let e = load("[login]\nsignup = \"domains\"\n").unwrap_err();
+        assert!(e.0.contains("signup_domains"), "{e}");
+        let e = load("[login]\ndefault_next = \"https://evil.org\"\n").unwrap_err();
+        assert!(e.0.contains("default_next"), "{e}");
+        let e = load("[[login.providers]]\nname = \"google\"\nissuer = \"https://x.org\"\nclient_id = \"c\"\n")
+            .unwrap_err();
+        assert!(e.0.contains("reserved"), "{e}");
+        let e = load(
+            "[[login.providers]]\nname = \"kc\"\nissuer = \"kc.example.org\"\nclient_id = \"c\"\n",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("issuer"), "{e}");
+        assert!(
+            load("[auth]\nissuer = \"\"\n").is_ok(),
+            "disabled block is not checked"
+        );
+    }
+
+    #[test]
+    fn google_client_json_in_the_original_format() {
+        assert_eq!(
+            parse_client_json(r#"{"web": {"client_id": "a", "client_secret": "b"}}"#),
+            Ok(("a".into(), "b".into()))
+        );
+        assert!(
+            parse_client_json(r#"{"installed": {"client_id": "a", "client_secret": "b"}}"#).is_ok()
+        );
+        assert!(
+            parse_client_json(r#"{"web": {"client_id": "a"}}"#)
+                .unwrap_err()
+                .contains("client_secret")
+        );
+        assert!(parse_client_json("{}").is_err());
+    }
+}

@@ -234,3 +234,85 @@ both_backends!(
     jwt_strict_start,
     crate::jwt::a_strict_unreachable_issuer_refuses_to_start
 );
+
+async fn several_issuers_each_with_their_own_keys_and_user_claim(backend: Backend) {
+    let a = start_issuer(&["k1"]).await;
+    let b = start_issuer(&["k2"]).await;
+    let (ia, ib) = (a.url.clone(), b.url.clone());
+    let app = spawn_app_with(backend, |c| {
+        c.auth.enabled = true;
+        c.auth.issuer = ia.clone();
+        c.auth.issuers = vec![dsg_server::idp::config::JwtIssuerConfig {
+            issuer: ib.clone(),
+            audience: "b-aud".into(),
+            user_claim: "sub".into(),
+            ..Default::default()
+        }];
+    })
+    .await
+    .unwrap();
+    let seeded = app
+        .seed(json!({"users": [{"key": "a", "email": "alice@example.org", "tokens": [{"key": "t"}]}]}))
+        .await
+        .unwrap();
+    let uid = seeded["users"]["a"]["id"].as_i64().unwrap();
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
+    tx.link_identity(
+        uid,
+        &dsg_store::identities::LoginIdentity {
+            issuer: ib.clone(),
+            subject: "b-123".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.state.committed(&tx.commit().await.unwrap());
+    let now = app.clock.now().as_secs();
+    let claims = |iss: &str, aud: &str, sub: &str| json!({"iss": iss, "aud": aud, "sub": sub, "email": "alice@example.org", "exp": now + 600});
+    let (_, own) = app
+        .user_cache(&user_token(&seeded, "a", "t"))
+        .await
+        .unwrap();
+    // Issuer A: e-mail claim, no audience configured.
+    let (s, doc) = app
+        .user_cache(&sign("k1", &claims(&ia, "x", "whatever")))
+        .await
+        .unwrap();
+    assert_eq!((s, &doc), (200, &own));
+    // Issuer B: its own key, audience, and the linked subject.
+    let (s, doc) = app
+        .user_cache(&sign("k2", &claims(&ib, "b-aud", "b-123")))
+        .await
+        .unwrap();
+    assert_eq!((s, &doc), (200, &own));
+    for (what, token) in [
+        (
+            "B's claims signed with A's key",
+            sign("k1", &claims(&ib, "b-aud", "b-123")),
+        ),
+        (
+            "A's claims signed with B's key",
+            sign("k2", &claims(&ia, "x", "whatever")),
+        ),
+        (
+            "unlinked subject at B",
+            sign("k2", &claims(&ib, "b-aud", "b-999")),
+        ),
+        (
+            "wrong audience at B",
+            sign("k2", &claims(&ib, "x", "b-123")),
+        ),
+    ] {
+        assert_eq!(app.user_cache(&token).await.unwrap().0, 401, "{what}");
+    }
+    app.shutdown().await;
+}
+both_backends!(
+    jwt_several_issuers,
+    crate::jwt::several_issuers_each_with_their_own_keys_and_user_claim
+);
