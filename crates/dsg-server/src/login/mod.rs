@@ -78,14 +78,14 @@ pub fn public_origin(state: &AppState, headers: &HeaderMap) -> Result<String, Ap
         return Ok(c.server.origin.trim_end_matches('/').to_owned());
     }
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    let (proto, host) = match (
-        c.login.trust_forwarded_headers,
-        h("x-forwarded-proto"),
-        h("x-forwarded-host"),
-    ) {
-        (true, Some(p), Some(host)) => (p, host),
-        (true, Some(p), None) => (p, h("host").unwrap_or_default()),
-        _ => ("http", h("host").unwrap_or_default()),
+    let host = h("host").unwrap_or_default();
+    let (proto, host) = if c.login.trust_forwarded_headers {
+        (
+            h("x-forwarded-proto").unwrap_or("http"),
+            h("x-forwarded-host").unwrap_or(host),
+        )
+    } else {
+        ("http", host)
     };
     let host_ok = !host.is_empty()
         && host

@@ -458,3 +458,52 @@ both_backends!(
     google_offline,
     crate::login::google_authorize_needs_no_network_and_unreachable_issuers_show_in_readyz
 );
+
+async fn redirect_uri_uses_forwarded_headers_only_when_trusted(backend: Backend) {
+    for trusted in [false, true] {
+        let app = spawn_app_with(backend, |c| {
+            c.google.client_id = "gid".into();
+            c.google.client_secret = "gs".into();
+            c.login.trust_forwarded_headers = trusted;
+        })
+        .await
+        .unwrap();
+        let r = app
+            .client
+            .get(app.url("/api/v1/authorize"))
+            .header("X-Forwarded-Proto", "https")
+            .header("X-Forwarded-Host", "dsg.example.org")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        let want = if trusted {
+            "redirect_uri=https%3A%2F%2Fdsg.example.org%2Fapi%2Fv1%2Foauth2callback".to_owned()
+        } else {
+            let host = app
+                .address
+                .trim_start_matches("http://")
+                .replace(':', "%3A");
+            format!("redirect_uri=http%3A%2F%2F{host}%2Fapi%2Fv1%2Foauth2callback")
+        };
+        assert!(loc.contains(&want), "trusted={trusted}: {loc}");
+        if !trusted {
+            // An untrusted forwarded host cannot make a foreign next "ours".
+            let r = app
+                .client
+                .get(app.url("/auth/login?next=https%3A%2F%2Fevil.org%2F"))
+                .header("X-Forwarded-Proto", "https")
+                .header("X-Forwarded-Host", "evil.org")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 400);
+        }
+        app.shutdown().await;
+    }
+}
+both_backends!(
+    forwarded_headers,
+    crate::login::redirect_uri_uses_forwarded_headers_only_when_trusted
+);
