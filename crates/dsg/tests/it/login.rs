@@ -335,6 +335,27 @@ async fn unverified_email_and_signup_policy(backend: Backend) {
             .unwrap()
             .is_some()
     );
+    // A disabled user gets no login key (403, the original's words).
+    let keys_before = app.store.list_user_tokens(None).await.unwrap().len();
+    let uid = app
+        .store
+        .user_id_by_email("carol@other.org")
+        .await
+        .unwrap()
+        .unwrap();
+    const OFF: &str = "UPDATE dsg_user SET is_active = FALSE WHERE id = $1";
+    match app.store.db() {
+        dsg_store::Db::Sqlite(p) => sqlx::query(OFF).bind(uid).execute(p).await.map(|_| ()),
+        dsg_store::Db::Postgres(p) => sqlx::query(OFF).bind(uid).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    let (s, body) = login("carol").await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("User account is disabled."), "{body}");
+    assert_eq!(
+        app.store.list_user_tokens(None).await.unwrap().len(),
+        keys_before
+    );
     app.shutdown().await;
 }
 both_backends!(
