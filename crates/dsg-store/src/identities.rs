@@ -169,6 +169,42 @@ impl WriteTx {
         Ok(outcome)
     }
 
+    /// Deletes the user's expired tokens with this description (old login
+    /// keys), so logins do not pile up rows; returns how many went.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn prune_expired_tokens(
+        &mut self,
+        user_id: i64,
+        description: &str,
+        now: dsg_core::Timestamp,
+    ) -> Result<u64> {
+        const SQL: &str = "DELETE FROM api_key WHERE user_id = $1 AND description = $2 \
+             AND expires_at IS NOT NULL AND expires_at <= $3 RETURNING key_hash";
+        let hashes: Vec<Vec<u8>> = on_tx!(&mut self.tx, conn => {
+            sqlx::query_scalar(SQL).bind(user_id).bind(description).bind(now.0).fetch_all(conn).await
+        })?;
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        for h in &hashes {
+            if let Some(h) = dsg_core::token::TokenHash::from_slice(h) {
+                self.invalidate(CacheEvent::Token(h));
+            }
+        }
+        let n = hashes.len() as u64;
+        self.audit(
+            "api_tokens_pruned",
+            "User",
+            user_id,
+            None,
+            Some(json!({"description": description, "expired_tokens_deleted": n})),
+        )
+        .await?;
+        Ok(n)
+    }
+
     /// Records that (issuer, subject) belongs to `user_id`.
     ///
     /// # Errors

@@ -366,6 +366,8 @@ async fn finish(
             crate::error::msg::USER_DISABLED.into(),
         ));
     }
+    tx.prune_expired_tokens(user.id(), LOGIN_KEY_DESCRIPTION, now)
+        .await?;
     let (_, token) = tx
         .create_user_token(
             user.id(),

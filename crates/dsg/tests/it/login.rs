@@ -120,6 +120,29 @@ async fn full_code_flow_logs_in_sets_the_cookie_and_logs_out(backend: Backend) {
         "Token exchange failed"
     );
 
+    // An expired login key of hers is pruned at the next login; live ones stay.
+    let alice = uid.unwrap();
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
+    tx.create_user_token(
+        alice,
+        dsg_store::tokens::NewToken {
+            description: dsg_server::login::LOGIN_KEY_DESCRIPTION.into(),
+            expires_at: Some(dsg_core::Timestamp(app.clock.now().0 - 1)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        app.store.list_user_tokens(Some(alice)).await.unwrap().len(),
+        2
+    );
+
     // A second device logs in: the first stays logged in.
     let (client2, _) = browser();
     let (auth2, _) = start(&app, &client2, "/auth/login").await;
@@ -134,6 +157,8 @@ async fn full_code_flow_logs_in_sets_the_cookie_and_logs_out(backend: Backend) {
         "first device still logged in"
     );
     assert_eq!(app.user_cache(&token).await.unwrap().0, 200);
+    let keys = app.store.list_user_tokens(Some(alice)).await.unwrap();
+    assert_eq!(keys.len(), 2, "expired key pruned, both devices' keys kept");
 
     // Logout revokes the key and clears the cookie with the same attributes.
     let r = client.post(app.url("/api/v1/logout")).send().await.unwrap();
