@@ -283,6 +283,12 @@ pub async fn callback(
         .idp
         .provider(Some(&ls.provider))
         .ok_or_else(invalid_state)?;
+    // RFC 9207: a provider that names itself must be the one we sent the user to.
+    if let Some(iss) = query_param(q, "iss")
+        && iss.trim_end_matches('/') != provider.issuer.trim_end_matches('/')
+    {
+        return Err(invalid_state());
+    }
     let claims = provider
         .exchange(
             &state.idp.http,

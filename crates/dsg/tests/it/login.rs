@@ -232,6 +232,17 @@ async fn tampered_state_nonce_mismatch_and_foreign_next_are_refused(backend: Bac
             .is_none()
     );
 
+    // A callback naming another issuer (RFC 9207 mix-up defence).
+    let (auth_url, _) = start(&app, &client, "/auth/login").await;
+    let cb = drive(&client, &auth_url, "alice", &app.url(BROWSER_CB)).await;
+    assert!(cb.contains("iss="), "{cb}");
+    let r = client
+        .get(cb.replace("iss=", "iss=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
     // Tampered state cookie (signature no longer matches).
     let (auth_url, cookie) = start(&app, &client, "/auth/login").await;
     let cb = drive(&client, &auth_url, "alice", &app.url(BROWSER_CB)).await;
