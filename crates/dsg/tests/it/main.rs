@@ -23,6 +23,10 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod idp;
+mod jwt;
+mod login;
 mod schema;
+mod setup;
 mod snapshots;
 mod user_cache;
