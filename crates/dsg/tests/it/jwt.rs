@@ -204,6 +204,10 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["status"], "ready", "{r}");
+    assert_eq!(
+        r["identity_providers"]["jwt"][0]["keys_loaded"], true,
+        "{r}"
+    );
     app.shutdown().await;
 }
 both_backends!(
@@ -236,6 +240,10 @@ async fn a_strict_unreachable_issuer_refuses_to_start(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["status"], "degraded");
+    assert_eq!(
+        r["identity_providers"]["jwt"][0]["keys_loaded"], false,
+        "{r}"
+    );
     assert!(
         r["identity_providers_not_ready"]
             .to_string()
