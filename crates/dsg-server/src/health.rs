@@ -43,13 +43,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     // Identity providers that are not ready degrade login / JWT bearer
     // tokens only; opaque tokens keep working, so the replica stays ready.
     let idp = state.idp.not_ready();
-    if reasons.is_empty() && !idp.is_empty() {
-        Json(
-            json!({"status": "degraded", "database": backend, "identity_providers_not_ready": idp}),
-        )
-        .into_response()
-    } else if reasons.is_empty() {
-        Json(json!({"status": "ready", "database": backend})).into_response()
+    if reasons.is_empty() {
+        let mut body = json!({"status": "ready", "database": backend});
+        if !idp.is_empty() {
+            body["status"] = "degraded".into();
+            body["identity_providers_not_ready"] = idp.into();
+        }
+        if let Some(s) = state.idp.status() {
+            body["identity_providers"] = s;
+        }
+        Json(body).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

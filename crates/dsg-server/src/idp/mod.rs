@@ -168,6 +168,24 @@ impl Registry {
         out
     }
 
+    /// Each provider's and issuer's state for `/readyz`; `None` when none is configured.
+    pub fn status(&self) -> Option<Value> {
+        if self.providers.is_empty() && self.jwt.is_empty() {
+            return None;
+        }
+        let login: Vec<Value> = self
+            .providers
+            .iter()
+            .map(|p| serde_json::json!({"name": p.name, "issuer": p.issuer, "ready": p.ready()}))
+            .collect();
+        let jwt: Vec<Value> = self
+            .jwt
+            .iter()
+            .map(|i| serde_json::json!({"issuer": i.config.issuer, "keys_loaded": i.jwks.loaded()}))
+            .collect();
+        Some(serde_json::json!({"login": login, "jwt": jwt}))
+    }
+
     /// Retries discovery of unready providers and refreshes JWT keys until `stop`.
     pub fn spawn_background(self: &Arc<Self>, mut stop: watch::Receiver<bool>) {
         if self.providers.iter().all(|p| p.ready()) && self.jwt.is_empty() {

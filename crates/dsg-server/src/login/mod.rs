@@ -154,7 +154,7 @@ async fn begin(
         redirect_uri: format!("{origin}{callback_path}"),
         expires: state.clock.now().as_secs() + state::LIFETIME_SECS,
     };
-    let url = p
+    let mut url = p
         .authorization_url(
             &ls.redirect_uri,
             &ls.state,
@@ -170,6 +170,10 @@ async fn begin(
                 ),
             )
         })?;
+    if let Some(email) = login_hint(state, headers).await? {
+        url.push_str("&login_hint=");
+        url.extend(url::form_urlencoded::byte_serialize(email.as_bytes()));
+    }
     let cookie = state_cookie(
         state,
         &state::seal(&state.idp.login_key, &ls),
@@ -177,6 +181,27 @@ async fn begin(
     )
     .ok_or_else(|| ApiError::Internal("login state cookie".into()))?;
     Ok((url, cookie))
+}
+
+/// The e-mail of the user whose key the login cookie holds (even an expired
+/// one), sent as `login_hint` so the provider preselects the account.
+async fn login_hint(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    for name in &state.config.auth.cookie_names {
+        let Some(value) = cookie(headers, name) else {
+            continue;
+        };
+        if dsg_core::token::presented(&value).is_none() {
+            continue;
+        }
+        if let Some(rec) = state.store.lookup_token(&TokenHash::of(&value)).await?
+            && let PrincipalRef::User(id) = rec.principal
+            && let Some(user) = state.store.load_user(id).await?
+        {
+            return Ok(Some(user.facts.email));
+        }
+        return Ok(None);
+    }
+    Ok(None)
 }
 
 fn found(location: &str) -> Response {

@@ -10,7 +10,7 @@ pub fn is_local_path(s: &str) -> bool {
     s.starts_with('/')
         && !s.starts_with("//")
         && !s.starts_with("/\\")
-        && !s.chars().any(|c| c.is_control() || c == '\\')
+        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 /// Validates `next` against our origin and the allowed hosts; returns the
@@ -69,6 +69,8 @@ mod tests {
             "https://dsg.example.org.evil.org/",
             "http://ng.example.org/",
             "javascript:alert(1)",
+            "/caf\u{e9}",
+            "/a b",
             "https://user@ng.example.org/",
             "",
         ] {

@@ -121,6 +121,20 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
+    // Other endpoints (eager authentication) and the cookie accept it too.
+    let r = app.get("/api/v1/user/token", Some(&good)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/user/cache"))
+        .header("cookie", format!("dsg_token={good}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let expired = sign("k1", &with("exp", json!(now - 3600)));
+    let r = app.get("/api/v1/user/token", Some(&expired)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+
     let hs256 = {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
@@ -190,6 +204,10 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["status"], "ready", "{r}");
+    assert_eq!(
+        r["identity_providers"]["jwt"][0]["keys_loaded"], true,
+        "{r}"
+    );
     app.shutdown().await;
 }
 both_backends!(
@@ -222,6 +240,10 @@ async fn a_strict_unreachable_issuer_refuses_to_start(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r["status"], "degraded");
+    assert_eq!(
+        r["identity_providers"]["jwt"][0]["keys_loaded"], false,
+        "{r}"
+    );
     assert!(
         r["identity_providers_not_ready"]
             .to_string()

@@ -487,8 +487,26 @@ async fn google_authorize_needs_no_network_and_unreachable_issuers_show_in_ready
         loc.contains("redirect_uri=http%3A%2F%2Fdsg.test%2Fapi%2Fv1%2Foauth2callback"),
         "{loc}"
     );
+    // A login cookie (even of an expired key) preselects the account.
+    let s = app
+        .seed(serde_json::json!({"users": [{"key": "a", "email": "a+b@example.org", "tokens": [{"key": "t"}]}]}))
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/authorize"))
+        .header(
+            "cookie",
+            format!("dsg_token={}", dsg_testkit::user_token(&s, "a", "t")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap();
+    assert!(loc.ends_with("&login_hint=a%2Bb%40example.org"), "{loc}");
     let r = app.get("/auth/login", None).await.unwrap();
     let loc = r.headers()["location"].to_str().unwrap();
+    assert!(!loc.contains("login_hint"), "{loc}");
     assert!(
         loc.contains(
             "redirect_uri=http%3A%2F%2Fdsg.test%2Faccounts%2Fgoogle%2Flogin%2Fcallback%2F"
