@@ -18,6 +18,7 @@ pub mod grants;
 pub mod groups;
 pub mod principals;
 pub mod probe;
+pub mod scim;
 pub mod seed;
 pub mod service_accounts;
 pub mod tables;
