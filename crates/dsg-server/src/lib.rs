@@ -13,6 +13,7 @@ pub mod health;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;
+pub mod scim;
 pub mod startup;
 pub mod state;
 

@@ -338,6 +338,27 @@ impl Store {
         Ok(found.pop())
     }
 
+    /// The live resource with this internal id, rendered.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn scim_get_internal(
+        &self,
+        kind: Kind,
+        id: i64,
+        base: &str,
+    ) -> Result<Option<Value>> {
+        let (from, live, pk) = from_clause(kind);
+        let cols = match kind {
+            Kind::User => USER_COLS,
+            Kind::Group => GROUP_COLS,
+            Kind::Dataset => DATASET_COLS,
+        };
+        let sql = format!("SELECT {cols} FROM {from} WHERE {live} AND {pk} = $1");
+        let mut found = self.fetch_rendered(kind, &sql, &[Arg::I(id)], base).await?;
+        Ok(found.pop())
+    }
+
     async fn fetch_rendered(
         &self,
         kind: Kind,
