@@ -178,6 +178,9 @@ fn apply_path(
             }
             (_, Some(Value::Object(m))) => {
                 for (k, v) in m {
+                    if k == "schemas" {
+                        continue;
+                    }
                     apply_path(kind, resource, op, &format!("{}:{k}", ext.id), Some(v))?;
                 }
                 Ok(())

@@ -66,9 +66,13 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
                 only_methods(item),
             );
     }
-    r.route(&p(""), any(not_found))
-        .route(&p("/"), any(not_found))
-        .route(&p("/{*rest}"), any(not_found))
+    r.route(
+        &p("/.search"),
+        only_methods(axum::routing::post(search_everywhere)),
+    )
+    .route(&p(""), any(not_found))
+    .route(&p("/"), any(not_found))
+    .route(&p("/{*rest}"), any(not_found))
 }
 
 fn only_get(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -82,6 +86,15 @@ fn only_methods(m: MethodRouter<AppState>) -> MethodRouter<AppState> {
             format!("Method \"{method}\" not allowed."),
         )
     })
+}
+
+/// RFC 7644 §3.4.3 lets a server decline searching several resource types at once.
+async fn search_everywhere(_c: ScimCaller) -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "Searching several resource types at once is not supported: POST /Users/.search, \
+         /Groups/.search or /Datasets/.search.",
+    )
 }
 
 async fn not_found() -> ScimError {
@@ -177,7 +190,6 @@ async fn service_provider_config(State(state): State<AppState>, headers: HeaderM
         StatusCode::OK,
         &json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-            "documentationUri": "",
             "patch": {"supported": true},
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": MAX_COUNT},

@@ -204,7 +204,10 @@ fn render_user(u: &UserRow, groups: &[(String, String)], base: &str) -> Value {
     ext.insert("admin".into(), json!(u.admin));
     put_nonempty(&mut ext, "pi", &u.pi);
     ext.insert("gdprConsent".into(), json!(u.gdpr_consent));
-    ext.insert("serviceAccount".into(), json!(u.parent_id.is_some()));
+    // Only when true: the attribute is read-only, and an absent value reads as false.
+    if u.parent_id.is_some() {
+        ext.insert("serviceAccount".into(), json!(true));
+    }
     r.insert(USER_EXT.into(), Value::Object(ext));
     r.insert(
         "meta".into(),
