@@ -24,5 +24,6 @@ mod api;
 mod bad_input;
 mod cli;
 mod schema;
+mod scim;
 mod snapshots;
 mod user_cache;
