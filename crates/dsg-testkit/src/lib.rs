@@ -58,6 +58,8 @@ pub const T0: Timestamp = Timestamp(1_780_315_200_000_000);
 /// # Errors
 /// Database or bind failures.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
+    // reqwest is built without a default TLS provider; tests' clients need one.
+    dsg_server::outbound::install_crypto_provider();
     let dir = tempfile::tempdir()?;
     let (database_url, pg_schema) = match backend {
         Backend::Sqlite => (dir.path().join("dsg.sqlite3").display().to_string(), None),
