@@ -20,11 +20,14 @@ pub enum Op {
     Replace,
 }
 
+/// One parsed operation: op, optional path, optional value.
+pub type Operation = (Op, Option<String>, Option<Value>);
+
 /// Parses a PatchOp body's `Operations`.
 ///
 /// # Errors
 /// `invalidSyntax` for a malformed body.
-pub fn operations(body: &Value) -> Result<Vec<(Op, Option<String>, Option<Value>)>, Invalid> {
+pub fn operations(body: &Value) -> Result<Vec<Operation>, Invalid> {
     let ops = body
         .get("Operations")
         .and_then(Value::as_array)

@@ -122,8 +122,8 @@ impl Store {
     pub async fn list_scim_tokens(&self) -> Result<Vec<ScimTokenInfo>> {
         const SQL: &str = "SELECT id, name, key_prefix, created, last_used, revoked_at FROM scim_token \
              ORDER BY created DESC, id DESC";
-        let rows: Vec<(i64, String, String, i64, Option<i64>, Option<i64>)> =
-            on_db!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        type Row = (i64, String, String, i64, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = on_db!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
             .map(

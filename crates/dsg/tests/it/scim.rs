@@ -622,7 +622,7 @@ async fn groups_and_datasets(backend: Backend) {
     let u = scim(
         &app,
         Method::GET,
-        &format!("/Users?filter=groups.display%20eq%20%22tracers%22"),
+        "/Users?filter=groups.display%20eq%20%22tracers%22",
         &root,
         None,
     )
