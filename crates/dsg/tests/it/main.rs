@@ -25,5 +25,6 @@ mod bad_input;
 mod cli;
 mod schema;
 mod scim;
+mod scim_prop;
 mod snapshots;
 mod user_cache;
