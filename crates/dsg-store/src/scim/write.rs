@@ -228,8 +228,9 @@ impl WriteTx {
         for m in members {
             match self.scim_internal_id(Kind::User, m).await? {
                 Some(id) if !out.contains(&id) => out.push(id),
-                Some(_) => {}
-                None => return Err(invalid(format!("members: no user with id {m:?}"))),
+                // Unknown ids are skipped, as the original does: an identity
+                // provider may add a member before provisioning the user.
+                Some(_) | None => {}
             }
         }
         Ok(out)
@@ -313,10 +314,11 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Creates a group with its members; returns the internal id.
+    /// Creates a group with its members (unknown member ids are skipped);
+    /// returns the internal id.
     ///
     /// # Errors
-    /// Conflicts; unknown member ids ([`DomainError::Invalid`]).
+    /// Conflicts.
     pub async fn scim_create_group(&mut self, f: &GroupFields) -> Result<i64> {
         self.check_group_unique(f, 0).await?;
         let members = self.resolve_members(&f.members).await?;
@@ -344,7 +346,7 @@ impl WriteTx {
     /// Replaces a group (name, externalId, members) if still at `seen`.
     ///
     /// # Errors
-    /// Conflicts; unknown member ids.
+    /// Conflicts.
     pub async fn scim_replace_group(
         &mut self,
         id: i64,
