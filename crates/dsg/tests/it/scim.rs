@@ -958,3 +958,79 @@ async fn filters_sorting_paging(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(filters_sort_and_page_in_sql, super::filters_sorting_paging);
+
+fn dsg(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+async fn cli_tokens(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let (ok, out) = dsg(&app, &["scim", "token", "create", "entra"]);
+    assert!(ok);
+    let token = out.trim().to_owned();
+    assert_eq!(token.len(), 64);
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    // Stored as SHA-256 only.
+    let stored: Vec<u8> = match app.store.db() {
+        dsg_store::Db::Sqlite(p) => sqlx::query_scalar("SELECT key_hash FROM scim_token")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        dsg_store::Db::Postgres(p) => sqlx::query_scalar("SELECT key_hash FROM scim_token")
+            .fetch_one(p)
+            .await
+            .unwrap(),
+    };
+    assert_eq!(stored, dsg_core::token::TokenHash::of(&token).0.to_vec());
+    let r = scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &token,
+        Some(json!({"userName": "idp@example.org"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let audit = app
+        .store
+        .audit_entries(&dsg_store::audit::AuditFilter {
+            action: Some("user_created".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit[0].actor, "scim:entra");
+    assert!(
+        !dsg(&app, &["scim", "token", "create", "entra"]).0,
+        "names are unique"
+    );
+    let (ok, out) = dsg(&app, &["scim", "token", "list", "--json"]);
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["name"], "entra");
+    assert!(list[0]["last_used"].is_number());
+    assert!(!out.contains(&token));
+    assert!(dsg(&app, &["scim", "token", "revoke", "entra"]).0);
+    assert_error(
+        &scim(&app, Method::GET, "/Users", &token, None).await,
+        401,
+        None,
+    );
+    assert!(!dsg(&app, &["scim", "token", "revoke", "entra"]).0);
+    app.shutdown().await;
+}
+both_backends!(
+    scim_tokens_are_created_listed_and_revoked_from_the_cli,
+    super::cli_tokens
+);
