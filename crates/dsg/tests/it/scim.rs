@@ -495,6 +495,16 @@ async fn users_lifecycle(backend: Backend) {
     assert_eq!(list.body["totalResults"], 2);
     let groups = scim(&app, Method::GET, "/Groups", &root, None).await;
     assert!(groups.body["Resources"][0].get("members").is_none());
+    // The seeded (non-SCIM) group resolves by its listed id too.
+    let lab = groups.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = scim(&app, Method::GET, &format!("/Groups/{lab}"), &root, None).await;
+    assert_eq!(
+        (r.status, r.body["displayName"].clone()),
+        (200, json!("lab"))
+    );
     // Provisioning the same userName again revives the row under a new id.
     let again = scim(
         &app,

@@ -151,6 +151,53 @@ fn leaf() -> impl Strategy<Value = String> {
     ]
 }
 
+fn group_leaf(member_ids: Vec<String>) -> impl Strategy<Value = String> {
+    let ids = if member_ids.is_empty() {
+        vec!["none".to_owned()]
+    } else {
+        member_ids
+    };
+    let op = prop_oneof![
+        Just("eq"),
+        Just("ne"),
+        Just("co"),
+        Just("sw"),
+        Just("ew"),
+        Just("gt"),
+        Just("le")
+    ];
+    let lit = prop_oneof![word(3), Just("ga".to_owned()), Just("GB%".to_owned())]
+        .prop_map(|w| serde_json::Value::String(w).to_string());
+    prop_oneof![
+        (
+            prop_oneof![Just("displayName"), Just("externalId"), Just("id")],
+            op,
+            lit
+        )
+            .prop_map(|(a, o, v)| format!("{a} {o} {v}")),
+        proptest::sample::select(ids.clone()).prop_map(|id| format!("members.value eq \"{id}\"")),
+        proptest::sample::select(ids).prop_map(|id| format!("members[value eq \"{id}\"]")),
+        prop_oneof![
+            Just("members pr"),
+            Just("externalId pr"),
+            Just("displayName pr")
+        ]
+        .prop_map(str::to_owned),
+        (prop_oneof![Just("gt"), Just("lt")], time_literal())
+            .prop_map(|(o, t)| format!("meta.lastModified {o} {t}")),
+    ]
+}
+
+fn combine(leaf: impl Strategy<Value = String> + 'static) -> impl Strategy<Value = String> {
+    leaf.prop_recursive(3, 12, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} or {b}")),
+            inner.prop_map(|a| format!("not ({a})")),
+        ]
+    })
+}
+
 fn filter() -> impl Strategy<Value = String> {
     leaf().prop_recursive(3, 12, 2, |inner| {
         prop_oneof![
@@ -256,7 +303,7 @@ async fn sql_matches_memory(backend: Backend) {
     });
     let world = (
         proptest::collection::vec(user(), 4..14),
-        proptest::collection::vec(proptest::collection::vec(0usize..14, 0..5), 1..4),
+        proptest::collection::vec(proptest::collection::vec(0usize..14, 1..5), 3..4),
     );
     let (users, memberships) = world.new_tree(&mut runner).unwrap().current();
     let groups: Vec<(String, Vec<usize>)> = memberships
@@ -264,7 +311,7 @@ async fn sql_matches_memory(backend: Backend) {
         .enumerate()
         .map(|(i, m)| (["gA", "ga_b", "Gb%"][i % 3].to_owned(), m))
         .collect();
-    seed(&app, &users, &groups).await;
+    let user_ids = seed(&app, &users, &groups).await;
     let base = "http://t/auth/scim/v2";
     let everyone = ScimQuery::build(app.store.backend(), Kind::User, None, None).unwrap();
     let all = app
@@ -275,9 +322,44 @@ async fn sql_matches_memory(backend: Backend) {
         .resources;
     assert!(!all.is_empty());
 
+    check(&app, Kind::User, &all, filter(), 300, 30);
+    let everyone = ScimQuery::build(app.store.backend(), Kind::Group, None, None).unwrap();
+    let groups_all = app
+        .store
+        .scim_list(&everyone, 0, 1000, base)
+        .await
+        .unwrap()
+        .resources;
+    assert!(!groups_all.is_empty());
+    check(
+        &app,
+        Kind::Group,
+        &groups_all,
+        combine(group_leaf(user_ids)),
+        150,
+        1,
+    );
+    app.shutdown().await;
+}
+both_backends!(
+    scim_filters_in_sql_match_in_memory_evaluation,
+    super::sql_matches_memory
+);
+
+/// Runs `cases` random filters of `kind` and compares SQL with memory.
+fn check(
+    app: &dsg_testkit::TestApp,
+    kind: Kind,
+    all: &[serde_json::Value],
+    strategy: impl Strategy<Value = String>,
+    cases: u32,
+    min_discriminating: usize,
+) {
+    let base = "http://t/auth/scim/v2";
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
-        cases: 300,
+        cases,
+        failure_persistence: None,
         ..Config::default()
     });
     let store = app.store.clone();
@@ -285,15 +367,15 @@ async fn sql_matches_memory(backend: Backend) {
     // How many filters selected some but not all users (the property must not be vacuous).
     let discriminating = std::cell::Cell::new(0usize);
     let result = tokio::task::block_in_place(|| {
-        runner.run(&filter(), |text| {
-            let cond = bind_filter(Kind::User, &text)
+        runner.run(&strategy, |text| {
+            let cond = bind_filter(kind, &text)
                 .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
             let want: BTreeSet<String> = all
                 .iter()
                 .filter(|u| cond.matches(u))
                 .map(|u| u["id"].as_str().unwrap_or_default().to_owned())
                 .collect();
-            let query = ScimQuery::build(backend_kind, Kind::User, Some(&cond), None)
+            let query = ScimQuery::build(backend_kind, kind, Some(&cond), None)
                 .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
             let page = handle
                 .block_on(store.scim_list(&query, 0, 1000, base))
@@ -315,13 +397,8 @@ async fn sql_matches_memory(backend: Backend) {
         panic!("{e}");
     }
     assert!(
-        discriminating.get() >= 30,
+        discriminating.get() >= min_discriminating,
         "only {} discriminating filters",
         discriminating.get()
     );
-    app.shutdown().await;
 }
-both_backends!(
-    scim_filters_in_sql_match_in_memory_evaluation,
-    super::sql_matches_memory
-);
