@@ -881,6 +881,11 @@ async fn filters_sorting_paging(backend: Backend) {
         (r#"userName co "_""#, vec!["eve_1@lab.org"]),
         (r#"userName co "%""#, vec![]),
         (
+            r#"userName eq "x' OR '1'='1" or displayName sw "') --""#,
+            vec![],
+        ),
+        (r#"userName co "\\" or name.givenName ew "_""#, vec![]),
+        (
             r#"emails[type eq "work"].value ew "lab.org" and not (name.givenName eq "bea")"#,
             vec!["ann@lab.org", "eve_1@lab.org"],
         ),
