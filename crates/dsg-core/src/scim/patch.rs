@@ -194,11 +194,7 @@ fn apply_path(
         };
     }
     let t = parse_path(kind, path)?;
-    if matches!(op, Op::Remove) {
-        if value.is_some() && t.filter.is_none() && !t.r.attr.multi {
-            // RFC: remove takes no value; tolerate one but ignore it.
-        }
-    } else if value.is_none() {
+    if !matches!(op, Op::Remove) && value.is_none() {
         return Err(Invalid::value(format!(
             "{path}: add and replace need a \"value\""
         )));
@@ -307,6 +303,14 @@ fn apply_path(
             }
             if let Some(o) = o.as_object_mut() {
                 o.insert(s.name.to_owned(), v);
+            }
+        }
+        // Entra ID removes members by value list rather than by filter: drop
+        // only the listed elements, never the whole attribute.
+        (None, Op::Remove) if t.r.attr.multi && value.as_ref().is_some_and(|v| !v.is_null()) => {
+            let gone = as_items(value.unwrap_or(Value::Null));
+            if let Some(Value::Array(items)) = map.get_mut(name) {
+                items.retain(|e| !gone.iter().any(|g| same_element(e, g)));
             }
         }
         (None, Op::Remove) => {
@@ -447,6 +451,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g["members"], json!([{"value": "u2"}]));
+        // Removal by value list (Entra ID) drops only the listed members.
+        let two = patch(
+            Kind::Group,
+            g.clone(),
+            json!([{"op": "add", "path": "members", "value": [{"value": "u3"}]}]),
+        )
+        .unwrap();
+        let one = patch(
+            Kind::Group,
+            two,
+            json!([{"op": "remove", "path": "members", "value": [{"value": "u2"}]}]),
+        )
+        .unwrap();
+        assert_eq!(one["members"], json!([{"value": "u3"}]));
         let g = patch(
             Kind::Group,
             g,
