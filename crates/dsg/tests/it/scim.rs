@@ -619,6 +619,39 @@ async fn groups_and_datasets(backend: Backend) {
         json!([{"value": ben_id, "$ref": app.url(&format!("/auth/scim/v2/Users/{ben_id}"))}])
     );
     assert_eq!(app.user_cache(&amy).await.unwrap().1["groups"], json!([]));
+    // Entra ID style: remove by value list, add again; Okta style: path-less replace with `id`.
+    let r = scim(
+        &app,
+        Method::PATCH,
+        &format!("/Groups/{gid}"),
+        &root,
+        Some(patch(json!([
+            {"op": "Add", "path": "members", "value": [{"value": amy_id}]},
+            {"op": "Remove", "path": "members", "value": [{"value": ben_id}]},
+            {"op": "replace", "value": {"id": gid, "displayName": "Tracers"}}
+        ]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["members"][0]["value"], amy_id.as_str());
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.user_cache(&amy).await.unwrap().1["groups"],
+        json!(["Tracers"])
+    );
+    let r = scim(
+        &app,
+        Method::PATCH,
+        &format!("/Groups/{gid}"),
+        &root,
+        Some(patch(json!([
+            {"op": "add", "path": "members", "value": [{"value": ben_id}]},
+            {"op": "remove", "path": format!("members[value eq \"{amy_id}\"]")}
+        ]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.user_cache(&amy).await.unwrap().1["groups"], json!([]));
     let f = scim(
         &app,
         Method::GET,
@@ -646,7 +679,8 @@ async fn groups_and_datasets(backend: Backend) {
         })
         .await
         .unwrap();
-    assert_eq!(audit.len(), 1);
+    // amy removed, ben removed (by value list), amy removed again.
+    assert_eq!(audit.len(), 3);
     assert_eq!(
         scim(&app, Method::DELETE, &format!("/Groups/{gid}"), &root, None)
             .await
