@@ -604,45 +604,58 @@ async fn replace(
     negotiate(&headers)?;
     let v = body_json(&headers, &body)?;
     let base = base_url(&state, &headers);
-    let current = state
-        .store
-        .scim_get(kind, &id, &base)
-        .await?
-        .ok_or_else(|| ScimError::not_found(kind.name()))?;
-    check_if_match(&headers, &current)?;
-    let seen = current["meta"]["lastModified"]
-        .as_str()
-        .and_then(parse_time)
-        .map_or(0, |t| t.0);
-    let desired = if patch {
-        let mut doc = shape(kind, current.clone(), &[], &[]);
-        dsg_core::scim::patch::apply(kind, &mut doc, &v)?;
-        doc
-    } else {
-        v
+    // Read, modify, write optimistically. With If-Match, a concurrent change
+    // is the client's 412; without it, a lost race is retried on fresh data.
+    let conditional = headers.contains_key(header::IF_MATCH);
+    let mut attempt = 0;
+    let (tx, internal) = loop {
+        attempt += 1;
+        let current = state
+            .store
+            .scim_get(kind, &id, &base)
+            .await?
+            .ok_or_else(|| ScimError::not_found(kind.name()))?;
+        check_if_match(&headers, &current)?;
+        let seen = current["meta"]["lastModified"]
+            .as_str()
+            .and_then(parse_time)
+            .map_or(0, |t| t.0);
+        let desired = if patch {
+            let mut doc = shape(kind, current.clone(), &[], &[]);
+            dsg_core::scim::patch::apply(kind, &mut doc, &v)?;
+            doc
+        } else {
+            v.clone()
+        };
+        let mut tx = state.store.begin(caller.actor.clone()).await?;
+        let internal = tx
+            .scim_internal_id(kind, &id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(kind.name()))?;
+        let applied = match kind {
+            Kind::User => {
+                tx.scim_replace_user(internal, seen, &UserFields::from_json(&desired)?)
+                    .await?
+            }
+            Kind::Group => {
+                tx.scim_replace_group(internal, seen, &GroupFields::from_json(&desired)?)
+                    .await?
+            }
+            Kind::Dataset => {
+                tx.scim_replace_dataset(internal, seen, &DatasetFields::from_json(&desired)?)
+                    .await?
+            }
+        };
+        if applied {
+            break (tx, internal);
+        }
+        drop(tx);
+        // Each round some writer wins, so n concurrent writers need at most n rounds.
+        if conditional || attempt >= 32 {
+            return Err(ScimError::precondition());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(attempt.min(10))).await;
     };
-    let mut tx = state.store.begin(caller.actor).await?;
-    let internal = tx
-        .scim_internal_id(kind, &id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(kind.name()))?;
-    let applied = match kind {
-        Kind::User => {
-            tx.scim_replace_user(internal, seen, &UserFields::from_json(&desired)?)
-                .await?
-        }
-        Kind::Group => {
-            tx.scim_replace_group(internal, seen, &GroupFields::from_json(&desired)?)
-                .await?
-        }
-        Kind::Dataset => {
-            tx.scim_replace_dataset(internal, seen, &DatasetFields::from_json(&desired)?)
-                .await?
-        }
-    };
-    if !applied {
-        return Err(ScimError::precondition());
-    }
     let events = tx.commit().await?;
     state.committed(&events);
     let updated = state

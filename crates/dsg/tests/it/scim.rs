@@ -1157,3 +1157,47 @@ async fn discovery_snapshot(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(published_surface_is_pinned, super::discovery_snapshot);
+
+async fn concurrent_patches(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let root = user_token(&s, "root", "t");
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let r = scim(
+            &app,
+            Method::POST,
+            "/Users",
+            &root,
+            Some(json!({"userName": format!("p{i}@example.org")})),
+        )
+        .await;
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let g = scim(
+        &app,
+        Method::POST,
+        "/Groups",
+        &root,
+        Some(json!({"displayName": "crowd"})),
+    )
+    .await;
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    // Identity providers send membership changes in parallel: none may be lost.
+    let path = format!("/Groups/{gid}");
+    let replies = futures::future::join_all(ids.iter().map(|id| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+        scim(&app, Method::PATCH, &path, &root, Some(body))
+    }))
+    .await;
+    assert!(
+        replies.iter().all(|r| r.status == 200),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let g = scim(&app, Method::GET, &format!("/Groups/{gid}"), &root, None).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), ids.len());
+    app.shutdown().await;
+}
+both_backends!(concurrent_patches_lose_no_update, super::concurrent_patches);
