@@ -269,8 +269,8 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    let router = crate::scim::routes(api::routes(Router::new()));
-    router
+    api::routes(Router::new())
+        .merge(crate::scim::routes(Router::new()))
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
