@@ -40,7 +40,15 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(_) => reasons.push("database did not answer within 2 s".into()),
     }
     let backend = state.store.backend().as_str();
-    if reasons.is_empty() {
+    // Identity providers that are not ready degrade login / JWT bearer
+    // tokens only; opaque tokens keep working, so the replica stays ready.
+    let idp = state.idp.not_ready();
+    if reasons.is_empty() && !idp.is_empty() {
+        Json(
+            json!({"status": "degraded", "database": backend, "identity_providers_not_ready": idp}),
+        )
+        .into_response()
+    } else if reasons.is_empty() {
         Json(json!({"status": "ready", "database": backend})).into_response()
     } else {
         (

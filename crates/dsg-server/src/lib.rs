@@ -10,6 +10,8 @@ pub mod cookie;
 pub mod credentials;
 pub mod error;
 pub mod health;
+pub mod idp;
+pub mod login;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;

@@ -86,13 +86,16 @@ impl Application {
         options: Options,
     ) -> Result<Self, StartError> {
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
+        let idp = Arc::new(crate::idp::Registry::build(&config).await?);
         let state = AppState(Arc::new(Inner {
             config,
             store,
             cache,
             clock: options.clock.unwrap_or_else(Clock::system),
+            idp,
         }));
         let (shutdown, _) = watch::channel(false);
+        state.idp.spawn_background(shutdown.subscribe());
         let app = Self {
             listener,
             state,
@@ -269,7 +272,7 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    api::routes(Router::new())
+    crate::login::routes(api::routes(Router::new()))
         .merge(crate::scim::routes(Router::new()))
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))

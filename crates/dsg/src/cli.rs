@@ -49,6 +49,8 @@ enum Command {
         /// Fixture file (`-` for standard input).
         file: PathBuf,
     },
+    /// Write a configuration file: interactive wizard, or flags with --non-interactive.
+    Setup(Box<crate::setup::SetupArgs>),
     /// SCIM provisioning: bearer tokens for identity providers.
     #[command(subcommand)]
     Scim(ScimCommand),
@@ -172,6 +174,9 @@ fn init_logging(config: &Config) {
 /// # Errors
 /// Whatever the command hit, with context.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Command::Setup(args) = cli.command {
+        return crate::setup::run(*args, cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
@@ -296,6 +301,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
         }
+        Command::Setup(_) => {} // handled before the configuration is loaded
         Command::Scim(ScimCommand::Token(cmd)) => scim_token(&config, cmd).await?,
     }
     Ok(())

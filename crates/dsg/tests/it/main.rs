@@ -23,8 +23,12 @@ macro_rules! both_backends {
 mod api;
 mod bad_input;
 mod cli;
+mod idp;
+mod jwt;
+mod login;
 mod schema;
 mod scim;
 mod scim_prop;
+mod setup;
 mod snapshots;
 mod user_cache;
