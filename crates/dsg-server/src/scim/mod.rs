@@ -401,8 +401,14 @@ async fn run_list(kind: Kind, state: &AppState, headers: &HeaderMap, p: ListPara
         }
         None => None,
     };
-    let query = ScimQuery::build(state.store.backend(), kind, cond.as_ref(), sort)
-        .map_err(|e| ScimError::bad("invalidFilter", e))?;
+    let query = ScimQuery::build(state.store.backend(), kind, cond.as_ref(), sort).map_err(
+        |e| match e {
+            dsg_store::scim::QueryError::Filter(m) => ScimError::bad("invalidFilter", m),
+            dsg_store::scim::QueryError::Sort(m) => {
+                ScimError::bad("invalidValue", format!("sortBy: {m}"))
+            }
+        },
+    )?;
     let base = base_url(state, headers);
     let page = state
         .store

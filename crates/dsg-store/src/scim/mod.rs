@@ -48,20 +48,21 @@ impl ScimQuery {
     /// Translates a bound filter and sort key.
     ///
     /// # Errors
-    /// An attribute that cannot be filtered or sorted on (for `invalidFilter`).
+    /// An attribute that cannot be filtered on ([`QueryError::Filter`]) or sorted by
+    /// ([`QueryError::Sort`]).
     pub fn build(
         backend: Backend,
         kind: Kind,
         filter: Option<&Cond>,
         sort: Option<(AttrRef, bool)>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, QueryError> {
         let mut b = SqlBuilder::new(backend, Vec::new());
         let where_sql = match filter {
-            Some(c) => b.cond(kind, c)?,
+            Some(c) => b.cond(kind, c).map_err(QueryError::Filter)?,
             None => "(1 = 1)".into(),
         };
         let order_sql = match sort {
-            Some((r, desc)) => format!("{}, ", b.order(kind, &r, desc)?),
+            Some((r, desc)) => format!("{}, ", b.order(kind, &r, desc).map_err(QueryError::Sort)?),
             None => String::new(),
         };
         Ok(Self {
@@ -70,6 +71,23 @@ impl ScimQuery {
             order_sql,
             args: b.args,
         })
+    }
+}
+
+/// Why a list query cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryError {
+    /// The filter names an attribute that cannot be filtered on.
+    Filter(String),
+    /// `sortBy` names an attribute that cannot be sorted by.
+    Sort(String),
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Filter(m) | Self::Sort(m) => f.write_str(m),
+        }
     }
 }
 

@@ -959,6 +959,17 @@ async fn filters_sorting_paging(backend: Backend) {
         let r = scim(&app, Method::GET, &q(bad), &root, None).await;
         assert_error(&r, 400, Some("invalidFilter"));
     }
+    for bad in [
+        "/Users?sortBy=emails.value",
+        "/Users?sortBy=nope",
+        "/Users?sortBy=userName&sortOrder=up",
+    ] {
+        assert_error(
+            &scim(&app, Method::GET, bad, &root, None).await,
+            400,
+            Some("invalidValue"),
+        );
+    }
     // Paging: totalResults counts everything; itemsPerPage what is returned.
     let r = scim(
         &app,
