@@ -15,6 +15,7 @@ pub mod login;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;
+pub mod scim;
 pub mod startup;
 pub mod state;
 

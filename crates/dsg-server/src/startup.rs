@@ -273,6 +273,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     crate::login::routes(api::routes(Router::new()))
+        .merge(crate::scim::routes(Router::new()))
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -19,6 +19,7 @@ pub mod groups;
 pub mod identities;
 pub mod principals;
 pub mod probe;
+pub mod scim;
 pub mod seed;
 pub mod service_accounts;
 pub mod tables;

@@ -51,6 +51,36 @@ enum Command {
     },
     /// Write a configuration file: interactive wizard, or flags with --non-interactive.
     Setup(Box<crate::setup::SetupArgs>),
+    /// SCIM provisioning: bearer tokens for identity providers.
+    #[command(subcommand)]
+    Scim(ScimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScimCommand {
+    /// Create, list or revoke SCIM bearer tokens (one per identity provider).
+    #[command(subcommand)]
+    Token(ScimTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScimTokenCommand {
+    /// Create a SCIM token and print it alone on stdout (shown once).
+    Create {
+        /// A name for the identity provider it is for, e.g. `okta`.
+        name: String,
+    },
+    /// List SCIM tokens (never their values).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a SCIM token by name or id.
+    Revoke {
+        /// Token name or id.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,8 +302,60 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", serde_json::to_string(&result?)?);
         }
         Command::Setup(_) => {} // handled before the configuration is loaded
+        Command::Scim(ScimCommand::Token(cmd)) => scim_token(&config, cmd).await?,
     }
     Ok(())
+}
+
+async fn scim_token(config: &Config, cmd: ScimTokenCommand) -> Result<()> {
+    let store = open_store(config).await?;
+    let outcome = match cmd {
+        ScimTokenCommand::Create { name } => {
+            let mut tx = store.begin(Actor::cli("scim token create")).await?;
+            let (_, token) = tx.create_scim_token(&name).await?;
+            tx.commit().await?;
+            println!("{}", token.expose());
+            Ok(())
+        }
+        ScimTokenCommand::List { json } => {
+            let tokens = store.list_scim_tokens().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!(
+                    "{:>6}  {:<24} {:<10} {:<20} {:<20} STATUS",
+                    "ID", "NAME", "PREFIX", "CREATED", "LAST USED"
+                );
+                for t in tokens {
+                    let day = |ts: dsg_core::Timestamp| ts.to_rfc3339()[..19].to_owned();
+                    println!(
+                        "{:>6}  {:<24} {:<10} {:<20} {:<20} {}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        day(t.created),
+                        t.last_used.map_or("never".into(), day),
+                        t.revoked_at
+                            .map_or("active".into(), |r| format!("revoked {}", day(r)))
+                    );
+                }
+            }
+            Ok(())
+        }
+        ScimTokenCommand::Revoke { name } => {
+            let mut tx = store.begin(Actor::cli("scim token revoke")).await?;
+            let revoked = tx.revoke_scim_token(&name).await?;
+            tx.commit().await?;
+            if revoked {
+                println!("Revoked SCIM token {name}.");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("No active SCIM token named {name:?}."))
+            }
+        }
+    };
+    store.close().await;
+    outcome
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ mod idp;
 mod jwt;
 mod login;
 mod schema;
+mod scim;
+mod scim_prop;
 mod setup;
 mod snapshots;
 mod user_cache;
