@@ -8,6 +8,7 @@
 pub mod error;
 pub mod level;
 pub mod permissions;
+pub mod scim;
 pub mod time;
 pub mod token;
 

@@ -295,6 +295,34 @@ impl PermissionCache {
         }))
     }
 
+    /// Authenticates an already verified principal (a bearer JWT): its
+    /// unscoped document, keyed by the hash of what was presented.
+    ///
+    /// # Errors
+    /// `Ok(Err(rejection))` for a disabled or unknown principal; `Err` for a database failure.
+    pub async fn authenticate_principal(
+        &self,
+        principal: PrincipalRef,
+        presented: &str,
+        service: Option<&str>,
+        now: Timestamp,
+    ) -> CacheResult<Result<Authenticated, Rejection>> {
+        let record = TokenRecord {
+            token_id: 0,
+            principal,
+            expires_at: None,
+            scope: TokenScope::default(),
+        };
+        Ok(match self.document(&record, service, now).await? {
+            Ok(document) => Ok(Authenticated {
+                document,
+                token: record,
+                hash: TokenHash::of(presented),
+            }),
+            Err(r) => Err(r),
+        })
+    }
+
     fn mark_used(
         &self,
         hash: &TokenHash,

@@ -49,6 +49,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Google Cloud Storage credentials (`/gcs_token`, bucket IAM sync).
     pub gcs: crate::gcs::GcsConfig,
+    /// Browser login: identity providers, sign-up policy, redirects.
+    pub login: crate::idp::config::LoginConfig,
 }
 
 /// `[server]`
@@ -93,6 +95,32 @@ pub struct AuthConfig {
     pub query_names: Vec<String>,
     /// `Domain` of the `dsg_token` cookie (`AUTH_COOKIE_DOMAIN`).
     pub cookie_domain: String,
+    /// JWT bearer tokens from one external issuer (the keys below); more
+    /// issuers go in `[[auth.issuers]]`. Off unless `enabled = true`.
+    pub enabled: bool,
+    /// Issuer URL; keys are discovered from `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Required `aud` (empty: not checked).
+    pub audience: String,
+    /// Accepted algorithms: RS/ES/PS variants only.
+    pub algorithms: Vec<String>,
+    /// Clock-skew tolerance for `exp` / `nbf`, seconds.
+    pub leeway_secs: u64,
+    /// Background JWKS refresh interval, seconds (at least 60).
+    pub jwks_refresh_secs: u64,
+    /// Scopes every token must carry (`scope` or `scp` claim).
+    pub read_scopes: Vec<String>,
+    /// JSON pointer to the tenant claim, e.g. `/tid` (empty: no tenant check).
+    pub tenant_claim: String,
+    /// Accepted tenants (empty: any).
+    pub allowed_tenants: Vec<String>,
+    /// Start even when the issuer is unreachable (keys load in the background).
+    pub start_degraded: bool,
+    /// Claim naming the user: `email` (matched to the user's e-mail) or `sub`
+    /// (matched to a login identity of this issuer).
+    pub user_claim: String,
+    /// Further JWT issuers, each with the keys above.
+    pub issuers: Vec<crate::idp::config::JwtIssuerConfig>,
 }
 
 /// `[cache]`
@@ -151,6 +179,14 @@ pub struct GoogleConfig {
     pub client_secret: String,
     /// Client JSON file of the original's format (`CLIENT_CREDENTIALS_PATH`).
     pub credentials_path: String,
+    /// Google's issuer (built in; changed only for tests).
+    pub issuer: String,
+    /// Google's authorization endpoint.
+    pub authorization_endpoint: String,
+    /// Google's token endpoint.
+    pub token_endpoint: String,
+    /// Google's signing keys.
+    pub jwks_uri: String,
 }
 
 /// `[log]`
@@ -192,6 +228,18 @@ impl Default for AuthConfig {
             cookie_names: vec!["dsg_token".into(), "middle_auth_token".into()],
             query_names: vec!["dsg_token".into(), "middle_auth_token".into()],
             cookie_domain: String::new(),
+            enabled: false,
+            issuer: String::new(),
+            audience: String::new(),
+            algorithms: vec!["RS256".into()],
+            leeway_secs: 60,
+            jwks_refresh_secs: 3600,
+            read_scopes: Vec::new(),
+            tenant_claim: String::new(),
+            allowed_tenants: Vec::new(),
+            start_degraded: true,
+            user_claim: "email".into(),
+            issuers: Vec::new(),
         }
     }
 }
@@ -231,6 +279,10 @@ impl Default for GoogleConfig {
             client_id: String::new(),
             client_secret: String::new(),
             credentials_path: "secrets/client_credentials.json".into(),
+            issuer: "https://accounts.google.com".into(),
+            authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_endpoint: "https://oauth2.googleapis.com/token".into(),
+            jwks_uri: "https://www.googleapis.com/oauth2/v3/certs".into(),
         }
     }
 }
@@ -431,6 +483,7 @@ impl Config {
         }
         crate::ngauth::origin::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
         self.gcs.validate().map_err(ConfigError)?;
+        crate::idp::config::validate(self)?;
         if self.server.mode == Mode::Production {
             if self.server.secret_key.len() < 32
                 || self.server.secret_key.starts_with("django-insecure")
@@ -477,6 +530,9 @@ impl Config {
         };
         redact(&mut c.server.secret_key);
         redact(&mut c.google.client_secret);
+        for p in &mut c.login.providers {
+            redact(&mut p.client_secret);
+        }
         c.database.url = dsg_store::redact_url(&c.database.url);
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }

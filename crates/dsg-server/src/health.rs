@@ -40,8 +40,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Err(_) => reasons.push("database did not answer within 2 s".into()),
     }
     let backend = state.store.backend().as_str();
+    // Identity providers that are not ready degrade login / JWT bearer
+    // tokens only; opaque tokens keep working, so the replica stays ready.
+    let idp = state.idp.not_ready();
     if reasons.is_empty() {
-        Json(json!({"status": "ready", "database": backend})).into_response()
+        let mut body = json!({"status": "ready", "database": backend});
+        if !idp.is_empty() {
+            body["status"] = "degraded".into();
+            body["identity_providers_not_ready"] = idp.into();
+        }
+        if let Some(s) = state.idp.status() {
+            body["identity_providers"] = s;
+        }
+        Json(body).into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

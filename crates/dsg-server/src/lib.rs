@@ -11,10 +11,13 @@ pub mod credentials;
 pub mod error;
 pub mod gcs;
 pub mod health;
+pub mod idp;
+pub mod login;
 pub mod ngauth;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;
+pub mod scim;
 pub mod startup;
 pub mod state;
 

@@ -87,14 +87,17 @@ impl Application {
     ) -> Result<Self, StartError> {
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
         let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
+        let idp = Arc::new(crate::idp::Registry::build(&config).await?);
         let state = AppState(Arc::new(Inner {
             ngauth,
             config,
             store,
             cache,
             clock: options.clock.unwrap_or_else(Clock::system),
+            idp,
         }));
         let (shutdown, _) = watch::channel(false);
+        state.idp.spawn_background(shutdown.subscribe());
         let app = Self {
             listener,
             state,
@@ -272,7 +275,8 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    api::routes(Router::new())
+    crate::login::routes(api::routes(Router::new()))
+        .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))

@@ -29,6 +29,8 @@ pub struct Inner {
     pub clock: Clock,
     /// Neuroglancer ngauth: origins, token key, Google credentials.
     pub ngauth: crate::ngauth::Ngauth,
+    /// Identity providers (login, JWT bearer issuers).
+    pub idp: Arc<crate::idp::Registry>,
 }
 
 impl std::ops::Deref for AppState {
@@ -67,6 +69,11 @@ impl AppState {
         match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
             Credential::None => Ok(None),
             Credential::Malformed => Err(crate::cache::Rejection::InvalidToken.into()),
+            Credential::Token(t)
+                if self.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(&t) =>
+            {
+                self.authenticate_jwt(&t, service).await.map(Some)
+            }
             Credential::Token(t) => {
                 self.cache.sync().await?;
                 match self
@@ -78,6 +85,37 @@ impl AppState {
                     Err(r) => Err(r.into()),
                 }
             }
+        }
+    }
+}
+
+impl AppState {
+    /// A bearer JWT from a configured external issuer: verified, mapped to a
+    /// user, and given that user's document.
+    ///
+    /// # Errors
+    /// 401 when refused; 500 on database failure.
+    pub async fn authenticate_jwt(
+        &self,
+        token: &str,
+        service: Option<&str>,
+    ) -> Result<Authenticated, ApiError> {
+        let now = self.clock.now();
+        let Some(principal) = self
+            .idp
+            .authenticate_jwt(&self.store, token, now.as_secs())
+            .await?
+        else {
+            return Err(crate::cache::Rejection::InvalidToken.into());
+        };
+        self.cache.sync().await?;
+        match self
+            .cache
+            .authenticate_principal(principal, token, service, now)
+            .await?
+        {
+            Ok(a) => Ok(a),
+            Err(r) => Err(r.into()),
         }
     }
 }

@@ -49,6 +49,11 @@ enum Command {
         /// Fixture file (`-` for standard input).
         file: PathBuf,
     },
+    /// Write a configuration file: interactive wizard, or flags with --non-interactive.
+    Setup(Box<crate::setup::SetupArgs>),
+    /// SCIM provisioning: bearer tokens for identity providers.
+    #[command(subcommand)]
+    Scim(ScimCommand),
     /// Google Cloud Storage: bucket IAM provisioning.
     #[command(subcommand)]
     Gcs(GcsCommand),
@@ -66,6 +71,33 @@ enum GcsCommand {
         /// Print what would change; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScimCommand {
+    /// Create, list or revoke SCIM bearer tokens (one per identity provider).
+    #[command(subcommand)]
+    Token(ScimTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScimTokenCommand {
+    /// Create a SCIM token and print it alone on stdout (shown once).
+    Create {
+        /// A name for the identity provider it is for, e.g. `okta`.
+        name: String,
+    },
+    /// List SCIM tokens (never their values).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a SCIM token by name or id.
+    Revoke {
+        /// Token name or id.
+        name: String,
     },
 }
 
@@ -160,6 +192,9 @@ fn init_logging(config: &Config) {
 /// # Errors
 /// Whatever the command hit, with context.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Command::Setup(args) = cli.command {
+        return crate::setup::run(*args, cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
@@ -284,6 +319,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
         }
+        Command::Setup(_) => {} // handled before the configuration is loaded
+        Command::Scim(ScimCommand::Token(cmd)) => scim_token(&config, cmd).await?,
         Command::Gcs(GcsCommand::SyncBucketIam { dataset, dry_run }) => {
             sync_bucket_iam(&config, dataset.as_deref(), dry_run).await?;
         }
@@ -325,6 +362,57 @@ async fn sync_bucket_iam(config: &Config, dataset: Option<&str>, dry_run: bool) 
         );
     }
     Ok(())
+}
+
+async fn scim_token(config: &Config, cmd: ScimTokenCommand) -> Result<()> {
+    let store = open_store(config).await?;
+    let outcome = match cmd {
+        ScimTokenCommand::Create { name } => {
+            let mut tx = store.begin(Actor::cli("scim token create")).await?;
+            let (_, token) = tx.create_scim_token(&name).await?;
+            tx.commit().await?;
+            println!("{}", token.expose());
+            Ok(())
+        }
+        ScimTokenCommand::List { json } => {
+            let tokens = store.list_scim_tokens().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!(
+                    "{:>6}  {:<24} {:<10} {:<20} {:<20} STATUS",
+                    "ID", "NAME", "PREFIX", "CREATED", "LAST USED"
+                );
+                for t in tokens {
+                    let day = |ts: dsg_core::Timestamp| ts.to_rfc3339()[..19].to_owned();
+                    println!(
+                        "{:>6}  {:<24} {:<10} {:<20} {:<20} {}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        day(t.created),
+                        t.last_used.map_or("never".into(), day),
+                        t.revoked_at
+                            .map_or("active".into(), |r| format!("revoked {}", day(r)))
+                    );
+                }
+            }
+            Ok(())
+        }
+        ScimTokenCommand::Revoke { name } => {
+            let mut tx = store.begin(Actor::cli("scim token revoke")).await?;
+            let revoked = tx.revoke_scim_token(&name).await?;
+            tx.commit().await?;
+            if revoked {
+                println!("Revoked SCIM token {name}.");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("No active SCIM token named {name:?}."))
+            }
+        }
+    };
+    store.close().await;
+    outcome
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use dsg_core::token::TokenHash;
-use dsg_store::tokens::{NewToken, PrincipalRef};
+use dsg_store::tokens::NewToken;
 use dsg_store::write::Actor;
 use serde_json::{Value, json};
 
@@ -121,23 +120,7 @@ pub async fn logout(
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::method_not_allowed(&method));
     }
-    for name in &state.config.auth.cookie_names {
-        let Some(value) = crate::credentials::cookie(&headers, name) else {
-            continue;
-        };
-        if dsg_core::token::presented(&value).is_none() {
-            continue;
-        }
-        let hash = TokenHash::of(&value);
-        if let Some(rec) = state.store.lookup_token(&hash).await?
-            && let PrincipalRef::User(user_id) = rec.principal
-        {
-            let mut tx = state.store.begin(Actor::user(user_id, "", None)).await?;
-            tx.revoke_user_token_by_hash(&hash).await?;
-            let events = tx.commit().await?;
-            state.committed(&events);
-        }
-    }
+    crate::login::revoke_login_cookie(&state, &headers).await?;
     let mut r = Json(json!({"status": "logged out"})).into_response();
     r.headers_mut().append(
         header::SET_COOKIE,

@@ -1,0 +1,478 @@
+//! Browser login with Google or any OpenID Connect issuer, one flow for
+//! every entry point (spec §3.8): `/auth/login?next=`, `GET|POST
+//! /api/v1/authorize` (CAVE), and the callbacks `/api/v1/oauth2callback` and
+//! `/accounts/google/login/callback/`. Authorization code with PKCE, `state`
+//! and `nonce`; the ID token is verified; the user is found by (issuer,
+//! subject), linked by verified e-mail, or created if the sign-up policy
+//! allows; a 7-day login key becomes the `dsg_token` cookie. Logins on other
+//! devices stay valid. Also the logouts `/logout` and `/web/logout`.
+
+pub mod redirect;
+pub mod state;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use bytes::Bytes;
+use dsg_core::token::TokenHash;
+use dsg_core::{DomainError, Timestamp};
+use dsg_store::identities::{LoginIdentity, LoginUser, SignupPolicy};
+use dsg_store::tokens::{NewToken, PrincipalRef};
+use dsg_store::write::Actor;
+use dsg_store::{StoreError, WriteTx};
+use serde_json::{Value, json};
+
+use self::state::LoginState;
+use crate::credentials::{cookie, query_param};
+use crate::error::ApiError;
+use crate::idp::config::Signup;
+use crate::idp::oidc::ExchangeError;
+use crate::state::AppState;
+
+/// Lifetime of a login key and its cookie (7 days, as the original).
+pub const LOGIN_KEY_SECS: i64 = 7 * 24 * 3600;
+
+/// Description of login keys (shown in token listings).
+pub const LOGIN_KEY_DESCRIPTION: &str = "OAuth login token";
+
+/// Callback path of `/auth/login` (the URI Google clients are registered with).
+pub const BROWSER_CALLBACK: &str = "/accounts/google/login/callback/";
+
+/// Callback path of the CAVE flow.
+pub const CAVE_CALLBACK: &str = "/api/v1/oauth2callback";
+
+/// Called in the login transaction right after a user is created at first
+/// login. Pending invitations for `email` are turned into grants here.
+///
+/// # Errors
+/// Database failures (the whole login is then rolled back).
+pub async fn on_user_created(
+    tx: &mut WriteTx,
+    user_id: i64,
+    email: &str,
+) -> Result<(), StoreError> {
+    // Wired by the lead: dsg_store::invitations::redeem_for_user(tx, user_id, email).
+    let _ = (tx, user_id, email);
+    Ok(())
+}
+
+/// Registers the login and logout routes (besides `/api/v1/logout`, which
+/// lives with the API).
+pub fn routes(router: Router<AppState>) -> Router<AppState> {
+    router
+        .route("/auth/login", get(browser_login))
+        .route("/api/v1/authorize", any(cave_authorize))
+        .route(CAVE_CALLBACK, get(callback))
+        .route(BROWSER_CALLBACK, get(callback))
+        .route("/logout", any(ngauth_logout))
+        .route("/web/logout", any(web_logout))
+}
+
+/// This server's public origin: `server.origin`, else the forwarded headers
+/// (only when trusted), else `http://` + `Host`.
+pub fn public_origin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let c = &state.config;
+    if !c.server.origin.is_empty() {
+        return Ok(c.server.origin.trim_end_matches('/').to_owned());
+    }
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let host = h("host").unwrap_or_default();
+    let (proto, host) = if c.login.trust_forwarded_headers {
+        (
+            h("x-forwarded-proto").unwrap_or("http"),
+            h("x-forwarded-host").unwrap_or(host),
+        )
+    } else {
+        ("http", host)
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !host_ok || !matches!(proto, "http" | "https") {
+        return Err(ApiError::bad_request(
+            "cannot tell this server's origin: set server.origin (DSG_ORIGIN)",
+        ));
+    }
+    Ok(format!("{proto}://{host}"))
+}
+
+fn state_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        state::COOKIE
+    ))
+    .ok()
+}
+
+/// Starts a login: validates `next`, picks the provider, stores the login
+/// state in its cookie and returns the provider URL plus that cookie.
+async fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: Option<String>,
+    provider: Option<String>,
+    callback_path: &str,
+) -> Result<(String, HeaderValue), ApiError> {
+    let origin = public_origin(state, headers)?;
+    let next = match next.filter(|n| !n.is_empty()) {
+        None => state.config.login.default_next.clone(),
+        Some(n) => redirect::validate(&n, &origin, &state.config.login.redirect_hosts)
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "the redirect target must be on this server or a host listed in login.redirect_hosts",
+                )
+            })?,
+    };
+    let Some(p) = state.idp.provider(provider.as_deref()) else {
+        return Err(ApiError::Error(
+            StatusCode::NOT_FOUND,
+            match provider {
+                Some(n) => format!("no login provider named {n:?}"),
+                None => "no login provider is configured: set GOOGLE_CLIENT_ID/GOOGLE_CLIENT_SECRET or add [[login.providers]]".into(),
+            },
+        ));
+    };
+    if !p.ready() {
+        // One more try (the background task also retries).
+        let _ = p.discover(&state.idp.http).await;
+    }
+    let rnd = || state::random().map_err(|e| ApiError::Internal(format!("random: {e}")));
+    let ls = LoginState {
+        state: rnd()?,
+        nonce: rnd()?,
+        verifier: rnd()?,
+        next,
+        provider: p.name.clone(),
+        redirect_uri: format!("{origin}{callback_path}"),
+        expires: state.clock.now().as_secs() + state::LIFETIME_SECS,
+    };
+    let mut url = p
+        .authorization_url(
+            &ls.redirect_uri,
+            &ls.state,
+            &ls.nonce,
+            &state::challenge(&ls.verifier),
+        )
+        .ok_or_else(|| {
+            ApiError::Error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "login provider {} is not reachable yet; try again shortly",
+                    p.name
+                ),
+            )
+        })?;
+    if let Some(email) = login_hint(state, headers).await? {
+        url.push_str("&login_hint=");
+        url.extend(url::form_urlencoded::byte_serialize(email.as_bytes()));
+    }
+    let cookie = state_cookie(
+        state,
+        &state::seal(&state.idp.login_key, &ls),
+        state::LIFETIME_SECS,
+    )
+    .ok_or_else(|| ApiError::Internal("login state cookie".into()))?;
+    Ok((url, cookie))
+}
+
+/// The e-mail of the user whose key the login cookie holds (even an expired
+/// one), sent as `login_hint` so the provider preselects the account.
+async fn login_hint(state: &AppState, headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    for name in &state.config.auth.cookie_names {
+        let Some(value) = cookie(headers, name) else {
+            continue;
+        };
+        if dsg_core::token::presented(&value).is_none() {
+            continue;
+        }
+        if let Some(rec) = state.store.lookup_token(&TokenHash::of(&value)).await?
+            && let PrincipalRef::User(id) = rec.principal
+            && let Some(user) = state.store.load_user(id).await?
+        {
+            return Ok(Some(user.facts.email));
+        }
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+fn found(location: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `GET /auth/login[?next=…][&provider=…]` → 302 to the provider.
+pub async fn browser_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let q = uri.query().unwrap_or_default();
+    let (url, cookie) = begin(
+        &state,
+        &headers,
+        query_param(q, "next"),
+        query_param(q, "provider"),
+        BROWSER_CALLBACK,
+    )
+    .await?;
+    let mut r = found(&url);
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(r)
+}
+
+/// `GET|POST /api/v1/authorize[?redirect=…]` (POST may carry `{"redirect": …}`)
+/// → 302 to the provider, or `{"authorization_url": …}` when the request has
+/// an `X-Requested-With` header.
+pub async fn cave_authorize(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::POST && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    let q = uri.query().unwrap_or_default();
+    let mut next = query_param(q, "redirect");
+    if next.is_none() && method == Method::POST && !body.is_empty() {
+        let v: Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::Detail(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}"))
+        })?;
+        next = v.get("redirect").and_then(Value::as_str).map(str::to_owned);
+    }
+    let next = Some(next.unwrap_or_else(|| "/".into()));
+    let (url, cookie) = begin(
+        &state,
+        &headers,
+        next,
+        query_param(q, "provider"),
+        CAVE_CALLBACK,
+    )
+    .await?;
+    let mut r = if headers.contains_key("x-requested-with") {
+        axum::Json(json!({ "authorization_url": url })).into_response()
+    } else {
+        found(&url)
+    };
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(r)
+}
+
+fn login_error(status: StatusCode, msg: &str) -> ApiError {
+    ApiError::Error(status, msg.into())
+}
+
+/// `GET /api/v1/oauth2callback` and `/accounts/google/login/callback/`:
+/// finishes the login and redirects to the validated `next`.
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let q = uri.query().unwrap_or_default();
+    if let Some(e) = query_param(q, "error") {
+        return Err(login_error(StatusCode::BAD_REQUEST, &e));
+    }
+    let Some(code) = query_param(q, "code").filter(|c| !c.is_empty()) else {
+        return Err(login_error(
+            StatusCode::BAD_REQUEST,
+            "Missing authorization code",
+        ));
+    };
+    let invalid_state = || login_error(StatusCode::BAD_REQUEST, "Invalid state parameter");
+    let now = state.clock.now();
+    let ls = cookie(&headers, state::COOKIE)
+        .and_then(|v| state::open(&state.idp.login_key, &v, now.as_secs()))
+        .ok_or_else(invalid_state)?;
+    let given = query_param(q, "state").unwrap_or_default();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.as_bytes(),
+        ls.state.as_bytes(),
+    )) {
+        return Err(invalid_state());
+    }
+    let provider = state
+        .idp
+        .provider(Some(&ls.provider))
+        .ok_or_else(invalid_state)?;
+    // RFC 9207: a provider that names itself must be the one we sent the user to.
+    if let Some(iss) = query_param(q, "iss")
+        && iss.trim_end_matches('/') != provider.issuer.trim_end_matches('/')
+    {
+        return Err(invalid_state());
+    }
+    let claims = provider
+        .exchange(
+            &state.idp.http,
+            &code,
+            &ls.redirect_uri,
+            &ls.verifier,
+            &ls.nonce,
+            now.as_secs(),
+        )
+        .await
+        .map_err(|e| match e {
+            ExchangeError::Refused(m) => {
+                tracing::info!(provider = %provider.name, reason = %m, "code exchange refused");
+                login_error(StatusCode::BAD_REQUEST, "Token exchange failed")
+            }
+            ExchangeError::Unreachable(m) => {
+                tracing::warn!(provider = %provider.name, reason = %m, "code exchange failed");
+                login_error(StatusCode::BAD_GATEWAY, "Token exchange failed")
+            }
+            ExchangeError::BadIdToken(m) => {
+                tracing::info!(provider = %provider.name, reason = %m, "ID token refused");
+                login_error(StatusCode::BAD_REQUEST, "ID token verification failed")
+            }
+        })?;
+    let identity = LoginIdentity {
+        issuer: claims.issuer,
+        subject: claims.subject,
+        email: claims.email,
+        email_verified: claims.email_verified,
+        name: claims.name,
+        picture: claims.picture,
+    };
+    let token = finish(&state, &identity, now).await?;
+    let mut r = found(&ls.next);
+    if let Some(c) = crate::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if let Some(c) = state_cookie(&state, "\"\"", 0) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+fn policy(state: &AppState) -> SignupPolicy {
+    let l = &state.config.login;
+    match l.signup {
+        Signup::Anyone => SignupPolicy::Anyone,
+        Signup::Existing => SignupPolicy::Existing,
+        Signup::Domains => SignupPolicy::Domains(l.signup_domains.clone()),
+    }
+}
+
+/// Resolves the user and mints the login key, all in one transaction.
+async fn finish(
+    state: &AppState,
+    identity: &LoginIdentity,
+    now: Timestamp,
+) -> Result<String, ApiError> {
+    let domain = |e: StoreError| match DomainError::from(e) {
+        DomainError::Invalid(m) => login_error(StatusCode::BAD_REQUEST, &m),
+        DomainError::Forbidden(m) => login_error(StatusCode::FORBIDDEN, &m),
+        DomainError::Conflict(m) => login_error(StatusCode::CONFLICT, &m),
+        other => ApiError::Internal(format!("{other}")),
+    };
+    let actor = Actor {
+        id: None,
+        label: format!("login:{}", identity.issuer),
+        request_id: None,
+    };
+    let mut tx = state.store.begin(actor).await?;
+    let user = tx
+        .login_user(identity, &policy(state))
+        .await
+        .map_err(domain)?;
+    if let LoginUser::Created(id) = user {
+        on_user_created(&mut tx, id, &identity.email).await?;
+    }
+    if !tx.user_is_active(user.id()).await? {
+        return Err(ApiError::Error(
+            StatusCode::FORBIDDEN,
+            crate::error::msg::USER_DISABLED.into(),
+        ));
+    }
+    tx.prune_expired_tokens(user.id(), LOGIN_KEY_DESCRIPTION, now)
+        .await?;
+    let (_, token) = tx
+        .create_user_token(
+            user.id(),
+            NewToken {
+                description: LOGIN_KEY_DESCRIPTION.into(),
+                expires_at: Some(Timestamp(now.0 + LOGIN_KEY_SECS * 1_000_000)),
+                ..NewToken::default()
+            },
+        )
+        .await?;
+    let events = tx.commit().await?;
+    state.committed(&events);
+    Ok(token.expose().to_owned())
+}
+
+/// Revokes the user token carried by the login cookie(s), if any (stale or
+/// unknown values are ignored). Shared by every logout path.
+///
+/// # Errors
+/// Database failures.
+pub async fn revoke_login_cookie(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    for name in &state.config.auth.cookie_names {
+        let Some(value) = cookie(headers, name) else {
+            continue;
+        };
+        if dsg_core::token::presented(&value).is_none() {
+            continue;
+        }
+        let hash = TokenHash::of(&value);
+        if let Some(rec) = state.store.lookup_token(&hash).await?
+            && let PrincipalRef::User(user_id) = rec.principal
+        {
+            let mut tx = state.store.begin(Actor::user(user_id, "", None)).await?;
+            tx.revoke_user_token_by_hash(&hash).await?;
+            let events = tx.commit().await?;
+            state.committed(&events);
+        }
+    }
+    Ok(())
+}
+
+fn cleared(state: &AppState, mut r: Response) -> Response {
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        crate::cookie::clear_login_cookie(&state.config),
+    );
+    r
+}
+
+/// `POST /logout` (ngauth) → `{"status": "logged out"}`; key revoked, cookie cleared.
+pub async fn ngauth_logout(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    revoke_login_cookie(&state, &headers).await?;
+    Ok(cleared(
+        &state,
+        axum::Json(json!({"status": "logged out"})).into_response(),
+    ))
+}
+
+/// `POST /web/logout` → 302 to `/`; key revoked, cookie cleared.
+pub async fn web_logout(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    revoke_login_cookie(&state, &headers).await?;
+    Ok(cleared(&state, found("/")))
+}

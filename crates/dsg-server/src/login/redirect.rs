@@ -1,0 +1,80 @@
+//! Where a login may send the browser afterwards: a path on this server, this
+//! server's own origin, or a configured host. Everything else is refused —
+//! the original had three open redirects.
+
+use url::Url;
+
+/// True for `/path…` that a browser resolves on this server (not `//host`
+/// or `/\host`, which browsers treat as another host).
+pub fn is_local_path(s: &str) -> bool {
+    s.starts_with('/')
+        && !s.starts_with("//")
+        && !s.starts_with("/\\")
+        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+}
+
+/// Validates `next` against our origin and the allowed hosts; returns the
+/// target to redirect to.
+///
+/// `allowed` entries are host names (any scheme, http only for loopback) or
+/// full origins.
+pub fn validate(next: &str, own_origin: &str, allowed: &[String]) -> Option<String> {
+    if is_local_path(next) {
+        return Some(next.to_owned());
+    }
+    let url = Url::parse(next).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin == own_origin.trim_end_matches('/') {
+        return Some(url.into());
+    }
+    let host = url.host_str()?;
+    let ok = allowed.iter().any(|a| {
+        if a.contains("://") {
+            a.trim_end_matches('/') == origin
+        } else {
+            a.eq_ignore_ascii_case(host) && url.scheme() == "https"
+        }
+    });
+    ok.then(|| url.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_own_origin_and_allowed_hosts() {
+        let allowed = vec![
+            "ng.example.org".to_owned(),
+            "http://localhost:8080".to_owned(),
+        ];
+        let o = "https://dsg.example.org";
+        assert_eq!(
+            validate("/web/x?a=1", o, &allowed).as_deref(),
+            Some("/web/x?a=1")
+        );
+        assert!(validate("https://dsg.example.org/web", o, &allowed).is_some());
+        assert!(validate("https://ng.example.org/#!x", o, &allowed).is_some());
+        assert!(validate("http://localhost:8080/", o, &allowed).is_some());
+        for bad in [
+            "//evil.org/x",
+            "/\\evil.org",
+            "https://evil.org/",
+            "https://dsg.example.org.evil.org/",
+            "http://ng.example.org/",
+            "javascript:alert(1)",
+            "/caf\u{e9}",
+            "/a b",
+            "https://user@ng.example.org/",
+            "",
+        ] {
+            assert!(validate(bad, o, &allowed).is_none(), "{bad}");
+        }
+    }
+}

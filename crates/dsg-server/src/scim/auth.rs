@@ -1,0 +1,83 @@
+//! Who may use SCIM: a dedicated SCIM token (`dsg scim token create NAME`),
+//! or a global admin's own token. Only `Authorization: Bearer` counts — no
+//! cookie, no query parameter — and service-account tokens never do.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use dsg_core::token::TokenHash;
+use dsg_store::tokens::PrincipalRef;
+use dsg_store::write::Actor;
+
+use super::error::ScimError;
+use crate::cache::Rejection;
+use crate::state::AppState;
+
+/// An authorised SCIM caller, as the audit log will name it.
+pub struct ScimCaller {
+    /// The actor for write transactions.
+    pub actor: Actor,
+}
+
+fn request_id(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(100).collect())
+}
+
+impl FromRequestParts<AppState> for ScimCaller {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ScimError::unauthorized(
+                "Authentication credentials were not provided.",
+            ));
+        };
+        let text = value.to_str().unwrap_or_default();
+        let token = match text.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
+            _ => {
+                return Err(ScimError::unauthorized(
+                    "Authentication credentials were not provided.",
+                ));
+            }
+        };
+        if dsg_core::token::presented(token).is_none() {
+            return Err(ScimError::unauthorized("Invalid token."));
+        }
+        let rid = request_id(parts);
+        if let Some((_, name)) = state.store.scim_token(&TokenHash::of(token)).await? {
+            return Ok(Self {
+                actor: Actor {
+                    id: None,
+                    label: format!("scim:{name}"),
+                    request_id: rid,
+                },
+            });
+        }
+        state.cache.sync().await?;
+        match state
+            .cache
+            .authenticate(token, None, state.clock.now())
+            .await?
+        {
+            Ok(a) => match a.token.principal {
+                PrincipalRef::User(id) if a.document.info.admin => Ok(Self {
+                    actor: Actor::user(id, &a.document.info.email, rid),
+                }),
+                PrincipalRef::User(_) => Err(ScimError::new(
+                    StatusCode::FORBIDDEN,
+                    "SCIM access requires admin privileges.",
+                )),
+                PrincipalRef::ServiceAccount(_) => Err(ScimError::unauthorized("Invalid token.")),
+            },
+            Err(Rejection::UserDisabled) => {
+                Err(ScimError::unauthorized("User account is disabled."))
+            }
+            Err(_) => Err(ScimError::unauthorized("Invalid token.")),
+        }
+    }
+}
