@@ -30,6 +30,7 @@ mod idp;
 mod jwt;
 mod login;
 mod ngauth;
+mod ngauth_login;
 mod schema;
 mod scim;
 mod scim_prop;
