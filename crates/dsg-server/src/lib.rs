@@ -10,6 +10,7 @@ pub mod cookie;
 pub mod credentials;
 pub mod error;
 pub mod health;
+pub mod native;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;

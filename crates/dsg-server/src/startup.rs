@@ -269,7 +269,7 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    api::routes(Router::new())
+    crate::native::routes(api::routes(Router::new()))
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

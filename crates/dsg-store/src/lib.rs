@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod groups;
+pub mod manage;
 pub mod principals;
 pub mod probe;
 pub mod seed;

@@ -49,6 +49,8 @@ enum Command {
         /// Fixture file (`-` for standard input).
         file: PathBuf,
     },
+    /// Query the append-only audit log.
+    Audit(crate::native_cli::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +267,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             let result = store.seed(fixture).await;
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
+        }
+        Command::Audit(args) => {
+            let store = open_store(&config).await?;
+            let out = crate::native_cli::audit(&store, args).await;
+            store.close().await;
+            out?;
         }
     }
     Ok(())

@@ -8,6 +8,8 @@ mod tables;
 mod tokens;
 mod user_cache;
 
+pub(crate) use body::json as body_json;
+
 use axum::Router;
 use axum::routing::any;
 

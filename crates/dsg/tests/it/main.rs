@@ -21,6 +21,7 @@ macro_rules! both_backends {
 }
 
 mod api;
+mod audit;
 mod bad_input;
 mod cli;
 mod schema;

@@ -1,0 +1,9 @@
+//! placeholder
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
+    r
+}
