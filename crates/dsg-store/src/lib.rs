@@ -7,6 +7,7 @@
 //! so a change, its audit entry and its cache invalidation cannot disagree.
 //! This crate knows nothing about HTTP.
 
+pub mod admin;
 pub mod audit;
 pub mod catalog;
 pub mod datasets;

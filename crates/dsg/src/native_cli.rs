@@ -3,7 +3,7 @@
 //! and running servers see them on their next request).
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use dsg_core::Timestamp;
 use dsg_store::Store;
 use dsg_store::audit::AuditFilter;

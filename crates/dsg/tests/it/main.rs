@@ -24,6 +24,7 @@ mod api;
 mod audit;
 mod bad_input;
 mod cli;
+mod native;
 mod schema;
 mod snapshots;
 mod user_cache;
