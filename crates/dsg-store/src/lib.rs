@@ -7,6 +7,7 @@
 //! so a change, its audit entry and its cache invalidation cannot disagree.
 //! This crate knows nothing about HTTP.
 
+pub mod access_requests;
 pub mod admin;
 pub mod audit;
 pub mod catalog;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod groups;
+pub mod invitations;
 pub mod manage;
 pub mod principals;
 pub mod probe;

@@ -27,4 +27,5 @@ mod cli;
 mod native;
 mod schema;
 mod snapshots;
+mod timed;
 mod user_cache;
