@@ -172,3 +172,28 @@ impl WriteTx {
         Ok(true)
     }
 }
+
+impl WriteTx {
+    /// Sets a TOS document's retirement instant (`None` un-retires it).
+    ///
+    /// # Errors
+    /// [`dsg_core::DomainError::NotFound`] for an unknown id.
+    pub async fn retire_tos(&mut self, tos_id: i64, at: Option<dsg_core::Timestamp>) -> Result<()> {
+        const SQL: &str = "UPDATE tos_document SET retired_date = $1 WHERE id = $2";
+        let n = on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(at.map(|t| t.0)).bind(tos_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(
+                dsg_core::DomainError::not_found(dsg_core::error::EntityKind::Tos, tos_id).into(),
+            );
+        }
+        self.invalidate(CacheEvent::All);
+        self.audit(
+            "tos_document_updated",
+            "TOSDocument",
+            tos_id,
+            None,
+            Some(json!({"retired_date": at.map(|t| t.to_rfc3339())})),
+        )
+        .await
+    }
+}

@@ -28,4 +28,5 @@ mod native;
 mod schema;
 mod snapshots;
 mod timed;
+mod tos;
 mod user_cache;
