@@ -197,3 +197,18 @@ impl WriteTx {
         .await
     }
 }
+
+impl WriteTx {
+    /// Id of a service account by name, inside the transaction.
+    ///
+    /// # Errors
+    /// [`dsg_core::DomainError::NotFound`].
+    pub async fn require_service_account(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM service_account WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| {
+            dsg_core::DomainError::not_found(dsg_core::error::EntityKind::ServiceAccount, name)
+                .into()
+        })
+    }
+}

@@ -599,7 +599,7 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                 Some(v) => Some(tx.version_id(dataset_id, v).await?),
                 None => None,
             };
-            tx.create_service_account_grant(id, dataset_id, version_id, &g.permission)
+            tx.create_service_account_grant(id, dataset_id, version_id, &g.permission, None)
                 .await?;
         }
         let key = sa.key.clone().unwrap_or_else(|| sa.name.clone());

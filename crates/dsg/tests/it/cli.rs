@@ -41,7 +41,7 @@ pub(crate) fn dsg(
 }
 
 /// SQLite must be fresh on the next request; PostgreSQL within one second.
-async fn fresh<F, Fut>(backend: Backend, check: F) -> bool
+pub(crate) async fn fresh<F, Fut>(backend: Backend, check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -26,6 +26,7 @@ mod bad_input;
 mod cli;
 mod native;
 mod schema;
+mod service_accounts;
 mod snapshots;
 mod timed;
 mod tos;
