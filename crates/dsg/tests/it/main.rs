@@ -25,6 +25,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod native;
+mod scenarios;
 mod schema;
 mod service_accounts;
 mod snapshots;
