@@ -46,7 +46,7 @@ pub struct RequestId(pub String);
 
 /// Keeps a caller's `X-Request-Id` when it is short and printable, else makes one;
 /// stores it for handlers and echoes it on the response.
-async fn request_id(mut req: Request, next: Next) -> Response {
+pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID)
@@ -156,10 +156,9 @@ impl FromRequestParts<AppState> for Ctx {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let req = ApiRequest::from_request_parts(parts, state).await?;
         let auth = req.principal()?.clone();
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
         Ok(Self {
             auth,
-            request_id,
+            request_id: req.request_id,
             method: req.method,
         })
     }

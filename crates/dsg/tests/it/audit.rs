@@ -145,6 +145,27 @@ async fn admins_query_the_log_by_api_and_cli(backend: Backend) {
     assert_eq!(rows[0]["action"], "seed_applied");
     assert_eq!(rows[0]["actor"], "cli:seed");
 
+    // The CAVE token endpoints record the request id too.
+    let r = app
+        .client
+        .post(app.url("/api/v1/create_token"))
+        .bearer_auth(&a)
+        .header("x-request-id", "cave-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-request-id"], "cave-1");
+    let r = app
+        .get(
+            "/api/v1/audit?action=api_token_created&limit=1",
+            Some(&root),
+        )
+        .await
+        .unwrap();
+    let rows: Value = r.json().await.unwrap();
+    assert_eq!(rows[0]["request_id"], "cave-1");
+
     let (ok, out, err) = super::cli::dsg(
         &app,
         &[
@@ -159,7 +180,7 @@ async fn admins_query_the_log_by_api_and_cli(backend: Backend) {
     );
     assert!(ok, "{err}");
     let rows: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[0]["target_type"], "APIKey");
     let (ok, _, err) = super::cli::dsg(&app, &["audit", "--since", "soon"], None);
     assert!(!ok);
