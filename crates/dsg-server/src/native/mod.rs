@@ -88,13 +88,18 @@ pub(crate) struct View {
     permissions_v2_ignore_tos: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     version_permissions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// A service account: it may read what it holds, never manage anything.
+    #[serde(skip)]
+    service_account: bool,
 }
 
 impl View {
     fn holds(&self, dataset: &str, level: &str) -> bool {
-        self.permissions_v2_ignore_tos
-            .get(dataset)
-            .is_some_and(|l| l.iter().any(|n| n == level))
+        !self.service_account
+            && self
+                .permissions_v2_ignore_tos
+                .get(dataset)
+                .is_some_and(|l| l.iter().any(|n| n == level))
     }
 
     /// Global administrator (false for read-only tokens and service accounts).
@@ -123,6 +128,9 @@ impl View {
     pub(crate) fn level(&self, dataset: &str) -> u8 {
         if self.admin {
             return 4;
+        }
+        if self.service_account {
+            return 0;
         }
         self.permissions_v2_ignore_tos.get(dataset).map_or(0, |l| {
             l.iter()
@@ -167,7 +175,9 @@ impl FromRequestParts<AppState> for Ctx {
 impl Ctx {
     /// The caller's authority, read from its (scoped) document.
     pub(crate) fn view(&self) -> View {
-        serde_json::from_slice(&self.auth.document.body).unwrap_or_default()
+        let mut v: View = serde_json::from_slice(&self.auth.document.body).unwrap_or_default();
+        v.service_account = matches!(self.auth.token.principal, PrincipalRef::ServiceAccount(_));
+        v
     }
 
     /// A human user's id; 403 for service accounts (the original's code).

@@ -51,6 +51,12 @@ struct Check {
     groups: Option<Vec<String>>,
     /// check-access: permission → expected reason.
     check: Option<BTreeMap<String, String>>,
+    /// Listed by `GET /api/v1/datasets` (§4.11).
+    listed: Option<bool>,
+    /// May manage the dataset's grants (§4.9: `GET …/grants` answers 200).
+    can_manage: Option<bool>,
+    /// Is a dataset admin (§4.9: `GET …/access-requests` answers 200).
+    dataset_admin: Option<bool>,
 }
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -186,6 +192,29 @@ async fn permission_scenarios(backend: Backend) {
             }
             if let Some(g) = &c.groups {
                 expect("groups", doc["groups"].clone(), json!(g));
+            }
+            if let Some(l) = c.listed {
+                let v: Value = app
+                    .get("/api/v1/datasets", Some(token))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let got = v.as_array().unwrap().iter().any(|x| x["name"] == json!(d));
+                expect("listed", json!(got), json!(l));
+            }
+            for (want, path) in [
+                (c.can_manage, format!("/api/v1/datasets/{d}/grants")),
+                (
+                    c.dataset_admin,
+                    format!("/api/v1/datasets/{d}/access-requests"),
+                ),
+            ] {
+                if let Some(w) = want {
+                    let st = app.get(&path, Some(token)).await.unwrap().status().as_u16();
+                    expect(&path, json!(st == 200), json!(w));
+                }
             }
             for (perm, reason) in c.check.iter().flatten() {
                 let body = json!({"dataset": d, "version": c.version, "permission": perm, "service": c.service});
