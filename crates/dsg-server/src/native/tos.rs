@@ -262,7 +262,7 @@ fn csrf_cookie(state: &AppState, value: &str) -> Option<HeaderValue> {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={value}; Path=/api/v1/tos; HttpOnly; SameSite=Strict{secure}"
+        "{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
     .ok()
 }
