@@ -1,7 +1,6 @@
 //! Access requests: a user asks for a level on a dataset; a dataset admin
 //! approves (which creates the grant, in the same transaction) or denies.
 
-use dsg_core::error::EntityKind;
 use dsg_core::{DomainError, Timestamp};
 use serde_json::json;
 
@@ -214,7 +213,7 @@ impl WriteTx {
     /// The requester withdraws a pending request.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] when it is not theirs or not pending.
+    /// [`DomainError::Conflict`] when it is not pending (or not theirs).
     pub async fn withdraw_access_request(&mut self, id: i64, user_id: i64) -> Result<()> {
         const SQL: &str = "UPDATE access_request SET status = 'withdrawn', decided_at = $1 \
              WHERE id = $2 AND user_id = $3 AND status = 'pending'";
@@ -222,7 +221,7 @@ impl WriteTx {
             .execute(conn).await.map(|r| r.rows_affected()))?;
         if n == 0 {
             return Err(
-                DomainError::not_found(EntityKind::User, format!("pending request {id}")).into(),
+                DomainError::Conflict(format!("access request {id} is not pending")).into(),
             );
         }
         self.audit(

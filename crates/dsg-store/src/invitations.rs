@@ -3,8 +3,7 @@
 //! already do, else when they are created at first login
 //! ([`redeem_for_user`], called by the login flow on user creation).
 
-use dsg_core::error::EntityKind;
-use dsg_core::{DomainError, Timestamp};
+use dsg_core::Timestamp;
 use serde_json::json;
 
 use crate::grants::NewGrant;
@@ -150,19 +149,15 @@ impl WriteTx {
         Ok(Invited::Pending(id))
     }
 
-    /// Withdraws a pending invitation of `dataset_id`.
+    /// Withdraws a pending invitation of `dataset_id`; `false` when there is none.
     ///
     /// # Errors
-    /// [`DomainError::NotFound`] when there is no such pending invitation.
-    pub async fn delete_invitation(&mut self, dataset_id: i64, id: i64) -> Result<()> {
+    /// The database is unreachable.
+    pub async fn delete_invitation(&mut self, dataset_id: i64, id: i64) -> Result<bool> {
         const SQL: &str = "DELETE FROM invitation WHERE id = $1 AND dataset_id = $2 AND accepted_at IS NULL RETURNING email";
         let email: Option<String> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(id).bind(dataset_id).fetch_optional(conn).await)?;
         let Some(email) = email else {
-            return Err(DomainError::NotFound {
-                kind: EntityKind::User,
-                id: format!("pending invitation {id}"),
-            }
-            .into());
+            return Ok(false);
         };
         self.audit(
             "invitation_deleted",
@@ -171,7 +166,8 @@ impl WriteTx {
             Some(json!({"email": email, "dataset_id": dataset_id})),
             None,
         )
-        .await
+        .await?;
+        Ok(true)
     }
 }
 

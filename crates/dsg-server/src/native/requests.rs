@@ -262,7 +262,9 @@ async fn invitation(
         .parse()
         .map_err(|_| ApiError::not_found("Invitation not found"))?;
     let mut tx = state.store.begin(ctx.actor()).await?;
-    tx.delete_invitation(d.id, id).await?;
+    if !tx.delete_invitation(d.id, id).await? {
+        return Err(ApiError::not_found("Invitation not found"));
+    }
     commit(&state, tx).await?;
     Ok(Json(json!({"status": "deleted", "id": id})).into_response())
 }
