@@ -132,11 +132,18 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn dataset_by_name(&self, name: &str) -> Result<Option<DatasetRow>> {
-        Ok(self
-            .all_datasets()
-            .await?
-            .into_iter()
-            .find(|d| d.name == name))
+        const SQL: &str = "SELECT id, name, description, tos_id IS NOT NULL, access_mode FROM dataset WHERE name = $1";
+        let row: Option<(i64, String, String, bool, String)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await)?;
+        Ok(
+            row.map(|(id, name, description, has_tos, access_mode)| DatasetRow {
+                id,
+                name,
+                description,
+                has_tos,
+                access_mode,
+            }),
+        )
     }
 
     /// A dataset's versions with bucket names, by version name.
@@ -435,11 +442,22 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn service_account_detail(&self, id: i64) -> Result<Option<ServiceAccountListing>> {
-        Ok(self
-            .service_accounts()
-            .await?
-            .into_iter()
-            .find(|s| s.id == id))
+        const SQL: &str = "SELECT s.id, s.name, s.description, s.is_active, u.email, s.created \
+             FROM service_account s LEFT JOIN dsg_user u ON u.id = s.created_by_id WHERE s.id = $1";
+        let row: Option<(i64, String, String, bool, Option<String>, i64)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)?;
+        Ok(
+            row.map(|(id, name, description, is_active, created_by, created)| {
+                ServiceAccountListing {
+                    id,
+                    name,
+                    description,
+                    is_active,
+                    created_by,
+                    created: Timestamp(created),
+                }
+            }),
+        )
     }
 
     /// A service account's tokens: `(id, description, prefix, created, last_used)`.
