@@ -70,7 +70,8 @@ async fn decide(
     scope: &TokenScope,
     a: &Asked,
 ) -> Result<Decision, ApiError> {
-    let catalog = state.store.load_catalog().await?;
+    state.cache.sync().await?;
+    let catalog = state.cache.current_catalog().await?;
     let subject = state
         .store
         .load_subject(principal)
