@@ -275,7 +275,9 @@ pub fn explain(
             deny("no_permission", rules)
         };
     }
-    if held.contains("admin") {
+    // Dataset admins pass regardless of TOS (the original's rule), but a
+    // read-only user or token still gets only what the document shows.
+    if held.contains("admin") && held.contains(wanted) {
         rules.push(Rule::new("dataset_admin", Effect::Allows));
         return Decision {
             allowed: true,
