@@ -360,3 +360,47 @@ both_backends!(
     the_accept_page_is_csrf_protected_and_redirects_safely,
     super::the_accept_page_is_csrf_protected_and_redirects_safely
 );
+
+async fn next_may_lead_to_a_configured_host_only(backend: Backend) {
+    let app = dsg_testkit::spawn_app_with(backend, |c| {
+        c.access.redirect_hosts = vec!["ng.example.org".into()];
+    })
+    .await
+    .unwrap();
+    let s = app.seed(tos_world()).await.unwrap();
+    let manc = s["tos"]["manc_tos"]["id"].as_i64().unwrap();
+    let b = browser();
+    for (next, location) in [
+        (
+            "https://ng.example.org/#!view",
+            "https://ng.example.org/#!view",
+        ),
+        ("https://NG.example.org/x", "https://ng.example.org/x"),
+        (
+            "https://ng.example.org.evil.example/",
+            "/api/v1/tos/{id}/accept",
+        ),
+        ("//evil.example/", "/api/v1/tos/{id}/accept"),
+        ("javascript:alert(1)", "/api/v1/tos/{id}/accept"),
+    ] {
+        // Bearer-authenticated form posts carry no ambient credential: no CSRF token needed.
+        let r = b
+            .post(app.url(&format!("/api/v1/tos/{manc}/accept")))
+            .bearer_auth(user_token(&s, "v", "t"))
+            .form(&[("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 303, "{next}");
+        assert_eq!(
+            r.headers()["location"],
+            location.replace("{id}", &manc.to_string()),
+            "{next}"
+        );
+    }
+    app.shutdown().await;
+}
+both_backends!(
+    next_may_lead_to_a_configured_host_only,
+    super::next_may_lead_to_a_configured_host_only
+);
