@@ -53,6 +53,8 @@ pub struct TosInfo {
     pub dataset_id: Option<i64>,
     /// Service slug for a service-specific TOS.
     pub service: Option<String>,
+    /// Version name for a version-scoped TOS (gates that version's grants).
+    pub version: Option<String>,
     /// In force from this instant.
     pub effective_at: Timestamp,
     /// No longer in force from this instant.
@@ -66,7 +68,7 @@ impl TosInfo {
     }
 
     /// The next instant after `now` at which [`TosInfo::in_force`] flips.
-    fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
+    pub(crate) fn next_change(&self, now: Timestamp) -> Option<Timestamp> {
         [Some(self.effective_at), self.retired_at]
             .into_iter()
             .flatten()
@@ -96,13 +98,26 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Version-scoped TOS documents (no service) of `dataset_id`'s `version`.
+    pub fn version_tos<'a>(
+        &'a self,
+        dataset_id: i64,
+        version: &'a str,
+    ) -> impl Iterator<Item = &'a TosInfo> + 'a {
+        self.tos.values().filter(move |t| {
+            t.service.is_none()
+                && t.dataset_id == Some(dataset_id)
+                && t.version.as_deref() == Some(version)
+        })
+    }
+
     /// The dataset's gating TOS, if it has one.
-    fn dataset_tos(&self, dataset: &DatasetInfo) -> Option<&TosInfo> {
+    pub fn dataset_tos(&self, dataset: &DatasetInfo) -> Option<&TosInfo> {
         dataset.tos_id.and_then(|id| self.tos.get(&id))
     }
 
     /// Service-specific TOS documents of `service` scoped to `dataset_id`.
-    fn service_tos<'a>(
+    pub fn service_tos<'a>(
         &'a self,
         service: &'a str,
         dataset_id: i64,
@@ -226,6 +241,9 @@ pub struct MissingTos {
     /// Present for service-specific TOS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Present for version-scoped TOS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Dataset name → sorted permission names.
@@ -357,7 +375,7 @@ impl Holdings {
 
 /// Expands names by the level hierarchy, strips per the read-only rules, sorts.
 /// Unknown names are kept as they are and imply nothing.
-fn expand(names: &BTreeSet<String>, strip_edit: bool, view_only: bool) -> Vec<String> {
+pub(crate) fn expand(names: &BTreeSet<String>, strip_edit: bool, view_only: bool) -> Vec<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     for name in names {
         match Level::parse(name) {
@@ -383,11 +401,14 @@ fn max_level(names: &[String]) -> u8 {
 struct TosVerdict {
     /// Datasets dropped from the TOS-filtered maps.
     blocked: BTreeSet<i64>,
+    /// Versions dropped from `version_permissions` (version-scoped TOS).
+    blocked_versions: BTreeSet<(i64, String)>,
     missing: Vec<MissingTos>,
 }
 
 fn tos_verdict(
     catalog: &Catalog,
+    holdings: &Holdings,
     held: &BTreeSet<i64>,
     accepted: &BTreeSet<i64>,
     ctx: &EvalContext<'_>,
@@ -415,6 +436,7 @@ fn tos_verdict(
                     tos_id: tos.id,
                     tos_name: tos.name.clone(),
                     service: None,
+                    version: None,
                 });
             }
         }
@@ -433,12 +455,42 @@ fn tos_verdict(
                         tos_id: tos.id,
                         tos_name: tos.name.clone(),
                         service: Some(service.to_owned()),
+                        version: None,
                     });
                 }
             }
         }
     }
-    TosVerdict { blocked, missing }
+    // Version-scoped TOS gate the version grants of that version.
+    let mut blocked_versions = BTreeSet::new();
+    for (dataset_id, versions) in &holdings.versioned {
+        let Some(d) = catalog.datasets.get(dataset_id) else {
+            continue;
+        };
+        for version in versions.keys() {
+            let mut docs: Vec<&TosInfo> = catalog.version_tos(*dataset_id, version).collect();
+            docs.sort_by_key(|t| t.id);
+            for tos in docs {
+                horizon.note(tos.next_change(now));
+                if tos.in_force(now) && !accepted.contains(&tos.id) {
+                    blocked_versions.insert((*dataset_id, version.clone()));
+                    missing.push(MissingTos {
+                        dataset_id: d.id,
+                        dataset_name: d.name.clone(),
+                        tos_id: tos.id,
+                        tos_name: tos.name.clone(),
+                        service: None,
+                        version: Some(version.clone()),
+                    });
+                }
+            }
+        }
+    }
+    TosVerdict {
+        blocked,
+        blocked_versions,
+        missing,
+    }
 }
 
 /// Shared tail of user and service-account evaluation.
@@ -454,6 +506,7 @@ fn build_maps(
     catalog: &Catalog,
     holdings: &Holdings,
     blocked: &BTreeSet<i64>,
+    blocked_versions: &BTreeSet<(i64, String)>,
     strip_edit: bool,
     scope: &TokenScope,
 ) -> Maps {
@@ -494,6 +547,7 @@ fn build_maps(
         }
         let per_version: PermissionLists = versions
             .iter()
+            .filter(|(v, _)| !blocked_versions.contains(&(*dataset_id, (*v).clone())))
             .map(|(v, names)| (v.clone(), expand(names, strip_edit, view_only)))
             .filter(|(_, l)| !l.is_empty())
             .collect();
@@ -532,11 +586,19 @@ pub fn evaluate_user(catalog: &Catalog, user: &UserFacts, ctx: &EvalContext<'_>)
     holdings.add_grants(&user.grants, now, &mut horizon);
 
     let held = holdings.datasets();
-    let verdict = tos_verdict(catalog, &held, &user.accepted_tos, ctx, &mut horizon);
+    let verdict = tos_verdict(
+        catalog,
+        &holdings,
+        &held,
+        &user.accepted_tos,
+        ctx,
+        &mut horizon,
+    );
     let maps = build_maps(
         catalog,
         &holdings,
         &verdict.blocked,
+        &verdict.blocked_versions,
         user.read_only,
         ctx.scope,
     );
@@ -584,7 +646,14 @@ pub fn evaluate_service_account(
     let mut horizon = Horizon::default();
     let mut holdings = Holdings::new();
     holdings.add_grants(&sa.grants, ctx.now, &mut horizon);
-    let maps = build_maps(catalog, &holdings, &BTreeSet::new(), false, ctx.scope);
+    let maps = build_maps(
+        catalog,
+        &holdings,
+        &BTreeSet::new(),
+        &BTreeSet::new(),
+        false,
+        ctx.scope,
+    );
     Evaluation {
         document: CacheDocument {
             id: sa.id,
@@ -627,3 +696,5 @@ pub fn service_account_email(name: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+pub mod explain;

@@ -49,6 +49,83 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses RFC 3339 (`2026-06-01T12:00:00Z`, fractions and `±HH:MM` offsets
+    /// allowed), a bare date (`2026-06-01`, midnight UTC) or whole Unix seconds.
+    /// `None` when the text is none of these.
+    pub fn parse(text: &str) -> Option<Self> {
+        let s = text.trim();
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.parse::<i64>().ok().map(Self::from_secs);
+        }
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let part = s.get(r)?;
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse().ok()
+            } else {
+                None
+            }
+        };
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+            return None;
+        }
+        let days = days_from_civil(y, mo, d);
+        if b.len() == 10 {
+            return Some(Self::from_secs(days * 86_400));
+        }
+        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut micros = 0i64;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+            let frac = &s[start..i.min(start + 6)];
+            micros = frac.parse::<i64>().ok()? * 10i64.pow(6 - frac.len() as u32);
+        }
+        let offset = match s.get(i..)? {
+            "Z" | "z" => 0,
+            tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) => {
+                let sign = if tz.starts_with('-') { -1 } else { 1 };
+                if tz.as_bytes()[3] != b':' {
+                    return None;
+                }
+                sign * (num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60)
+            }
+            _ => return None,
+        };
+        let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
+        Some(Self(secs * Self::MICROS_PER_SEC + micros))
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's civil-from-days algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -77,5 +154,34 @@ mod tests {
             "2026-06-01T12:00:00.123456Z"
         );
         assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats_and_common_shapes() {
+        for t in [0, 1_780_315_200_123_456, -1, 951_782_400_000_000] {
+            let ts = Timestamp(t);
+            assert_eq!(Timestamp::parse(&ts.to_rfc3339()), Some(ts));
+        }
+        assert_eq!(
+            Timestamp::parse("2026-06-01T14:00:00+02:00"),
+            Some(Timestamp(1_780_315_200_000_000))
+        );
+        assert_eq!(
+            Timestamp::parse("2026-06-01"),
+            Some(Timestamp(1_780_272_000_000_000))
+        );
+        assert_eq!(
+            Timestamp::parse("1780315200"),
+            Some(Timestamp(1_780_315_200_000_000))
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-06-01T12:00",
+            "2026-06-01T12:00:00+0200",
+        ] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -245,6 +245,14 @@ impl PermissionCache {
         Ok(c)
     }
 
+    /// The shared catalog as of now (cached until shared facts change).
+    ///
+    /// # Errors
+    /// Database failure.
+    pub async fn current_catalog(&self) -> CacheResult<Arc<Catalog>> {
+        self.catalog(self.epoch.load(Ordering::Acquire)).await
+    }
+
     async fn token(&self, hash: &TokenHash) -> CacheResult<TokenEntry> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let generation = self.token_gen(hash);

@@ -51,6 +51,20 @@ pub struct Config {
     pub gcs: crate::gcs::GcsConfig,
     /// Browser login: identity providers, sign-up policy, redirects.
     pub login: crate::idp::config::LoginConfig,
+    /// Native-API authority and terms-of-service pages.
+    pub access: AccessConfig,
+}
+
+/// `[access]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Members of this group may appoint dataset admins on any dataset (the
+    /// original's hard-wired `sc` group). Unset: only dataset and global admins.
+    pub admin_appointer_group: Option<String>,
+    /// Hosts the TOS acceptance page may send the browser back to (besides
+    /// this server's own origin). Anything else is refused: no open redirects.
+    pub redirect_hosts: Vec<String>,
 }
 
 /// `[server]`

@@ -275,7 +275,7 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    crate::login::routes(api::routes(Router::new()))
+    crate::native::routes(crate::login::routes(api::routes(Router::new())))
         .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
         .route("/health", any(health::health))

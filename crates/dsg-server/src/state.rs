@@ -138,6 +138,8 @@ pub struct ApiRequest {
     pub auth: Option<Authenticated>,
     /// HTTP method.
     pub method: Method,
+    /// The request id, on routes behind the request-id layer (for audit rows).
+    pub request_id: Option<String>,
 }
 
 impl ApiRequest {
@@ -195,6 +197,10 @@ impl FromRequestParts<AppState> for ApiRequest {
         Ok(Self {
             auth,
             method: parts.method.clone(),
+            request_id: parts
+                .extensions
+                .get::<crate::native::RequestId>()
+                .map(|r| r.0.clone()),
         })
     }
 }

@@ -41,8 +41,12 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     /// Acting user id.
     pub actor_id: Option<i64>,
+    /// Actor label (e-mail, `cli:…`, `sa:…`), case-insensitive.
+    pub actor: Option<String>,
     /// Not before.
     pub since: Option<Timestamp>,
+    /// Before this instant.
+    pub until: Option<Timestamp>,
     /// At most this many (newest first).
     pub limit: i64,
 }
@@ -57,7 +61,8 @@ impl Store {
              before_state, after_state, request_id FROM audit_log \
              WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR target_type = $2) \
              AND ($3 IS NULL OR target_id = $3) AND ($4 IS NULL OR actor_id = $4) \
-             AND ($5 IS NULL OR timestamp >= $5) ORDER BY id DESC LIMIT $6";
+             AND ($5 IS NULL OR timestamp >= $5) AND ($7 IS NULL OR timestamp < $7) \
+             AND ($8 IS NULL OR lower(actor) = lower($8)) ORDER BY id DESC LIMIT $6";
         type Row = (
             i64,
             i64,
@@ -70,7 +75,11 @@ impl Store {
             Option<String>,
             Option<String>,
         );
-        let limit = if filter.limit <= 0 { 100 } else { filter.limit };
+        let limit = if filter.limit <= 0 {
+            100
+        } else {
+            filter.limit.min(10_000)
+        };
         let rows: Vec<Row> = on_db!(self.db(), pool => {
             sqlx::query_as(SQL)
                 .bind(&filter.action)
@@ -79,6 +88,8 @@ impl Store {
                 .bind(filter.actor_id)
                 .bind(filter.since.map(|t| t.0))
                 .bind(limit)
+                .bind(filter.until.map(|t| t.0))
+                .bind(&filter.actor)
                 .fetch_all(pool)
                 .await
         })?;

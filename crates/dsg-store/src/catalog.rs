@@ -15,12 +15,21 @@ impl Store {
     /// The database is unreachable.
     pub async fn load_catalog(&self) -> Result<Catalog> {
         const DATASETS: &str = "SELECT id, name, tos_id, access_mode FROM dataset";
-        const TOS: &str = "SELECT t.id, t.name, t.dataset_id, s.name, t.effective_date, t.retired_date \
-             FROM tos_document t LEFT JOIN service s ON s.id = t.service_id";
+        const TOS: &str = "SELECT t.id, t.name, t.dataset_id, s.name, t.effective_date, t.retired_date, v.version \
+             FROM tos_document t LEFT JOIN service s ON s.id = t.service_id \
+             LEFT JOIN dataset_version v ON v.id = t.dataset_version_id";
         const GROUP_PERMS: &str = "SELECT gp.group_id, gp.dataset_id, p.name \
              FROM group_dataset_permission gp JOIN permission p ON p.id = gp.permission_id";
         type DatasetRow = (i64, String, Option<i64>, String);
-        type TosRow = (i64, String, Option<i64>, Option<String>, i64, Option<i64>);
+        type TosRow = (
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<String>,
+        );
         type Rows = (Vec<DatasetRow>, Vec<TosRow>, Vec<(i64, i64, String)>);
         let (datasets, tos, perms): Rows = on_db!(self.db(), pool => {
             let d = sqlx::query_as(DATASETS).fetch_all(pool).await?;
@@ -44,7 +53,7 @@ impl Store {
                 },
             );
         }
-        for (id, name, dataset_id, service, effective, retired) in tos {
+        for (id, name, dataset_id, service, effective, retired, version) in tos {
             catalog.tos.insert(
                 id,
                 TosInfo {
@@ -52,6 +61,7 @@ impl Store {
                     name,
                     dataset_id,
                     service,
+                    version,
                     effective_at: Timestamp(effective),
                     retired_at: retired.map(Timestamp),
                 },

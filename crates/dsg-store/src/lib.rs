@@ -7,6 +7,8 @@
 //! so a change, its audit entry and its cache invalidation cannot disagree.
 //! This crate knows nothing about HTTP.
 
+pub mod access_requests;
+pub mod admin;
 pub mod audit;
 pub mod buckets;
 pub mod catalog;
@@ -18,6 +20,8 @@ pub mod events;
 pub mod grants;
 pub mod groups;
 pub mod identities;
+pub mod invitations;
+pub mod manage;
 pub mod ngauth;
 pub mod principals;
 pub mod probe;

@@ -133,6 +133,11 @@ struct TokenSpec {
     #[serde(default, deserialize_with = "double_option")]
     expires_in_s: Option<Option<i64>>,
     value: Option<String>,
+    /// Token scope: only `view` survives.
+    #[serde(default)]
+    read_only: bool,
+    /// Token scope: only these datasets.
+    datasets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +174,8 @@ struct MemberSpec {
     user: String,
     #[serde(default)]
     admin: bool,
+    /// Membership ends this many seconds after seeding.
+    expires_in_s: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +199,8 @@ struct MembershipSpec {
     group: String,
     #[serde(default)]
     admin: bool,
+    /// Membership ends this many seconds after seeding.
+    expires_in_s: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +212,8 @@ struct GrantSpec {
     group: Option<String>,
     #[serde(default = "manual")]
     source: String,
+    /// Grant ends this many seconds after seeding.
+    expires_in_s: Option<i64>,
 }
 
 fn manual() -> String {
@@ -238,6 +249,8 @@ struct SaGrantSpec {
     dataset: String,
     permission: String,
     version: Option<String>,
+    /// Grant ends this many seconds after seeding.
+    expires_in_s: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +285,10 @@ struct Run {
 }
 
 impl Run {
+    fn after(&self, secs: Option<i64>) -> Option<Timestamp> {
+        secs.map(|s| Timestamp(self.now).plus_secs(s))
+    }
+
     fn expiry(&self, spec: Option<Option<i64>>) -> Option<Timestamp> {
         match spec {
             None => Some(Timestamp(self.now).plus_secs(DEFAULT_TOKEN_SECS)),
@@ -492,7 +509,10 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                         description: t.description.clone(),
                         expires_at: run.expiry(t.expires_in_s),
                         literal: token_literal(t.value.as_deref())?,
-                        ..NewToken::default()
+                        scope: dsg_core::permissions::TokenScope {
+                            read_only: t.read_only,
+                            datasets: t.datasets.as_ref().map(|d| d.iter().cloned().collect()),
+                        },
                     },
                 )
                 .await?;
@@ -517,7 +537,8 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         let id = tx.create_group(&g.name).await?;
         for m in &g.members {
             let uid = run.user(tx, &m.user).await?;
-            tx.add_member(uid, id, m.admin, None).await?;
+            tx.add_member(uid, id, m.admin, run.after(m.expires_in_s))
+                .await?;
         }
         for p in &g.permissions {
             let did = tx.dataset_id(&p.dataset).await?;
@@ -528,7 +549,8 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
     for m in &f.memberships {
         let uid = run.user(tx, &m.user).await?;
         let gid = tx.group_id(&m.group).await?;
-        tx.add_member(uid, gid, m.admin, None).await?;
+        tx.add_member(uid, gid, m.admin, run.after(m.expires_in_s))
+            .await?;
     }
     for g in &f.grants {
         let user_id = run.user(tx, &g.user).await?;
@@ -549,7 +571,7 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             group_id,
             granted_by: None,
             source: &g.source,
-            expires_at: None,
+            expires_at: run.after(g.expires_in_s),
         })
         .await?;
     }
@@ -599,8 +621,14 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                 Some(v) => Some(tx.version_id(dataset_id, v).await?),
                 None => None,
             };
-            tx.create_service_account_grant(id, dataset_id, version_id, &g.permission)
-                .await?;
+            tx.create_service_account_grant(
+                id,
+                dataset_id,
+                version_id,
+                &g.permission,
+                run.after(g.expires_in_s),
+            )
+            .await?;
         }
         let key = sa.key.clone().unwrap_or_else(|| sa.name.clone());
         out_sas.insert(key, json!({"id": id, "name": sa.name, "tokens": tokens}));

@@ -111,10 +111,11 @@ impl WriteTx {
         dataset_id: i64,
         version_id: Option<i64>,
         permission: &str,
+        expires_at: Option<dsg_core::Timestamp>,
     ) -> Result<i64> {
         let permission_id = self.permission_id(permission).await?;
         const SQL: &str = "INSERT INTO service_account_grant (service_account_id, dataset_id, dataset_version_id, \
-             permission_id, granted_by_id, created) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+             permission_id, granted_by_id, created, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
         let id = self
             .insert_id(
                 SQL,
@@ -125,6 +126,7 @@ impl WriteTx {
                     Bind::I(permission_id),
                     Bind::OI(self.actor().id),
                     Bind::I(now_micros()),
+                    Bind::OI(expires_at.map(|t| t.0)),
                 ]),
             )
             .await
@@ -135,7 +137,8 @@ impl WriteTx {
             "ServiceAccountGrant",
             id,
             None,
-            Some(json!({"service_account_id": sa_id, "dataset_id": dataset_id, "permission": permission, "version_id": version_id})),
+            Some(json!({"service_account_id": sa_id, "dataset_id": dataset_id, "permission": permission,
+                        "version_id": version_id, "expires_at": expires_at.map(|t| t.to_rfc3339())})),
         )
         .await?;
         Ok(id)

@@ -140,8 +140,18 @@ impl WriteTx {
     pub async fn add_affiliation(&mut self, user_id: i64, name: &str) -> Result<()> {
         const SQL: &str = "INSERT INTO affiliation (user_id, name) VALUES ($1, $2) \
              ON CONFLICT (user_id, name) DO NOTHING";
-        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(user_id).bind(name).execute(conn).await.map(|r| r.rows_affected()))?;
-        self.invalidate(CacheEvent::User(user_id));
+        let added = on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(user_id).bind(name).execute(conn).await.map(|r| r.rows_affected()))?;
+        if added > 0 {
+            self.invalidate(CacheEvent::User(user_id));
+            self.audit(
+                "affiliation_added",
+                "User",
+                user_id,
+                None,
+                Some(json!({"affiliation": name})),
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -106,6 +106,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
             })
             .await;
     });
+    dsg_server::outbound::install_crypto_provider();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -57,6 +57,11 @@ enum Command {
     /// Google Cloud Storage: bucket IAM provisioning.
     #[command(subcommand)]
     Gcs(GcsCommand),
+    /// Query the append-only audit log.
+    Audit(crate::native_cli::AuditArgs),
+    /// Manage service accounts, their tokens and grants.
+    #[command(subcommand)]
+    ServiceAccount(crate::native_cli::SaCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,7 +146,7 @@ enum ConfigCommand {
 }
 
 /// Parses `30d`, `12h`, `90m`, `3600s`, `3600` or `never` into seconds.
-fn parse_duration(s: &str) -> Result<Option<i64>> {
+pub(crate) fn parse_duration(s: &str) -> Result<Option<i64>> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("never") {
         return Ok(None);
@@ -318,6 +323,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             let result = store.seed(fixture).await;
             store.close().await;
             println!("{}", serde_json::to_string(&result?)?);
+        }
+        Command::Audit(args) => {
+            let store = open_store(&config).await?;
+            let out = crate::native_cli::audit(&store, args).await;
+            store.close().await;
+            out?;
+        }
+        Command::ServiceAccount(cmd) => {
+            let store = open_store(&config).await?;
+            let out = crate::native_cli::service_account(&store, cmd).await;
+            store.close().await;
+            out?;
         }
         Command::Setup(_) => {} // handled before the configuration is loaded
         Command::Scim(ScimCommand::Token(cmd)) => scim_token(&config, cmd).await?,

@@ -2,6 +2,7 @@
 //! configuration and dispatches; the work lives in `dsg-server` and `dsg-store`.
 
 mod cli;
+mod native_cli;
 mod setup;
 
 use clap::Parser;

@@ -18,6 +18,7 @@ fn tos(id: i64, name: &str, dataset_id: Option<i64>, service: Option<&str>) -> T
         name: name.into(),
         dataset_id,
         service: service.map(Into::into),
+        version: None,
         effective_at: Timestamp(0),
         retired_at: None,
     }
@@ -154,6 +155,7 @@ fn unaccepted_dataset_tos_blocks_v2_but_not_ignore_tos() {
     assert_eq!(
         d.missing_tos,
         vec![MissingTos {
+            version: None,
             dataset_id: 3,
             dataset_name: "manc".into(),
             tos_id: 9,

@@ -14,8 +14,8 @@ use super::body;
 use crate::error::ApiError;
 use crate::state::{ApiRequest, AppState};
 
-fn actor(a: &crate::cache::Authenticated, user_id: i64) -> Actor {
-    Actor::user(user_id, &a.document.info.email, None)
+fn actor(req: &ApiRequest, a: &crate::cache::Authenticated, user_id: i64) -> Actor {
+    Actor::user(user_id, &a.document.info.email, req.request_id.clone())
 }
 
 /// `GET /api/v1/user/token` → the caller's tokens (never their values). Humans only.
@@ -44,7 +44,7 @@ pub async fn list_tokens(
 
 async fn mint(state: &AppState, req: &ApiRequest, description: String) -> Result<String, ApiError> {
     let (user_id, a) = req.human()?;
-    let mut tx = state.store.begin(actor(a, user_id)).await?;
+    let mut tx = state.store.begin(actor(req, a, user_id)).await?;
     let (_, token) = tx
         .create_user_token(
             user_id,

@@ -7,7 +7,11 @@ use std::time::Duration;
 use dsg_testkit::{Backend, eventually, spawn_app, user_token};
 use serde_json::json;
 
-fn dsg(app: &dsg_testkit::TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub(crate) fn dsg(
+    app: &dsg_testkit::TestApp,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsg"));
     cmd.args(args)
@@ -37,7 +41,7 @@ fn dsg(app: &dsg_testkit::TestApp, args: &[&str], stdin: Option<&str>) -> (bool,
 }
 
 /// SQLite must be fresh on the next request; PostgreSQL within one second.
-async fn fresh<F, Fut>(backend: Backend, check: F) -> bool
+pub(crate) async fn fresh<F, Fut>(backend: Backend, check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

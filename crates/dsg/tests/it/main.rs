@@ -21,6 +21,7 @@ macro_rules! both_backends {
 }
 
 mod api;
+mod audit;
 mod bad_input;
 mod browser;
 mod cli;
@@ -29,11 +30,16 @@ mod google;
 mod idp;
 mod jwt;
 mod login;
+mod native;
 mod ngauth;
 mod ngauth_login;
+mod scenarios;
 mod schema;
 mod scim;
 mod scim_prop;
+mod service_accounts;
 mod setup;
 mod snapshots;
+mod timed;
+mod tos;
 mod user_cache;

@@ -1,0 +1,304 @@
+//! The DatasetGateway-native API (spec §5.3 and beyond): datasets, versions,
+//! buckets, grants, memberships, check-access / explain-access, tokens,
+//! service accounts, terms of service, access requests, invitations and the
+//! audit log.
+//!
+//! Every route here runs behind a small request-id layer: the request's
+//! `X-Request-Id` (or a fresh UUID) is echoed on the response and recorded
+//! in the audit row of any mutation the request makes. Authority (spec §4.9,
+//! with its bugs fixed) is decided from the presenting token's own permission
+//! document, so a read-only or dataset-limited token can never manage more
+//! than it can see.
+
+mod access;
+mod audit;
+mod datasets;
+mod grants;
+mod requests;
+mod service_accounts;
+mod tokens;
+mod tos;
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use dsg_core::Timestamp;
+use dsg_store::CacheEvent;
+use dsg_store::tokens::PrincipalRef;
+use dsg_store::write::Actor;
+use serde::Deserialize;
+
+use crate::cache::Authenticated;
+use crate::error::ApiError;
+use crate::state::{ApiRequest, AppState};
+
+/// Header carrying the request id.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id of the current request (set by [`request_id`]).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Keeps a caller's `X-Request-Id` when it is short and printable, else makes one;
+/// stores it for handlers and echoes it on the response.
+pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    response
+}
+
+/// Registers the native routes (merged, so the CAVE routes keep their fast path).
+pub fn routes(router: Router<AppState>) -> Router<AppState> {
+    let native = Router::new();
+    let native = audit::routes(native);
+    let native = datasets::routes(native);
+    let native = access::routes(native);
+    let native = grants::routes(native);
+    let native = tokens::routes(native);
+    let native = service_accounts::routes(native);
+    let native = tos::routes(native);
+    let native = requests::routes(native);
+    router.merge(native.route_layer(axum::middleware::from_fn(request_id)))
+}
+
+/// What the presenting token's document says about the caller's authority.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct View {
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    groups_admin: Vec<String>,
+    #[serde(default)]
+    permissions_v2_ignore_tos: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    version_permissions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// A service account: it may read what it holds, never manage anything.
+    #[serde(skip)]
+    service_account: bool,
+}
+
+impl View {
+    fn holds(&self, dataset: &str, level: &str) -> bool {
+        !self.service_account
+            && self
+                .permissions_v2_ignore_tos
+                .get(dataset)
+                .is_some_and(|l| l.iter().any(|n| n == level))
+    }
+
+    /// Global administrator (false for read-only tokens and service accounts).
+    pub(crate) fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    /// Global admin, or `manage` on the dataset (from a grant or a group).
+    pub(crate) fn can_manage(&self, dataset: &str) -> bool {
+        self.admin || self.holds(dataset, "manage")
+    }
+
+    /// Global admin, or `admin` on the dataset.
+    pub(crate) fn is_dataset_admin(&self, dataset: &str) -> bool {
+        self.admin || self.holds(dataset, "admin")
+    }
+
+    /// Any access at all to the dataset (any version).
+    pub(crate) fn sees(&self, dataset: &str) -> bool {
+        self.admin
+            || self.permissions_v2_ignore_tos.contains_key(dataset)
+            || self.version_permissions.contains_key(dataset)
+    }
+
+    /// Highest level held dataset-wide (global admin = 4).
+    pub(crate) fn level(&self, dataset: &str) -> u8 {
+        if self.admin {
+            return 4;
+        }
+        if self.service_account {
+            return 0;
+        }
+        self.permissions_v2_ignore_tos.get(dataset).map_or(0, |l| {
+            l.iter()
+                .map(|n| dsg_core::level::number_of(n))
+                .max()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Global admin or administrator of the group.
+    pub(crate) fn is_group_admin(&self, group: &str) -> bool {
+        self.admin || self.groups_admin.iter().any(|g| g == group)
+    }
+
+    /// Member of the group.
+    pub(crate) fn in_group(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
+}
+
+/// An authenticated native-API request: principal, request id, authority view.
+pub(crate) struct Ctx {
+    pub(crate) auth: Authenticated,
+    pub(crate) request_id: Option<String>,
+    pub(crate) method: axum::http::Method,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let req = ApiRequest::from_request_parts(parts, state).await?;
+        let auth = req.principal()?.clone();
+        Ok(Self {
+            auth,
+            request_id: req.request_id,
+            method: req.method,
+        })
+    }
+}
+
+impl Ctx {
+    /// The caller's authority, read from its (scoped) document.
+    pub(crate) fn view(&self) -> View {
+        let mut v: View = serde_json::from_slice(&self.auth.document.body).unwrap_or_default();
+        v.service_account = matches!(self.auth.token.principal, PrincipalRef::ServiceAccount(_));
+        v
+    }
+
+    /// A human user's id; 403 for service accounts (the original's code).
+    pub(crate) fn human(&self) -> Result<i64, ApiError> {
+        match self.auth.token.principal {
+            PrincipalRef::User(id) => Ok(id),
+            PrincipalRef::ServiceAccount(_) => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// The audit actor for this request.
+    pub(crate) fn actor(&self) -> Actor {
+        match self.auth.token.principal {
+            PrincipalRef::User(id) => {
+                Actor::user(id, &self.auth.document.info.email, self.request_id.clone())
+            }
+            PrincipalRef::ServiceAccount(_) => Actor {
+                id: None,
+                label: format!("sa:{}", self.auth.document.info.email),
+                request_id: self.request_id.clone(),
+            },
+        }
+    }
+
+    /// 405 unless the method is one of `allowed`.
+    pub(crate) fn allow(&self, allowed: &[axum::http::Method]) -> Result<(), ApiError> {
+        if allowed.contains(&self.method)
+            || (self.method == axum::http::Method::HEAD
+                && allowed.contains(&axum::http::Method::GET))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::method_not_allowed(&self.method))
+        }
+    }
+}
+
+/// 403 unless `ok`.
+pub(crate) fn require(ok: bool) -> Result<(), ApiError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// Commits and applies the cache events on this server at once.
+pub(crate) async fn commit(state: &AppState, tx: dsg_store::WriteTx) -> Result<(), ApiError> {
+    let events: Vec<CacheEvent> = tx.commit().await?;
+    state.committed(&events);
+    Ok(())
+}
+
+/// Reads an optional instant field (RFC 3339, date or Unix seconds).
+pub(crate) fn instant(body: &serde_json::Value, key: &str) -> Result<Option<Timestamp>, ApiError> {
+    match body.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .map(|s| Some(Timestamp::from_secs(s)))
+            .ok_or_else(|| ApiError::bad_request(format!("{key} must be whole Unix seconds"))),
+        Some(serde_json::Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{key} must be an RFC 3339 time such as 2026-06-01T12:00:00Z"
+            ))
+        }),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{key} must be an RFC 3339 time"
+        ))),
+    }
+}
+
+/// Reads an optional string field.
+pub(crate) fn opt_str<'a>(
+    body: &'a serde_json::Value,
+    key: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match body.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
+    }
+}
+
+/// Reads a required non-empty string field.
+pub(crate) fn req_str<'a>(body: &'a serde_json::Value, key: &str) -> Result<&'a str, ApiError> {
+    opt_str(body, key)?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("{key} is required")))
+}
+
+/// Reads an optional boolean field.
+pub(crate) fn opt_bool(body: &serde_json::Value, key: &str) -> Result<Option<bool>, ApiError> {
+    match body.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "{key} must be true or false"
+        ))),
+    }
+}
+
+/// A JSON object body (empty body = `{}`).
+pub(crate) fn object(
+    headers: &axum::http::HeaderMap,
+    bytes: &bytes::Bytes,
+) -> Result<serde_json::Value, ApiError> {
+    match crate::api::body_json(headers, bytes)? {
+        None => Ok(serde_json::json!({})),
+        Some(v @ serde_json::Value::Object(_)) => Ok(v),
+        Some(_) => Err(ApiError::bad_request("expected a JSON object")),
+    }
+}
+
+/// Times as the API shows them.
+pub(crate) fn rfc(t: Option<Timestamp>) -> Option<String> {
+    t.map(Timestamp::to_rfc3339)
+}
+
+/// 201 with a JSON body.
+pub(crate) fn created(body: serde_json::Value) -> Response {
+    use axum::response::IntoResponse;
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}

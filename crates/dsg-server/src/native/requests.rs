@@ -1,0 +1,270 @@
+//! Access requests and invitations.
+//!
+//! * `POST /api/v1/datasets/{name}/access-requests {"permission","version"?,"message"?}`
+//!   — any user asks; `GET` there lists the dataset's requests (dataset admins;
+//!   `?status=pending`).
+//! * `GET /api/v1/access-requests` — the caller's own requests.
+//! * `POST /api/v1/access-requests/{id}/approve {"expires_at"?,"note"?}` and
+//!   `…/deny {"note"?}` — dataset admins (approving `admin` needs the right to
+//!   appoint admins); approval creates the grant in the same transaction.
+//!   `…/withdraw` — the requester.
+//! * `GET|POST /api/v1/datasets/{name}/invitations {"email","permission",
+//!   "version"?,"grant_expires_at"?,"expires_at"?}` — managers (within their
+//!   level); an invitation for an existing user becomes a grant at once,
+//!   otherwise at their first login. `DELETE …/invitations/{id}` withdraws one.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use bytes::Bytes;
+use dsg_store::access_requests::AccessRequest;
+use dsg_store::invitations::{Invited, NewInvitation};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::grants::may_handle_level;
+use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
+    r.route(
+        "/api/v1/datasets/{name}/access-requests",
+        any(dataset_requests),
+    )
+    .route("/api/v1/access-requests", any(own_requests))
+    .route("/api/v1/access-requests/{id}/{action}", any(decide))
+    .route("/api/v1/datasets/{name}/invitations", any(invitations))
+    .route("/api/v1/datasets/{name}/invitations/{id}", any(invitation))
+}
+
+fn request_json(r: &AccessRequest) -> Value {
+    json!({
+        "id": r.id, "user_id": r.user_id, "email": r.email, "dataset": r.dataset,
+        "version": r.version, "permission": r.permission, "message": r.message,
+        "status": r.status, "decided_by": r.decided_by, "decided_at": rfc(r.decided_at),
+        "decision_note": r.decision_note, "created": r.created.to_rfc3339(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    status: Option<String>,
+}
+
+async fn dataset_row(
+    state: &AppState,
+    name: &str,
+) -> Result<dsg_store::manage::DatasetRow, ApiError> {
+    state
+        .store
+        .dataset_by_name(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dataset not found"))
+}
+
+async fn dataset_requests(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let user_id = ctx.human()?;
+    ctx.allow(&[Method::GET, Method::POST])?;
+    let d = dataset_row(&state, &name).await?;
+    if ctx.method == Method::GET {
+        require(ctx.view().is_dataset_admin(&d.name))?;
+        let status = query.ok().and_then(|Query(q)| q.status);
+        let list = state
+            .store
+            .access_requests(Some(d.id), None, status.as_deref())
+            .await?;
+        return Ok(Json(list.iter().map(request_json).collect::<Vec<_>>()).into_response());
+    }
+    let body = object(&headers, &bytes)?;
+    let permission = opt_str(&body, "permission")?.unwrap_or("view");
+    if dsg_core::Level::parse(permission).is_none() {
+        return Err(ApiError::bad_request(
+            "permission must be view, edit, manage or admin",
+        ));
+    }
+    let message = opt_str(&body, "message")?.unwrap_or("");
+    if message.len() > 2000 {
+        return Err(ApiError::bad_request(
+            "message is longer than 2000 characters",
+        ));
+    }
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    let version_id = match opt_str(&body, "version")?.filter(|s| !s.is_empty()) {
+        Some(v) => Some(tx.version_id(d.id, v).await?),
+        None => None,
+    };
+    let id = tx
+        .create_access_request(user_id, d.id, version_id, permission, message)
+        .await?;
+    commit(&state, tx).await?;
+    let r = state
+        .store
+        .access_request(id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("request vanished".into()))?;
+    Ok(created(request_json(&r)))
+}
+
+async fn own_requests(State(state): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    let user_id = ctx.human()?;
+    ctx.allow(&[Method::GET])?;
+    let list = state
+        .store
+        .access_requests(None, Some(user_id), None)
+        .await?;
+    Ok(Json(list.iter().map(request_json).collect::<Vec<_>>()).into_response())
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let user_id = ctx.human()?;
+    ctx.allow(&[Method::POST])?;
+    let not_found = || ApiError::not_found("Access request not found");
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let r = state
+        .store
+        .access_request(id)
+        .await?
+        .ok_or_else(not_found)?;
+    let body = object(&headers, &bytes)?;
+    let note = opt_str(&body, "note")?.unwrap_or("");
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    match action.as_str() {
+        "withdraw" => {
+            if r.user_id != user_id {
+                return Err(not_found());
+            }
+            tx.withdraw_access_request(id, user_id).await?;
+        }
+        "approve" | "deny" => {
+            let view = ctx.view();
+            if !view.is_dataset_admin(&r.dataset) {
+                return Err(if r.user_id == user_id {
+                    ApiError::forbidden()
+                } else {
+                    not_found()
+                });
+            }
+            let approve = action == "approve";
+            if approve && !may_handle_level(&state, &view, &r.dataset, &r.permission) {
+                return Err(ApiError::forbidden());
+            }
+            let expires_at = instant(&body, "expires_at")?;
+            if expires_at.is_some_and(|e| e <= state.clock.now()) {
+                return Err(ApiError::bad_request("expires_at must be in the future"));
+            }
+            tx.decide_access_request(&r, approve, note, expires_at)
+                .await?;
+        }
+        _ => return Err(ApiError::not_found("Not found.")),
+    }
+    commit(&state, tx).await?;
+    let r = state
+        .store
+        .access_request(id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(request_json(&r)).into_response())
+}
+
+async fn invitations(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    ctx.human()?;
+    ctx.allow(&[Method::GET, Method::POST])?;
+    let view = ctx.view();
+    let d = dataset_row(&state, &name).await?;
+    require(view.can_manage(&d.name) || view.is_dataset_admin(&d.name))?;
+    if ctx.method == Method::GET {
+        let now = state.clock.now();
+        let out: Vec<Value> = state
+            .store
+            .dataset_invitations(d.id)
+            .await?
+            .into_iter()
+            .map(|i| {
+                json!({
+                    "id": i.id, "email": i.email, "permission": i.permission, "version": i.version,
+                    "grant_expires_at": rfc(i.grant_expires_at), "expires_at": rfc(i.expires_at),
+                    "accepted_at": rfc(i.accepted_at),
+                    "expired": i.accepted_at.is_none() && dsg_store::manage::expired(i.expires_at, now),
+                })
+            })
+            .collect();
+        return Ok(Json(out).into_response());
+    }
+    let body = object(&headers, &bytes)?;
+    let email = req_str(&body, "email")?;
+    let permission = req_str(&body, "permission")?;
+    if !may_handle_level(&state, &view, &d.name, permission) {
+        return Err(ApiError::forbidden());
+    }
+    let now = state.clock.now();
+    let grant_expires_at = instant(&body, "grant_expires_at")?;
+    let expires_at = instant(&body, "expires_at")?;
+    if grant_expires_at.is_some_and(|e| e <= now) || expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::bad_request("expiry times must be in the future"));
+    }
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    let version_id = match opt_str(&body, "version")?.filter(|s| !s.is_empty()) {
+        Some(v) => Some(tx.version_id(d.id, v).await?),
+        None => None,
+    };
+    let outcome = tx
+        .create_invitation(&NewInvitation {
+            email,
+            dataset_id: d.id,
+            version_id,
+            permission,
+            grant_expires_at,
+            expires_at,
+        })
+        .await?;
+    commit(&state, tx).await?;
+    let out = match outcome {
+        Invited::Pending(id) => json!({"id": id, "email": email, "status": "pending"}),
+        Invited::Granted { invitation, grant } => {
+            json!({"id": invitation, "email": email, "status": "granted", "grant_id": grant})
+        }
+    };
+    Ok(created(out))
+}
+
+async fn invitation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    ctx.human()?;
+    ctx.allow(&[Method::DELETE])?;
+    let d = dataset_row(&state, &name).await?;
+    require(ctx.view().can_manage(&d.name))?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("Invitation not found"))?;
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    if !tx.delete_invitation(d.id, id).await? {
+        return Err(ApiError::not_found("Invitation not found"));
+    }
+    commit(&state, tx).await?;
+    Ok(Json(json!({"status": "deleted", "id": id})).into_response())
+}

@@ -1,0 +1,512 @@
+//! Terms of service: documents scoped to a dataset, a version or a service,
+//! with effective and retired dates; acceptance.
+//!
+//! * `POST /api/v1/services {"name","display_name"?,"base_url"?}` — global admins.
+//! * `POST /api/v1/tos {"name","text","dataset"?,"version"?,"service"?,
+//!   "effective_at"?,"retired_at"?}` — dataset admins (global admins for
+//!   service-wide documents). A dataset document without version or service
+//!   becomes the dataset's gate.
+//! * `GET /api/v1/tos/{id}` — the document as JSON; `POST /api/v1/tos/{id}/retire`.
+//! * `GET|POST /api/v1/tos/{id}/accept` — the page middle_auth_client sends
+//!   users to: GET renders the text and an "I Accept" form (HTML), POST
+//!   records the acceptance. Browser posts authenticated by the login cookie
+//!   must pass a double-submit CSRF token and, when an `Origin` is sent, a
+//!   same-origin check; `next` only leads back to this server or a configured
+//!   host. Bearer clients may POST without a form.
+//! * `GET /api/v1/tos/invite/{token}` — the same page, reached by the
+//!   document's invitation token (landing links sent to people).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use bytes::Bytes;
+use dsg_core::token::{ApiToken, secrets_equal};
+use dsg_store::datasets::NewTos;
+use dsg_store::grants::NewGrant;
+use dsg_store::manage::TosRow;
+use dsg_store::tokens::PrincipalRef;
+use dsg_store::write::Actor;
+use serde_json::{Value, json};
+
+use super::{Ctx, View, commit, created, instant, object, opt_str, req_str, require, rfc};
+use crate::cache::Authenticated;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Double-submit CSRF cookie of the acceptance form.
+const CSRF_COOKIE: &str = "dsg_csrf";
+
+pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
+    r.route("/api/v1/services", any(services))
+        .route("/api/v1/tos", any(create_tos))
+        .route("/api/v1/tos/invite/{token}", any(invite_page))
+        .route("/api/v1/tos/{id}", any(get_tos))
+        .route("/api/v1/tos/{id}/retire", any(retire))
+        .route("/api/v1/tos/{id}/accept", any(accept))
+}
+
+#[derive(Template)]
+#[template(path = "tos_accept.html")]
+struct TosPage<'a> {
+    name: &'a str,
+    dataset: Option<&'a str>,
+    public: bool,
+    version: Option<&'a str>,
+    service: Option<&'a str>,
+    text: &'a str,
+    in_force: bool,
+    accepted: bool,
+    email: Option<&'a str>,
+    action: String,
+    csrf: String,
+    next: String,
+    login: String,
+}
+
+async fn services(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::POST])?;
+    require(ctx.view().is_admin())?;
+    let body = object(&headers, &bytes)?;
+    let name = req_str(&body, "name")?;
+    dsg_store::service_accounts::validate_slug("service name", name)
+        .map_err(dsg_store::StoreError::from)?;
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    let id = tx
+        .create_service(
+            name,
+            opt_str(&body, "display_name")?.unwrap_or(""),
+            opt_str(&body, "base_url")?.unwrap_or(""),
+        )
+        .await?;
+    commit(&state, tx).await?;
+    Ok(created(json!({"id": id, "name": name})))
+}
+
+/// Who may create or retire a document with this scope.
+fn may_edit(view: &View, dataset: Option<&str>) -> bool {
+    match dataset {
+        Some(d) => view.is_dataset_admin(d),
+        None => view.is_admin(),
+    }
+}
+
+fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {
+    let mut v = json!({
+        "id": t.id, "name": t.name, "text": t.text, "dataset": t.dataset, "version": t.version,
+        "service": t.service, "effective_at": t.effective_at.to_rfc3339(),
+        "retired_at": rfc(t.retired_at), "in_force": t.in_force(now),
+        "accept_url": format!("/api/v1/tos/{}/accept", t.id),
+    });
+    if show_invite {
+        v["invite_url"] = json!(format!("/api/v1/tos/invite/{}", t.invite_token));
+    }
+    v
+}
+
+async fn create_tos(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::POST])?;
+    let body = object(&headers, &bytes)?;
+    let dataset = opt_str(&body, "dataset")?.filter(|s| !s.is_empty());
+    require(may_edit(&ctx.view(), dataset))?;
+    let version = opt_str(&body, "version")?.filter(|s| !s.is_empty());
+    let service = opt_str(&body, "service")?.filter(|s| !s.is_empty());
+    let now = state.clock.now();
+    let effective_at = instant(&body, "effective_at")?.unwrap_or(now);
+    let retired_at = instant(&body, "retired_at")?;
+    if retired_at.is_some_and(|r| r <= effective_at) {
+        return Err(ApiError::bad_request(
+            "retired_at must be after effective_at",
+        ));
+    }
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    let dataset_id = match dataset {
+        Some(d) => Some(tx.dataset_id(d).await?),
+        None => None,
+    };
+    let version_id = match (version, dataset_id) {
+        (Some(v), Some(d)) => Some(tx.version_id(d, v).await?),
+        (Some(_), None) => return Err(ApiError::bad_request("a version needs a dataset")),
+        (None, _) => None,
+    };
+    let service_id = match service {
+        Some(s) => Some(tx.service_id(s).await?),
+        None => None,
+    };
+    let (id, _) = tx
+        .create_tos(&NewTos {
+            name: req_str(&body, "name")?.to_owned(),
+            text: req_str(&body, "text")?.to_owned(),
+            dataset_id,
+            version_id,
+            service_id,
+            effective_at,
+            retired_at,
+        })
+        .await?;
+    if let (Some(d), None, None) = (dataset_id, version_id, service_id) {
+        tx.set_dataset_tos(d, Some(id)).await?;
+    }
+    commit(&state, tx).await?;
+    let t = state
+        .store
+        .tos_document(id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("TOS vanished".into()))?;
+    Ok(created(tos_json(&t, now, true)))
+}
+
+async fn tos(state: &AppState, id: &str) -> Result<TosRow, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("TOS not found"))?;
+    state
+        .store
+        .tos_document(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("TOS not found"))
+}
+
+async fn get_tos(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::GET])?;
+    let t = tos(&state, &id).await?;
+    let view = ctx.view();
+    let show_invite = t
+        .dataset
+        .as_deref()
+        .map_or(view.is_admin(), |d| view.can_manage(d));
+    let mut v = tos_json(&t, state.clock.now(), show_invite);
+    if let PrincipalRef::User(uid) = ctx.auth.token.principal {
+        v["accepted"] = json!(state.store.has_accepted(uid, t.id).await?);
+    }
+    Ok(Json(v).into_response())
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::POST])?;
+    let t = tos(&state, &id).await?;
+    require(may_edit(&ctx.view(), t.dataset.as_deref()))?;
+    let body = object(&headers, &bytes)?;
+    let at = instant(&body, "retired_at")?.unwrap_or_else(|| state.clock.now());
+    if at <= t.effective_at {
+        return Err(ApiError::bad_request(
+            "retired_at must be after effective_at",
+        ));
+    }
+    let mut tx = state.store.begin(ctx.actor()).await?;
+    tx.retire_tos(t.id, Some(at)).await?;
+    commit(&state, tx).await?;
+    Ok(Json(json!({"id": t.id, "retired_at": at.to_rfc3339()})).into_response())
+}
+
+/// `next` when it leads back to this server or an allowed host, else `None`.
+fn safe_next(state: &AppState, next: &str) -> Option<String> {
+    if next.is_empty() {
+        return None;
+    }
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        return Some(next.to_owned());
+    }
+    let url = url::Url::parse(next).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() {
+        return None;
+    }
+    let host = url.host_str()?.to_ascii_lowercase();
+    let own = url::Url::parse(&state.config.server.origin)
+        .ok()
+        .and_then(|o| o.host_str().map(str::to_ascii_lowercase));
+    let allowed = own.as_deref() == Some(host.as_str())
+        || state
+            .config
+            .access
+            .redirect_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&host));
+    allowed.then(|| url.to_string())
+}
+
+/// The human user behind the request, if any (stale credentials count as anonymous here).
+async fn browser_user(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<Authenticated> {
+    match state.authenticate(headers, uri.query(), None).await {
+        Ok(Some(a)) if matches!(a.token.principal, PrincipalRef::User(_)) => Some(a),
+        _ => None,
+    }
+}
+
+fn csrf_cookie(state: &AppState, value: &str) -> Option<HeaderValue> {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .ok()
+}
+
+async fn render(
+    state: &AppState,
+    t: &TosRow,
+    who: Option<&Authenticated>,
+    headers: &HeaderMap,
+    page_path: &str,
+    next: &str,
+) -> Result<Response, ApiError> {
+    let accepted = match who.map(|a| a.token.principal) {
+        Some(PrincipalRef::User(uid)) => state.store.has_accepted(uid, t.id).await?,
+        _ => false,
+    };
+    let csrf = match crate::credentials::cookie(headers, CSRF_COOKIE)
+        .filter(|c| c.len() >= 32 && c.len() <= 128)
+    {
+        Some(c) => c,
+        None => ApiToken::generate()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .expose()
+            .to_owned(),
+    };
+    let login = format!(
+        "/auth/login?next={}",
+        url::form_urlencoded::byte_serialize(page_path.as_bytes()).collect::<String>()
+    );
+    let html = TosPage {
+        name: &t.name,
+        dataset: t.dataset.as_deref(),
+        public: t.access_mode.as_deref() == Some("public"),
+        version: t.version.as_deref(),
+        service: t.service.as_deref(),
+        text: &t.text,
+        in_force: t.in_force(state.clock.now()),
+        accepted,
+        email: who.map(|a| a.document.info.email.as_str()),
+        action: format!("/api/v1/tos/{}/accept", t.id),
+        csrf: csrf.clone(),
+        next: safe_next(state, next).unwrap_or_default(),
+        login,
+    }
+    .render()
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut r = Html(html).into_response();
+    if let Some(c) = csrf_cookie(state, &csrf) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+fn query_next(uri: &Uri) -> String {
+    uri.query()
+        .and_then(|q| crate::credentials::query_param(q, "next"))
+        .unwrap_or_default()
+}
+
+async fn invite_page(
+    State(state): State<AppState>,
+    method: Method,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    let Some(t) = state.store.tos_by_invite(&token).await? else {
+        return Ok((
+            StatusCode::NOT_FOUND,
+            Html(
+                crate::pages::MessagePage {
+                    title: "Not found",
+                    message: "This terms-of-service link is not valid.",
+                }
+                .render()
+                .unwrap_or_default(),
+            ),
+        )
+            .into_response());
+    };
+    let who = browser_user(&state, &headers, &uri).await;
+    render(
+        &state,
+        &t,
+        who.as_ref(),
+        &headers,
+        uri.path(),
+        &query_next(&uri),
+    )
+    .await
+}
+
+/// Does this request carry a login cookie (an ambient, CSRF-able credential)?
+fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
+    state
+        .config
+        .auth
+        .cookie_names
+        .iter()
+        .any(|n| crate::credentials::cookie(headers, n).is_some())
+}
+
+/// Same-origin check for a browser post: an `Origin`, when sent, must be this server's.
+fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let configured = state.config.server.origin.trim_end_matches('/');
+    if !configured.is_empty() {
+        return origin.eq_ignore_ascii_case(configured);
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin
+        .split_once("://")
+        .is_some_and(|(_, h)| !host.is_empty() && h.eq_ignore_ascii_case(host))
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    request_id: Option<axum::Extension<super::RequestId>>,
+    method: Method,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    let t = tos(&state, &id).await?;
+    if method == Method::GET || method == Method::HEAD {
+        let who = browser_user(&state, &headers, &uri).await;
+        return render(
+            &state,
+            &t,
+            who.as_ref(),
+            &headers,
+            uri.path(),
+            &query_next(&uri),
+        )
+        .await;
+    }
+    if method != Method::POST {
+        return Err(ApiError::method_not_allowed(&method));
+    }
+    let auth = state
+        .authenticate(&headers, uri.query(), None)
+        .await?
+        .ok_or_else(ApiError::not_provided)?;
+    let PrincipalRef::User(user_id) = auth.token.principal else {
+        return Err(ApiError::forbidden());
+    };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let (csrf, next) = if form {
+        let mut csrf = String::new();
+        let mut next = String::new();
+        for (k, v) in url::form_urlencoded::parse(&bytes) {
+            match k.as_ref() {
+                "csrf" => csrf = v.into_owned(),
+                "next" => next = v.into_owned(),
+                _ => {}
+            }
+        }
+        (csrf, next)
+    } else {
+        let body = object(&headers, &bytes)?;
+        (
+            String::new(),
+            opt_str(&body, "next")?.unwrap_or("").to_owned(),
+        )
+    };
+    if cookie_authenticated(&state, &headers) {
+        let cookie = crate::credentials::cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+        let valid = origin_ok(&state, &headers)
+            && !csrf.is_empty()
+            && secrets_equal(cookie.as_bytes(), csrf.as_bytes());
+        if !valid {
+            return Err(ApiError::Detail(
+                StatusCode::FORBIDDEN,
+                "CSRF verification failed. Reload the page and try again.".into(),
+            ));
+        }
+    }
+    let now = state.clock.now();
+    if !t.in_force(now) {
+        return Err(ApiError::bad_request("These terms are not in force."));
+    }
+    let view: View = serde_json::from_slice(&auth.document.body).unwrap_or_default();
+    let public = t.access_mode.as_deref() == Some("public");
+    if let (Some(d), Some(dataset_id)) = (t.dataset.as_deref(), t.dataset_id)
+        && !public
+        && !view.sees(d)
+        && !state.store.has_grant_on(user_id, dataset_id).await?
+    {
+        return Err(ApiError::Detail(
+            StatusCode::FORBIDDEN,
+            format!("{d} is invite-only: ask its administrator for access."),
+        ));
+    }
+    let already = state.store.has_accepted(user_id, t.id).await?;
+    let actor = Actor::user(
+        user_id,
+        &auth.document.info.email,
+        request_id.map(|axum::Extension(r)| r.0),
+    );
+    let mut tx = state.store.begin(actor).await?;
+    // Public datasets are self-service: accepting their gate grants `view`.
+    if let (true, Some(dataset_id), None, None) = (public, t.dataset_id, &t.version, &t.service)
+        && !state.store.has_grant_on(user_id, dataset_id).await?
+    {
+        tx.create_grant(&NewGrant {
+            user_id,
+            dataset_id,
+            version_id: None,
+            permission: "view",
+            group_id: None,
+            granted_by: None,
+            source: "self_service",
+            expires_at: None,
+        })
+        .await?;
+    }
+    if !already {
+        tx.accept_tos(user_id, t.id, None).await?;
+    }
+    commit(&state, tx).await?;
+    if form {
+        let target = safe_next(&state, &next).unwrap_or_else(|| uri.path().to_owned());
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
+    }
+    Ok(
+        Json(json!({"status": "accepted", "tos_id": t.id, "already_accepted": already}))
+            .into_response(),
+    )
+}
