@@ -62,9 +62,6 @@ pub struct AccessConfig {
     /// Members of this group may appoint dataset admins on any dataset (the
     /// original's hard-wired `sc` group). Unset: only dataset and global admins.
     pub admin_appointer_group: Option<String>,
-    /// Hosts the TOS acceptance page may send the browser back to (besides
-    /// this server's own origin). Anything else is refused: no open redirects.
-    pub redirect_hosts: Vec<String>,
 }
 
 /// `[server]`

@@ -8,13 +8,37 @@ use crate::config::Config;
 /// Name of the login cookie.
 pub const LOGIN_COOKIE: &str = "dsg_token";
 
+/// True when the login cookie can be `SameSite=None; Secure`: always in
+/// production; in local mode when browsers reach the server over https or on
+/// loopback (which they treat as a secure context), judged by the public
+/// origin, else by the listen address.
+fn cross_site(config: &Config) -> bool {
+    if config.secure_cookies() {
+        return true;
+    }
+    if config.server.origin.is_empty() {
+        return config.server.bind.ip().is_loopback();
+    }
+    match url::Url::parse(&config.server.origin) {
+        Ok(u) if u.scheme() == "https" => true,
+        Ok(u) => match u.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        Err(_) => false,
+    }
+}
+
 /// The attributes shared by setting and clearing: `Path=/; HttpOnly`, then
-/// `SameSite=None; Secure` where cookies are secure (Neuroglancer reads the
-/// cookie from a cross-site `fetch`), else `SameSite=Lax` (a browser drops a
-/// `SameSite=None` cookie that is not `Secure`), then the configured `Domain`.
+/// `SameSite=None; Secure` where the browser allows it (Neuroglancer reads the
+/// cookie from a cross-site `fetch`), else `SameSite=Lax` (plain http off
+/// loopback in local mode: a browser drops a `SameSite=None` cookie that is
+/// not `Secure`), then the configured `Domain`.
 fn attributes(config: &Config) -> String {
     let mut v = String::from("Path=/; HttpOnly");
-    if config.secure_cookies() {
+    if cross_site(config) {
         v.push_str("; SameSite=None; Secure");
     } else {
         v.push_str("; SameSite=Lax");
@@ -65,9 +89,26 @@ mod tests {
     }
 
     #[test]
-    fn local_cookie_falls_back_to_lax() {
-        let v = clear_login_cookie(&Config::default());
+    fn local_mode_on_loopback_or_https_is_cross_site() {
+        let mut c = Config::default(); // binds 127.0.0.1, no origin
+        let s = |c: &Config| clear_login_cookie(c).to_str().unwrap_or("").to_owned();
+        assert!(s(&c).contains("SameSite=None; Secure") && s(&c).contains("Max-Age=0"));
+        c.server.origin = "http://localhost:8200".into();
+        assert!(s(&c).contains("SameSite=None; Secure"));
+        c.server.origin = "https://dsg.lab.example".into();
+        assert!(s(&c).contains("SameSite=None; Secure"));
+    }
+
+    #[test]
+    fn local_mode_over_plain_http_off_loopback_falls_back_to_lax() {
+        let mut c = Config::default();
+        c.server.origin = "http://dsg.lab.example:8200".into();
+        let v = clear_login_cookie(&c);
         let s = v.to_str().unwrap_or("");
-        assert!(s.contains("SameSite=Lax") && !s.contains("Secure") && s.contains("Max-Age=0"));
+        assert!(s.contains("SameSite=Lax") && !s.contains("Secure"), "{s}");
+        let mut c = Config::default();
+        c.server.bind = "0.0.0.0:8200".parse().unwrap_or(c.server.bind);
+        let v = clear_login_cookie(&c);
+        assert!(v.to_str().unwrap_or("").contains("SameSite=Lax"));
     }
 }

@@ -53,8 +53,7 @@ pub async fn on_user_created(
     user_id: i64,
     email: &str,
 ) -> Result<(), StoreError> {
-    // Wired by the lead: dsg_store::invitations::redeem_for_user(tx, user_id, email).
-    let _ = (tx, user_id, email);
+    dsg_store::invitations::redeem_for_user(tx, user_id, email).await?;
     Ok(())
 }
 

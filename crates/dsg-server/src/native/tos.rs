@@ -226,25 +226,11 @@ fn safe_next(state: &AppState, next: &str) -> Option<String> {
     if next.is_empty() {
         return None;
     }
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        return Some(next.to_owned());
-    }
-    let url = url::Url::parse(next).ok()?;
-    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() {
-        return None;
-    }
-    let host = url.host_str()?.to_ascii_lowercase();
-    let own = url::Url::parse(&state.config.server.origin)
-        .ok()
-        .and_then(|o| o.host_str().map(str::to_ascii_lowercase));
-    let allowed = own.as_deref() == Some(host.as_str())
-        || state
-            .config
-            .access
-            .redirect_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&host));
-    allowed.then(|| url.to_string())
+    crate::login::redirect::validate(
+        next,
+        &state.config.server.origin,
+        &state.config.login.redirect_hosts,
+    )
 }
 
 /// The human user behind the request, if any (stale credentials count as anonymous here).

@@ -146,6 +146,7 @@ impl WriteTx {
             "active": f.active, "admin": f.admin, "revived": revived.is_some()})),
         )
         .await?;
+        crate::invitations::redeem_for_user(self, id, &f.user_name).await?;
         Ok(id)
     }
 

@@ -151,13 +151,16 @@ async fn wait_for(c: &Client, key: &str) -> Value {
 
 /// Puts the login cookie in the browser, for the gateway's host, with the
 /// attributes `dsg_server::cookie` gives in production (`SameSite=None;
-/// Secure`) or in local mode (`SameSite=Lax`, the original's).
+/// Secure`) or in local mode over plain http off loopback (`SameSite=Lax`,
+/// the original's).
 async fn log_in(c: &Client, app: &TestApp, token: &str, production: bool) {
     c.goto(&app.url("/success")).await.unwrap();
     let _ = c.delete_cookie("dsg_token").await;
     let mut config = dsg_server::Config::default();
     if production {
         config.server.mode = dsg_server::config::Mode::Production;
+    } else {
+        config.server.origin = "http://gateway.lab.example:8200".into();
     }
     let header = dsg_server::cookie::login_cookie(&config, token, 3600).unwrap();
     let header = header.to_str().unwrap().to_owned();

@@ -60,6 +60,24 @@ async fn cache_of(client: &reqwest::Client, app: &TestApp) -> (u16, Value) {
 
 async fn full_code_flow_logs_in_sets_the_cookie_and_logs_out(backend: Backend) {
     let (app, idp) = app_with_idp(backend, |_, _| {}).await;
+    // An invitation waiting for her e-mail becomes a grant at first login.
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
+    let fanc = tx.create_dataset("fanc", "", "closed").await.unwrap();
+    tx.create_invitation(&dsg_store::invitations::NewInvitation {
+        email: "Alice@Example.org",
+        dataset_id: fanc,
+        version_id: None,
+        permission: "edit",
+        grant_expires_at: None,
+        expires_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     let (client, jar) = browser();
     let (auth_url, state_cookie) =
         start(&app, &client, "/auth/login?next=%2Fweb%2Fdatasets%3Fx%3D1").await;
@@ -97,6 +115,10 @@ async fn full_code_flow_logs_in_sets_the_cookie_and_logs_out(backend: Backend) {
     assert_eq!(status, 200, "{doc}");
     assert_eq!(doc["email"], "alice@example.org");
     assert_eq!(doc["name"], "Alice Liddell");
+    assert_eq!(
+        doc["permissions_v2"]["fanc"],
+        serde_json::json!(["edit", "view"])
+    );
     let uid = app
         .store
         .user_id_by_identity(&idp.issuer, "alice")

@@ -363,7 +363,7 @@ both_backends!(
 
 async fn next_may_lead_to_a_configured_host_only(backend: Backend) {
     let app = dsg_testkit::spawn_app_with(backend, |c| {
-        c.access.redirect_hosts = vec!["ng.example.org".into()];
+        c.login.redirect_hosts = vec!["ng.example.org".into()];
     })
     .await
     .unwrap();
