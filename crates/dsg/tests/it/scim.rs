@@ -302,6 +302,26 @@ async fn users_lifecycle(backend: Backend) {
     assert_eq!(got.body["name"]["givenName"], "Bob");
     assert_eq!(got.etag.as_deref(), got.body["meta"]["version"].as_str());
 
+    // An invitation waiting for Carol's address becomes a grant when the
+    // identity provider creates her.
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
+    let fish2 = tx.dataset_id("fish2").await.unwrap();
+    tx.create_invitation(&dsg_store::invitations::NewInvitation {
+        email: "carol@example.org",
+        dataset_id: fish2,
+        version_id: None,
+        permission: "edit",
+        grant_expires_at: None,
+        expires_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
     // Create.
     let created = scim(
         &app,
@@ -334,6 +354,24 @@ async fn users_lifecycle(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(audit[0].actor, "root@example.org");
+    let carol_uid = app
+        .store
+        .user_id_by_email("carol@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
+    let (_, carol_token) = tx
+        .create_user_token(carol_uid, Default::default())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let doc = app.user_cache(carol_token.expose()).await.unwrap().1;
+    assert_eq!(doc["permissions_v2"]["fish2"], json!(["edit", "view"]));
 
     // Uniqueness conflicts are 409, never 500; bad input is 400.
     for body in [
