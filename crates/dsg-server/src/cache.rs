@@ -311,6 +311,7 @@ impl PermissionCache {
     pub async fn authenticate_principal(
         &self,
         principal: PrincipalRef,
+        scope: TokenScope,
         presented: &str,
         service: Option<&str>,
         now: Timestamp,
@@ -319,7 +320,7 @@ impl PermissionCache {
             token_id: 0,
             principal,
             expires_at: None,
-            scope: TokenScope::default(),
+            scope,
         };
         Ok(match self.document(&record, service, now).await? {
             Ok(document) => Ok(Authenticated {

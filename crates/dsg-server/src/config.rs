@@ -121,6 +121,14 @@ pub struct AuthConfig {
     pub jwks_refresh_secs: u64,
     /// Scopes every token must carry (`scope` or `scp` claim).
     pub read_scopes: Vec<String>,
+    /// Scopes that unlock writing: a token lacking any of them acts as a
+    /// read-only token (view levels only, no management). Empty: not checked.
+    pub reload_scopes: Vec<String>,
+    /// Accepted for compatibility with the `[auth]` block of other services;
+    /// no effect here (the endpoints that need no token never ask for one).
+    pub anonymous_read: bool,
+    /// Accepted for compatibility; no effect (there is no `X-Admin-Token`).
+    pub admin_token_fallback: bool,
     /// JSON pointer to the tenant claim, e.g. `/tid` (empty: no tenant check).
     pub tenant_claim: String,
     /// Accepted tenants (empty: any).
@@ -246,6 +254,9 @@ impl Default for AuthConfig {
             leeway_secs: 60,
             jwks_refresh_secs: 3600,
             read_scopes: Vec::new(),
+            reload_scopes: Vec::new(),
+            anonymous_read: false,
+            admin_token_fallback: true,
             tenant_claim: String::new(),
             allowed_tenants: Vec::new(),
             start_degraded: true,

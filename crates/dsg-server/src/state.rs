@@ -101,7 +101,7 @@ impl AppState {
         service: Option<&str>,
     ) -> Result<Authenticated, ApiError> {
         let now = self.clock.now();
-        let Some(principal) = self
+        let Some((principal, scope)) = self
             .idp
             .authenticate_jwt(&self.store, token, now.as_secs())
             .await?
@@ -111,7 +111,7 @@ impl AppState {
         self.cache.sync().await?;
         match self
             .cache
-            .authenticate_principal(principal, token, service, now)
+            .authenticate_principal(principal, scope, token, service, now)
             .await?
         {
             Ok(a) => Ok(a),

@@ -81,6 +81,12 @@ pub struct JwtIssuerConfig {
     pub jwks_refresh_secs: u64,
     /// Scopes every token must carry.
     pub read_scopes: Vec<String>,
+    /// Scopes that unlock writing (a token lacking any acts read-only).
+    pub reload_scopes: Vec<String>,
+    /// Accepted for compatibility; no effect.
+    pub anonymous_read: bool,
+    /// Accepted for compatibility; no effect.
+    pub admin_token_fallback: bool,
     /// JSON pointer to the tenant claim.
     pub tenant_claim: String,
     /// Accepted tenants (empty: any).
@@ -128,6 +134,9 @@ impl Default for JwtIssuerConfig {
             leeway_secs: 60,
             jwks_refresh_secs: 3600,
             read_scopes: Vec::new(),
+            reload_scopes: Vec::new(),
+            anonymous_read: false,
+            admin_token_fallback: true,
             tenant_claim: String::new(),
             allowed_tenants: Vec::new(),
             start_degraded: true,
@@ -149,6 +158,9 @@ pub fn jwt_issuers(config: &Config) -> Vec<JwtIssuerConfig> {
             leeway_secs: a.leeway_secs,
             jwks_refresh_secs: a.jwks_refresh_secs,
             read_scopes: a.read_scopes.clone(),
+            reload_scopes: a.reload_scopes.clone(),
+            anonymous_read: a.anonymous_read,
+            admin_token_fallback: a.admin_token_fallback,
             tenant_claim: a.tenant_claim.clone(),
             allowed_tenants: a.allowed_tenants.clone(),
             start_degraded: a.start_degraded,

@@ -10,6 +10,7 @@ pub mod oidc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dsg_core::permissions::TokenScope;
 use dsg_store::Store;
 use dsg_store::tokens::PrincipalRef;
 use jsonwebtoken::Algorithm;
@@ -223,8 +224,9 @@ impl Registry {
         !self.jwt.is_empty()
     }
 
-    /// Verifies a bearer JWT and maps it to a user; `None` when refused (the
-    /// reason is logged at debug level).
+    /// Verifies a bearer JWT and maps it to a user and the narrowing it
+    /// carries (read-only without the `reload_scopes`); `None` when refused
+    /// (the reason is logged at debug level).
     ///
     /// # Errors
     /// Database failures only.
@@ -233,7 +235,7 @@ impl Registry {
         store: &Store,
         token: &str,
         now_secs: i64,
-    ) -> Result<Option<PrincipalRef>, dsg_store::StoreError> {
+    ) -> Result<Option<(PrincipalRef, TokenScope)>, dsg_store::StoreError> {
         let Some(iss) = jwt::unverified_issuer(token) else {
             tracing::debug!("JWT without a readable iss");
             return Ok(None);
@@ -285,6 +287,10 @@ impl Registry {
         } else {
             store.user_id_by_email(value).await?
         };
-        Ok(user.map(PrincipalRef::User))
+        let scope = TokenScope {
+            read_only: c.reload_scopes.iter().any(|s| !scopes.contains(s)),
+            ..TokenScope::default()
+        };
+        Ok(user.map(|u| (PrincipalRef::User(u), scope)))
     }
 }

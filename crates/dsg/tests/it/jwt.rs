@@ -81,6 +81,7 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
         c.auth.audience = "dsg-api".into();
         c.auth.algorithms = vec!["RS256".into(), "ES256".into()];
         c.auth.read_scopes = vec!["datasets:read".into()];
+        c.auth.reload_scopes = vec!["datasets:write".into()];
         c.auth.tenant_claim = "/tid".into();
         c.auth.allowed_tenants = vec!["t1".into()];
         c.auth.start_degraded = false;
@@ -90,8 +91,8 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
     let seeded = app
         .seed(json!({
             "datasets": [{"name": "fish2"}],
-            "users": [{"key": "a", "email": "alice@example.org", "tokens": [{"key": "t"}],
-                       "grants": [{"dataset": "fish2", "level": "edit"}]}]
+            "users": [{"key": "a", "email": "alice@example.org", "tokens": [{"key": "t"}]}],
+            "grants": [{"user": "a", "dataset": "fish2", "permission": "edit"}]
         }))
         .await
         .unwrap();
@@ -108,9 +109,21 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
         c
     };
 
-    // A valid JWT: the same document as the user's own token, via header or query.
+    // Without the reload scope a JWT acts as a read-only token: view only.
+    let (s, read_only) = app.user_cache(&sign("k1", &base)).await.unwrap();
+    assert_eq!(s, 200, "{read_only}");
+    assert_eq!(read_only["permissions_v2"]["fish2"], json!(["view"]), "{read_only}");
+
+    // With it: the same document as the user's own token, via header or query.
+    let base = with("scope", json!("openid datasets:read datasets:write"));
+    let with = |k: &str, v: Value| {
+        let mut c = base.clone();
+        c[k] = v;
+        c
+    };
     let (s, by_token) = app.user_cache(&own).await.unwrap();
     assert_eq!(s, 200);
+    assert_eq!(by_token["permissions_v2"]["fish2"], json!(["edit", "view"]));
     let good = sign("k1", &base);
     let (s, by_jwt) = app.user_cache(&good).await.unwrap();
     assert_eq!(s, 200, "{by_jwt}");
