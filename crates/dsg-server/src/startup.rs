@@ -276,7 +276,10 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
-        .merge(crate::scim::routes(Router::new()))
+        .merge(
+            crate::scim::routes(Router::new())
+                .route_layer(axum::middleware::from_fn(crate::native::request_id)),
+        )
         .merge(crate::ngauth::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))

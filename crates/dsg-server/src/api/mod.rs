@@ -59,6 +59,12 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
             any(tokens::long_lived_token)
                 .layer(axum::middleware::from_fn(crate::native::request_id)),
         )
-        .route(&p("/refresh_token"), any(tokens::refresh_token))
-        .route(&p("/logout"), any(tokens::logout))
+        .route(
+            &p("/refresh_token"),
+            any(tokens::refresh_token).layer(axum::middleware::from_fn(crate::native::request_id)),
+        )
+        .route(
+            &p("/logout"),
+            any(tokens::logout).layer(axum::middleware::from_fn(crate::native::request_id)),
+        )
 }

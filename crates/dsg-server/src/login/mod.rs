@@ -60,13 +60,14 @@ pub async fn on_user_created(
 /// Registers the login and logout routes (besides `/api/v1/logout`, which
 /// lives with the API).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
-    router
+    let login = Router::new()
         .route("/auth/login", get(browser_login))
         .route("/api/v1/authorize", any(cave_authorize))
         .route(CAVE_CALLBACK, get(callback))
         .route(BROWSER_CALLBACK, get(callback))
         .route("/logout", any(ngauth_logout))
-        .route("/web/logout", any(web_logout))
+        .route("/web/logout", any(web_logout));
+    router.merge(login.route_layer(axum::middleware::from_fn(crate::native::request_id)))
 }
 
 /// This server's public origin: `server.origin`, else the forwarded headers
@@ -345,7 +346,8 @@ pub async fn callback(
         name: claims.name,
         picture: claims.picture,
     };
-    let token = finish(&state, &identity, now).await?;
+    let request_id = crate::native::request_id_of(&headers);
+    let token = finish(&state, &identity, now, request_id).await?;
     let mut r = found(&ls.next);
     if let Some(c) = crate::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
         r.headers_mut().append(header::SET_COOKIE, c);
@@ -370,6 +372,7 @@ async fn finish(
     state: &AppState,
     identity: &LoginIdentity,
     now: Timestamp,
+    request_id: Option<String>,
 ) -> Result<String, ApiError> {
     let domain = |e: StoreError| match DomainError::from(e) {
         DomainError::Invalid(m) => login_error(StatusCode::BAD_REQUEST, &m),
@@ -380,7 +383,7 @@ async fn finish(
     let actor = Actor {
         id: None,
         label: format!("login:{}", identity.issuer),
-        request_id: None,
+        request_id,
     };
     let mut tx = state.store.begin(actor).await?;
     let user = tx
@@ -430,7 +433,14 @@ pub async fn revoke_login_cookie(state: &AppState, headers: &HeaderMap) -> Resul
         if let Some(rec) = state.store.lookup_token(&hash).await?
             && let PrincipalRef::User(user_id) = rec.principal
         {
-            let mut tx = state.store.begin(Actor::user(user_id, "", None)).await?;
+            let mut tx = state
+                .store
+                .begin(Actor::user(
+                    user_id,
+                    "",
+                    crate::native::request_id_of(headers),
+                ))
+                .await?;
             tx.revoke_user_token_by_hash(&hash).await?;
             let events = tx.commit().await?;
             state.committed(&events);

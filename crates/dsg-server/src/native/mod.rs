@@ -46,7 +46,7 @@ pub struct RequestId(pub String);
 
 /// Keeps a caller's `X-Request-Id` when it is short and printable, else makes one;
 /// stores it for handlers and echoes it on the response.
-pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
+pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&REQUEST_ID)
@@ -54,11 +54,23 @@ pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        // Code that only sees the headers (logout, login, SCIM) reads it there.
+        req.headers_mut().insert(REQUEST_ID, v);
+    }
     let mut response = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }
     response
+}
+
+/// The request id [`request_id`] settled on, read from the request headers.
+pub fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Registers the native routes (merged, so the CAVE routes keep their fast path).

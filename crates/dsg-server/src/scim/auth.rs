@@ -20,11 +20,7 @@ pub struct ScimCaller {
 }
 
 fn request_id(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(100).collect())
+    crate::native::request_id_of(&parts.headers)
 }
 
 impl FromRequestParts<AppState> for ScimCaller {

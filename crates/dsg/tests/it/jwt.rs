@@ -112,7 +112,11 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
     // Without the reload scope a JWT acts as a read-only token: view only.
     let (s, read_only) = app.user_cache(&sign("k1", &base)).await.unwrap();
     assert_eq!(s, 200, "{read_only}");
-    assert_eq!(read_only["permissions_v2"]["fish2"], json!(["view"]), "{read_only}");
+    assert_eq!(
+        read_only["permissions_v2"]["fish2"],
+        json!(["view"]),
+        "{read_only}"
+    );
 
     // With it: the same document as the user's own token, via header or query.
     let base = with("scope", json!("openid datasets:read datasets:write"));

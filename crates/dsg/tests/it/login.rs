@@ -119,6 +119,24 @@ async fn full_code_flow_logs_in_sets_the_cookie_and_logs_out(backend: Backend) {
         doc["permissions_v2"]["fanc"],
         serde_json::json!(["edit", "view"])
     );
+    // The login's audit rows carry the request id.
+    let audit = app
+        .store
+        .audit_entries(&dsg_store::audit::AuditFilter {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let login_rows: Vec<_> = audit
+        .iter()
+        .filter(|e| e.actor.starts_with("login:"))
+        .collect();
+    assert!(!login_rows.is_empty());
+    assert!(
+        login_rows.iter().all(|e| e.request_id.is_some()),
+        "{login_rows:?}"
+    );
     let uid = app
         .store
         .user_id_by_identity(&idp.issuer, "alice")

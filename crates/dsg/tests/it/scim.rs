@@ -354,6 +354,10 @@ async fn users_lifecycle(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(audit[0].actor, "root@example.org");
+    assert!(
+        audit[0].request_id.is_some(),
+        "SCIM writes carry a request id"
+    );
     let carol_uid = app
         .store
         .user_id_by_email("carol@example.org")
