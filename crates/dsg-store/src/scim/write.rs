@@ -54,30 +54,46 @@ impl WriteTx {
         self.first_id(sql, &[s(scim_id)]).await
     }
 
-    async fn check_user_unique(&mut self, f: &UserFields, me: Option<i64>) -> Result<()> {
-        let me = me.unwrap_or(0);
+    /// 409 when a row other than `me` already holds the name (`name_sql`) or
+    /// the externalId (`external_sql`); both queries take `($1 value, $2 me)`.
+    async fn check_unique(
+        &mut self,
+        (name_sql, name, taken): (&'static str, &str, &str),
+        (external_sql, external_id): (&'static str, Option<&str>),
+        me: i64,
+    ) -> Result<()> {
         if self
-            .first_id(
-                "SELECT id FROM dsg_user WHERE lower(email) = lower($1) AND id <> $2 AND scim_deleted_at IS NULL",
-                &[s(&f.user_name), Arg::I(me)],
-            )
+            .first_id(name_sql, &[s(name), Arg::I(me)])
             .await?
             .is_some()
         {
-            return Err(conflict("User already exists"));
+            return Err(conflict(taken));
         }
-        if let Some(x) = &f.external_id
+        if let Some(x) = external_id
             && self
-                .first_id(
-                    "SELECT id FROM dsg_user WHERE external_id = $1 AND id <> $2",
-                    &[s(x), Arg::I(me)],
-                )
+                .first_id(external_sql, &[s(x), Arg::I(me)])
                 .await?
                 .is_some()
         {
             return Err(conflict("externalId is already in use"));
         }
         Ok(())
+    }
+
+    async fn check_user_unique(&mut self, f: &UserFields, me: Option<i64>) -> Result<()> {
+        self.check_unique(
+            (
+                "SELECT id FROM dsg_user WHERE lower(email) = lower($1) AND id <> $2 AND scim_deleted_at IS NULL",
+                &f.user_name,
+                "User already exists",
+            ),
+            (
+                "SELECT id FROM dsg_user WHERE external_id = $1 AND id <> $2",
+                f.external_id.as_deref(),
+            ),
+            me.unwrap_or(0),
+        )
+        .await
     }
 
     fn user_args(f: &UserFields) -> Vec<Arg> {
@@ -291,28 +307,19 @@ impl WriteTx {
     }
 
     async fn check_group_unique(&mut self, f: &GroupFields, me: i64) -> Result<()> {
-        if self
-            .first_id(
+        self.check_unique(
+            (
                 "SELECT id FROM dsg_group WHERE lower(name) = lower($1) AND id <> $2",
-                &[s(&f.display_name), Arg::I(me)],
-            )
-            .await?
-            .is_some()
-        {
-            return Err(conflict("Group already exists"));
-        }
-        if let Some(x) = &f.external_id
-            && self
-                .first_id(
-                    "SELECT id FROM dsg_group WHERE external_id = $1 AND id <> $2",
-                    &[s(x), Arg::I(me)],
-                )
-                .await?
-                .is_some()
-        {
-            return Err(conflict("externalId is already in use"));
-        }
-        Ok(())
+                &f.display_name,
+                "Group already exists",
+            ),
+            (
+                "SELECT id FROM dsg_group WHERE external_id = $1 AND id <> $2",
+                f.external_id.as_deref(),
+            ),
+            me,
+        )
+        .await
     }
 
     /// Creates a group with its members (unknown member ids are skipped);
@@ -409,27 +416,19 @@ impl WriteTx {
     }
 
     async fn check_dataset(&mut self, f: &DatasetFields, me: i64) -> Result<()> {
-        if self
-            .first_id(
+        self.check_unique(
+            (
                 "SELECT id FROM dataset WHERE name = $1 AND id <> $2",
-                &[s(&f.name), Arg::I(me)],
-            )
-            .await?
-            .is_some()
-        {
-            return Err(conflict("Dataset already exists"));
-        }
-        if let Some(x) = &f.external_id
-            && self
-                .first_id(
-                    "SELECT id FROM dataset WHERE external_id = $1 AND id <> $2",
-                    &[s(x), Arg::I(me)],
-                )
-                .await?
-                .is_some()
-        {
-            return Err(conflict("externalId is already in use"));
-        }
+                &f.name,
+                "Dataset already exists",
+            ),
+            (
+                "SELECT id FROM dataset WHERE external_id = $1 AND id <> $2",
+                f.external_id.as_deref(),
+            ),
+            me,
+        )
+        .await?;
         if let Some(t) = f.tos_id
             && self
                 .first_id("SELECT id FROM tos_document WHERE id = $1", &[Arg::I(t)])
