@@ -54,7 +54,23 @@ impl WriteTx {
         Ok(Some((user_id, dataset_id, permission)))
     }
 
-    /// Removes a membership; `false` when there was none.
+    /// Revokes a user's grants scoped to a group (they came with the
+    /// membership), each audited `grant_revoked` with reason `member_removed`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_group_scoped_grants(&mut self, user_id: i64, group_id: i64) -> Result<()> {
+        const SQL: &str =
+            "SELECT id FROM dataset_grant WHERE user_id = $1 AND group_id = $2 ORDER BY id";
+        let ids: Vec<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(user_id).bind(group_id).fetch_all(conn).await)?;
+        for id in ids {
+            self.revoke_grant(id, "member_removed").await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a membership and the grants scoped to that group; `false` when
+    /// there was no membership.
     ///
     /// # Errors
     /// The database is unreachable.
@@ -64,6 +80,7 @@ impl WriteTx {
         let Some((id, is_admin, expires_at)) = row else {
             return Ok(false);
         };
+        self.revoke_group_scoped_grants(user_id, group_id).await?;
         self.invalidate(CacheEvent::User(user_id));
         self.audit(
             "member_removed",

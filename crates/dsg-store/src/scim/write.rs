@@ -267,6 +267,7 @@ impl WriteTx {
                 &[Arg::I(group_id), Arg::I(*u)],
             )
             .await?;
+            self.revoke_group_scoped_grants(*u, group_id).await?;
             self.exec(
                 "UPDATE dsg_user SET updated = $1 WHERE id = $2",
                 &[Arg::I(now), Arg::I(*u)],

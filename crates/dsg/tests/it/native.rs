@@ -570,11 +570,33 @@ async fn authority_rules_with_the_originals_bugs_fixed(backend: Backend) {
     )
     .await;
     assert_eq!(st, 200);
+    let (_, before) = app.user_cache(&t("ro")).await.unwrap();
     assert!(
-        !app.user_cache(&t("ro")).await.unwrap().1["groups"]
+        !before["groups"].as_array().unwrap().contains(&json!("lab")),
+        "{before}"
+    );
+    // The grant that came with the membership went with it (audited).
+    assert!(
+        !before["permissions_v2"]["fanc"]
             .as_array()
-            .unwrap()
-            .contains(&json!("lab"))
+            .is_some_and(|l| l.contains(&json!("edit"))),
+        "{before}"
+    );
+    let revoked = app
+        .store
+        .audit_entries(&dsg_store::audit::AuditFilter {
+            action: Some("grant_revoked".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        revoked.iter().any(|e| e
+            .before_state
+            .as_ref()
+            .is_some_and(|b| b["reason"] == "member_removed")),
+        "{revoked:?}"
     );
     // Service accounts are refused on user-only endpoints.
     let sa = s["service_accounts"]["ci"]["tokens"]["t"].as_str().unwrap();
