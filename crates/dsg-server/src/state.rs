@@ -69,27 +69,32 @@ impl AppState {
         match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
             Credential::None => Ok(None),
             Credential::Malformed => Err(crate::cache::Rejection::InvalidToken.into()),
-            Credential::Token(t)
-                if self.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(&t) =>
-            {
-                self.authenticate_jwt(&t, service).await.map(Some)
-            }
-            Credential::Token(t) => {
-                self.cache.sync().await?;
-                match self
-                    .cache
-                    .authenticate(&t, service, self.clock.now())
-                    .await?
-                {
-                    Ok(a) => Ok(Some(a)),
-                    Err(r) => Err(r.into()),
-                }
-            }
+            Credential::Token(t) => self.authenticate_token(&t, service).await.map(Some),
         }
     }
 }
 
 impl AppState {
+    /// A presented token: a JWT from a configured issuer when it looks like
+    /// one, else an opaque token looked up by hash in the cache.
+    ///
+    /// # Errors
+    /// 401 variants; 500 on database failure.
+    pub async fn authenticate_token(
+        &self,
+        token: &str,
+        service: Option<&str>,
+    ) -> Result<Authenticated, ApiError> {
+        if self.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(token) {
+            return self.authenticate_jwt(token, service).await;
+        }
+        self.cache.sync().await?;
+        Ok(self
+            .cache
+            .authenticate(token, service, self.clock.now())
+            .await??)
+    }
+
     /// A bearer JWT from a configured external issuer: verified, mapped to a
     /// user, and given that user's document.
     ///

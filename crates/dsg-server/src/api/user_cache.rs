@@ -34,16 +34,7 @@ pub async fn get_user_cache(
         Credential::Malformed => return Err(crate::cache::Rejection::InvalidToken.into()),
         Credential::Token(t) => t,
     };
-    let authed = if state.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(&token) {
-        state.authenticate_jwt(&token, service.as_deref()).await?
-    } else {
-        state.cache.sync().await?;
-        state
-            .cache
-            .authenticate(&token, service.as_deref(), state.clock.now())
-            .await?
-            .map_err(ApiError::from)?
-    };
+    let authed = state.authenticate_token(&token, service.as_deref()).await?;
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(method));
     }
