@@ -18,6 +18,7 @@ pub mod ngauth;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;
+pub mod request_log;
 pub mod scim;
 pub mod startup;
 pub mod state;

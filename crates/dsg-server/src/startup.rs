@@ -276,10 +276,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
-        .merge(
-            crate::scim::routes(Router::new())
-                .route_layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
+        .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
@@ -295,6 +292,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response_pub()
         }))
+        .layer(axum::middleware::from_fn(crate::request_log::layer))
 }
 
 /// Security headers on every response, in one synchronous pass.

@@ -235,6 +235,28 @@ impl Store {
         Ok(())
     }
 
+    /// Applies the migrations up to and including `version` only: for tests
+    /// that check an upgrade from an older schema.
+    ///
+    /// # Errors
+    /// A failed or modified migration.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<()> {
+        match &self.write_db {
+            Db::Sqlite(pool) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run_to(version, pool)
+                    .await?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run_to(version, pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// `(applied, expected)` migration counts, for readiness probes.
     ///
     /// # Errors

@@ -67,7 +67,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         .route(BROWSER_CALLBACK, get(callback))
         .route("/logout", any(ngauth_logout))
         .route("/web/logout", any(web_logout));
-    router.merge(login.route_layer(axum::middleware::from_fn(crate::native::request_id)))
+    router.merge(login)
 }
 
 /// This server's public origin: `server.origin`, else the forwarded headers
@@ -124,10 +124,10 @@ async fn begin(
     let origin = public_origin(state, headers)?;
     let next = match next.filter(|n| !n.is_empty()) {
         None => state.config.login.default_next.clone(),
-        Some(n) => redirect::validate(&n, &origin, &state.config.login.redirect_hosts)
+        Some(n) => redirect::validate(&n, &origin, &state.config.redirect_hosts())
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "the redirect target must be on this server or a host listed in login.redirect_hosts",
+                    "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
                 )
             })?,
     };

@@ -622,3 +622,38 @@ both_backends!(
     forwarded_headers,
     crate::login::redirect_uri_uses_forwarded_headers_only_when_trusted
 );
+
+/// With `auth.cookie_domain` set and no `login.redirect_hosts`, a login may
+/// end on any https host under the cookie's domain (CAVE's sibling
+/// subdomains), and nowhere else.
+async fn redirect_hosts_default_to_the_cookie_domain(backend: Backend) {
+    let (app, _idp) = app_with_idp(backend, |c, _| {
+        c.auth.cookie_domain = ".example.org".into();
+        c.login.redirect_hosts = Vec::new();
+    })
+    .await;
+    let (client, _) = browser();
+    for (next, status) in [
+        (
+            "https%3A%2F%2Fcave.example.org%2Fmaterialize%2F%3Fa%3D1",
+            302,
+        ),
+        ("https%3A%2F%2Fexample.org%2F", 302),
+        ("https%3A%2F%2Fevil.org%2F", 400),
+        ("https%3A%2F%2Fexample.org.evil.org%2F", 400),
+        ("http%3A%2F%2Fcave.example.org%2F", 400),
+    ] {
+        for path in [
+            format!("/auth/login?next={next}"),
+            format!("/api/v1/authorize?redirect={next}"),
+        ] {
+            let r = client.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status, "{path}");
+        }
+    }
+    app.shutdown().await;
+}
+both_backends!(
+    redirect_hosts_default,
+    crate::login::redirect_hosts_default_to_the_cookie_domain
+);
