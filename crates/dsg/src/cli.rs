@@ -168,23 +168,29 @@ pub(crate) fn parse_duration(s: &str) -> Result<Option<i64>> {
     Ok(Some(n.saturating_mul(mult)))
 }
 
-/// Opens the existing database for a one-off command, after saying on
-/// standard error which one it is. A SQLite file that does not exist is
-/// refused, not created: a command run from another folder would otherwise
-/// work on a fresh, empty database of its own.
+/// Opens the database for a one-off command, after saying on standard error
+/// which one it is. A missing SQLite file at a relative path (the default
+/// `data/dsg.sqlite3`) is refused, not created: a command run from another
+/// folder would otherwise work on a fresh, empty database of its own. A
+/// missing file at an absolute path was named on purpose: it is created, and
+/// the command says so.
 async fn open_store(config: &Config) -> Result<Store> {
     let target = config.database_target()?;
     if let DatabaseTarget::Sqlite(path) = &target
         && !path.exists()
     {
         let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-        bail!(
-            "no database at {} (SQLite)\n\
-             hint: run this command from the folder the server runs in, or name the database \
-             with DATABASE_PATH, DATABASE_URL or --config; `dsg migrate` (or `dsg serve`) \
-             creates a new one",
-            shown.display()
-        );
+        if path.is_relative() {
+            bail!(
+                "no database at {} (SQLite; the relative path {} is resolved from the current folder)\n\
+                 hint: run this command from the folder the server runs in, or name the database \
+                 with DATABASE_PATH (an absolute path), DATABASE_URL or --config; `dsg migrate` \
+                 (or `dsg serve`) creates a new one",
+                shown.display(),
+                path.display()
+            );
+        }
+        eprintln!("dsg: creating new database {}", shown.display());
     }
     eprintln!("dsg: using database {}", describe_absolute(&target));
     open_store_creating(config).await

@@ -178,8 +178,8 @@ both_backends!(
 );
 
 /// Run from a folder without a database, a one-off command refuses with a
-/// hint instead of creating a fresh empty one; `migrate` creates it, and
-/// then every command says which database it uses.
+/// hint instead of creating a fresh empty one at the default relative path;
+/// `migrate` creates it, and then every command says which database it uses.
 #[test]
 fn commands_refuse_a_missing_sqlite_database_instead_of_creating_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -217,6 +217,20 @@ fn commands_refuse_a_missing_sqlite_database_instead_of_creating_one() {
         );
         assert!(!db.exists(), "{args:?} created {}", db.display());
     }
+    // An absolute path was named on purpose: created, and said so.
+    let other = dir.path().join("elsewhere.sqlite3");
+    let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .args(["make-admin", "a@x.org"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_PATH", &other)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && other.exists(), "{err}");
+    assert!(err.contains("creating new database"), "{err}");
+    assert!(!db.exists());
     let (ok, _, err) = run(&["migrate"]);
     assert!(ok && db.exists(), "{err}");
     let (ok, out, err) = run(&["make-admin", "a@x.org"]);
