@@ -53,6 +53,27 @@ pub struct Config {
     pub login: crate::idp::config::LoginConfig,
     /// Native-API authority and terms-of-service pages.
     pub access: AccessConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// When set, `/metrics` requires `Authorization: Bearer <this>`.
+    pub bearer_token: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: String::new(),
+        }
+    }
 }
 
 /// `[access]`
@@ -559,6 +580,7 @@ impl Config {
         };
         redact(&mut c.server.secret_key);
         redact(&mut c.google.client_secret);
+        redact(&mut c.metrics.bearer_token);
         for p in &mut c.login.providers {
             redact(&mut p.client_secret);
         }

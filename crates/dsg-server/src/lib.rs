@@ -13,6 +13,7 @@ pub mod gcs;
 pub mod health;
 pub mod idp;
 pub mod login;
+pub mod metrics;
 pub mod native;
 pub mod ngauth;
 pub mod outbound;

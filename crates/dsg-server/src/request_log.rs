@@ -4,14 +4,17 @@
 //! a fresh UUID; handlers read it (it reaches the audit row of any mutation
 //! the request makes) and it is echoed on the response. The log line carries
 //! method, path (never the query string: it may hold a token), status,
-//! latency and the id.
+//! latency and the id. The same figures feed the request metrics, labelled
+//! by the matched route template.
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::state::AppState;
 
 /// Header carrying the request id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -21,7 +24,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 /// Middleware: settles the request id, runs the request, logs it.
-pub async fn layer(mut req: Request, next: Next) -> Response {
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = req
         .headers()
@@ -36,17 +39,29 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     req.extensions_mut().insert(RequestId(id));
     let mut response = next.run(req).await;
     if let Some(v) = &header {
         response.headers_mut().insert(REQUEST_ID, v.clone());
     }
+    let elapsed = start.elapsed();
+    state.metrics.request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        elapsed.as_secs_f64(),
+    );
     tracing::info!(
         target: "dsg::access",
         method = %method,
         path = %path,
         status = response.status().as_u16(),
-        latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         request_id = header.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
         "request"
     );

@@ -213,6 +213,14 @@ impl Store {
         self.db.backend()
     }
 
+    /// Connections of the read pool: (open, idle).
+    pub fn pool_stats(&self) -> (u32, u32) {
+        match &self.db {
+            Db::Sqlite(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+            Db::Postgres(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+        }
+    }
+
     /// The read pool.
     pub fn db(&self) -> &Db {
         &self.db

@@ -346,6 +346,23 @@ async fn tampered_state_nonce_mismatch_and_foreign_next_are_refused(backend: Bac
     let cb = drive(&client, &auth_url, "alice", &app.url(BROWSER_CB)).await;
     let r = client.get(&cb).send().await.unwrap();
     assert_eq!(r.headers()["location"], "https://ng.example.org/#!x");
+    // Every callback above was counted by outcome.
+    let text = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| {
+        let series = format!("dsg_logins_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(count("success"), Some(1.0), "{text}");
+    assert_eq!(count("rejected"), Some(4.0), "{text}");
     app.shutdown().await;
 }
 both_backends!(

@@ -30,6 +30,7 @@ mod google;
 mod idp;
 mod jwt;
 mod login;
+mod metrics;
 mod native;
 mod ngauth;
 mod ngauth_login;
