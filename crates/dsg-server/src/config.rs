@@ -100,6 +100,10 @@ pub struct ServerConfig {
     pub secret_key: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Reverse proxies (IP addresses or CIDR ranges, e.g. `127.0.0.1`,
+    /// `10.0.0.0/8`) whose `X-Forwarded-For` / `-Proto` / `-Host` are
+    /// believed. From any other peer those headers are dropped on arrival.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[database]`
@@ -247,6 +251,7 @@ impl Default for ServerConfig {
             origin: String::new(),
             secret_key: String::new(),
             max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -496,6 +501,9 @@ impl Config {
                 "ngauth.allowed_origins_regex (NGAUTH_ALLOWED_ORIGINS) is not a valid regex: {e}"
             ));
         }
+        if let Err(e) = self.trusted_proxy_nets() {
+            return fail(e);
+        }
         if !log_level_ok(&self.log.level) {
             return fail(format!(
                 "log.level (LOG_LEVEL) {:?} must be one of trace, debug, info, warn, error, off, \
@@ -588,6 +596,27 @@ impl Config {
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 
+    /// `server.trusted_proxies` parsed.
+    ///
+    /// # Errors
+    /// An entry that is neither an IP address nor a CIDR range, as a message.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|e| {
+                let e = e.trim();
+                e.parse::<ipnet::IpNet>()
+                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "server.trusted_proxies entry {e:?} must be an IP address or a CIDR range, e.g. \"127.0.0.1\" or \"10.0.0.0/8\""
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// `Secure` on cookies: everywhere but local mode.
     pub fn secure_cookies(&self) -> bool {
         self.server.mode == Mode::Production
@@ -642,6 +671,15 @@ mod tests {
         for bad in ["loud", "", "info,", "dsg=loud", "=info", "a b=info"] {
             assert!(!log_level_ok(bad), "{bad}");
         }
+        let mut c = Config::default();
+        c.server.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()];
+        assert!(c.validate().is_ok());
+        c.server.trusted_proxies.push("proxy.example.org".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("server.trusted_proxies") && err.contains("proxy.example.org"),
+            "{err}"
+        );
         let mut c = Config::default();
         c.log.level = "loud".into();
         let err = c.validate().unwrap_err().to_string();

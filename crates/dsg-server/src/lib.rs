@@ -9,6 +9,7 @@ pub mod config;
 pub mod cookie;
 pub mod credentials;
 pub mod error;
+pub mod forwarded;
 pub mod gcs;
 pub mod health;
 pub mod idp;

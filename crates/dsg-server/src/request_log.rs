@@ -4,12 +4,13 @@
 //! a fresh UUID; handlers read it (it reaches the audit row of any mutation
 //! the request makes) and it is echoed on the response. The log line carries
 //! method, path (never the query string: it may hold a token), status,
-//! latency and the id. The same figures feed the request metrics, labelled
+//! latency, the id and the client address ([`crate::forwarded`]). The same figures feed the request metrics, labelled
 //! by the matched route template.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -37,6 +38,16 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         // Code that only sees the headers (logout, login, SCIM) reads it there.
         req.headers_mut().insert(REQUEST_ID, v.clone());
     }
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().copied();
+    let client = crate::forwarded::settle(
+        req.headers_mut(),
+        peer.as_ref(),
+        &state.trusted_proxies,
+        state.config.login.trust_forwarded_headers,
+    );
+    if let Some(c) = client {
+        req.extensions_mut().insert(c);
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let route = req
@@ -63,6 +74,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         status = response.status().as_u16(),
         latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         request_id = header.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
+        client = %client.map(|c| c.0.to_string()).unwrap_or_default(),
         "request"
     );
     response

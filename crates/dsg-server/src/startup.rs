@@ -85,6 +85,9 @@ impl Application {
         listener: TcpListener,
         options: Options,
     ) -> Result<Self, StartError> {
+        let trusted_proxies = config
+            .trusted_proxy_nets()
+            .map_err(|e| StartError::Config(crate::config::ConfigError(e)))?;
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
         let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
@@ -96,6 +99,7 @@ impl Application {
             clock: options.clock.unwrap_or_else(Clock::system),
             idp,
             metrics: crate::metrics::Metrics::default(),
+            trusted_proxies,
         }));
         let (shutdown, _) = watch::channel(false);
         state.idp.spawn_background(shutdown.subscribe());
@@ -152,8 +156,7 @@ impl Application {
             state,
             shutdown,
         } = self;
-        let service = service(state.clone());
-        axum::serve(nodelay(listener), tower::make::Shared::new(service))
+        axum::serve(nodelay(listener), make_service(state.clone()))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 let _ = shutdown.send(true);
@@ -176,8 +179,7 @@ impl Application {
             state,
             shutdown,
         } = self;
-        let service = service(state.clone());
-        axum::serve(nodelay(listener), tower::make::Shared::new(service))
+        axum::serve(nodelay(listener), make_service(state.clone()))
             .with_graceful_shutdown(async move {
                 stop.await;
                 let _ = shutdown.send(true);
@@ -189,13 +191,16 @@ impl Application {
 }
 
 /// Small JSON answers must not wait on Nagle's algorithm.
-fn nodelay(listener: TcpListener) -> impl axum::serve::Listener<Addr = SocketAddr> {
+fn nodelay(
+    listener: TcpListener,
+) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
     use axum::serve::ListenerExt;
-    listener.tap_io(|tcp| {
+    fn set(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
-    })
+    }
+    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 /// PostgreSQL: replay the outbox when `NOTIFY dsg_cache` arrives, and on a
@@ -263,6 +268,16 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// One service per connection, each request carrying the TCP peer's
+/// address (`ConnectInfo<SocketAddr>`, for [`crate::forwarded`]).
+fn make_service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    Router::new()
+        .fallback_service(service(state))
+        .into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// The router wrapped in the path rewrite (dataset prefix, `/auth` alias),

@@ -33,6 +33,8 @@ pub struct Inner {
     pub idp: Arc<crate::idp::Registry>,
     /// Prometheus metric families.
     pub metrics: crate::metrics::Metrics,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::ops::Deref for AppState {

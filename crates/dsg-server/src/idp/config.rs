@@ -24,8 +24,9 @@ pub struct LoginConfig {
     /// Provider used when a login request names none (empty: Google when
     /// configured, else the first of `providers`).
     pub default_provider: String,
-    /// Build the callback URL from `X-Forwarded-Proto` / `X-Forwarded-Host`
-    /// when `server.origin` is not set (only behind a proxy that sets them).
+    /// Believe `X-Forwarded-*` from every peer (legacy switch; prefer
+    /// `server.trusted_proxies`, which names the proxies). Believed headers
+    /// build the callback URL when `server.origin` is not set.
     pub trust_forwarded_headers: bool,
     /// Generic OpenID Connect issuers (Keycloak, Entra ID, Okta, Auth0, …).
     pub providers: Vec<ProviderConfig>,

@@ -79,14 +79,11 @@ pub fn public_origin(state: &AppState, headers: &HeaderMap) -> Result<String, Ap
     }
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
     let host = h("host").unwrap_or_default();
-    let (proto, host) = if c.login.trust_forwarded_headers {
-        (
-            h("x-forwarded-proto").unwrap_or("http"),
-            h("x-forwarded-host").unwrap_or(host),
-        )
-    } else {
-        ("http", host)
-    };
+    // Forwarded headers reach here only from a trusted proxy (crate::forwarded).
+    let (proto, host) = (
+        h("x-forwarded-proto").unwrap_or("http"),
+        h("x-forwarded-host").unwrap_or(host),
+    );
     let host_ok = !host.is_empty()
         && host
             .bytes()

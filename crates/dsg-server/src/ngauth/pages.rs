@@ -280,9 +280,11 @@ pub async fn activate(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    client: Option<axum::Extension<crate::forwarded::ClientIp>>,
     body: Bytes,
 ) -> Response {
-    match activate_inner(&state, &method, &headers, &body).await {
+    let client = client.map(|axum::Extension(c)| c);
+    match activate_inner(&state, &method, &headers, client, &body).await {
         Ok(r) | Err(r) => r,
     }
 }
@@ -291,6 +293,7 @@ async fn activate_inner(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    client: Option<crate::forwarded::ClientIp>,
     body: &Bytes,
 ) -> Result<Response, Response> {
     if method != Method::POST {
@@ -338,12 +341,8 @@ async fn activate_inner(
             .begin(Actor::user(login.user_id, &login.email, None))
             .await
             .map_err(db)?;
-        let ip = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim);
-        match tx.accept_tos(login.user_id, tos_id, ip).await {
+        let ip = client.map(|c| c.0.to_string());
+        match tx.accept_tos(login.user_id, tos_id, ip.as_deref()).await {
             Ok(_) => {
                 let events = tx.commit().await.map_err(db)?;
                 state.committed(&events);

@@ -592,11 +592,22 @@ both_backends!(
 );
 
 async fn redirect_uri_uses_forwarded_headers_only_when_trusted(backend: Backend) {
-    for trusted in [false, true] {
+    // (legacy trust-everyone switch, server.trusted_proxies, believed?)
+    for (all, proxies, trusted) in [
+        (false, vec![], false),
+        (true, vec![], true),
+        (false, vec!["127.0.0.1".to_owned()], true),
+        (
+            false,
+            vec!["10.0.0.0/8".to_owned(), "::1".to_owned()],
+            false,
+        ),
+    ] {
         let app = spawn_app_with(backend, |c| {
             c.google.client_id = "gid".into();
             c.google.client_secret = "gs".into();
-            c.login.trust_forwarded_headers = trusted;
+            c.login.trust_forwarded_headers = all;
+            c.server.trusted_proxies = proxies;
         })
         .await
         .unwrap();
