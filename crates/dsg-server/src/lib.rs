@@ -21,6 +21,7 @@ pub mod prefix;
 pub mod scim;
 pub mod startup;
 pub mod state;
+pub mod web;
 
 pub use config::Config;
 pub use startup::{Application, Options, StartError};
