@@ -43,3 +43,4 @@ mod snapshots;
 mod timed;
 mod tos;
 mod user_cache;
+mod web;
