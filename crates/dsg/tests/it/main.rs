@@ -44,3 +44,4 @@ mod timed;
 mod tos;
 mod user_cache;
 mod web;
+mod web_browser;

@@ -880,11 +880,7 @@ async fn tokens_are_shown_once_scoped_and_revocable(backend: Backend) {
     assert!(value.len() >= 20, "{value}");
     // The token works, limited to fanc and read-only.
     let doc = cache_of(&app, &value).await;
-    assert_eq!(
-        doc["permissions_v2"],
-        json!({"fanc": ["view"]}),
-        "{doc}"
-    );
+    assert_eq!(doc["permissions_v2"], json!({"fanc": ["view"]}), "{doc}");
     // Never shown again.
     let page = lead.get("/web/my-account").await;
     assert!(!page.body.contains(&value));
