@@ -124,6 +124,9 @@ async fn flashes(v: &Visitor, answer: &Answer) -> String {
         .map(|s| s.split("</").next().unwrap_or_default().to_owned())
         .collect::<Vec<_>>()
         .join(" | ")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 fn web_world() -> Value {
@@ -978,4 +981,269 @@ async fn pages_carry_security_headers_and_own_assets(backend: Backend) {
 both_backends!(
     pages_carry_security_headers_and_own_assets_tests,
     super::pages_carry_security_headers_and_own_assets
+);
+
+async fn admin_pages_manage_admins_tables_roots_and_service_accounts(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(web_world()).await.unwrap();
+    let t = |k: &str| user_token(&s, k, "t");
+    // Dataset admins: appoint and remove; unknown users are named next to the field.
+    let boss = Visitor::new(&app, Some(&t("boss")));
+    let a = boss
+        .post(
+            "/web/dataset-admins/fish2",
+            &[("action", "add"), ("email", "nobody@example.org")],
+        )
+        .await;
+    assert!(
+        flashes(&boss, &a)
+            .await
+            .contains("User not found: nobody@example.org")
+    );
+    let a = boss
+        .post(
+            "/web/dataset-admins/fish2",
+            &[("action", "add"), ("email", "new@example.org")],
+        )
+        .await;
+    assert!(
+        flashes(&boss, &a)
+            .await
+            .contains("Added new@example.org as dataset admin")
+    );
+    let doc = cache_of(&app, &t("new")).await;
+    assert_eq!(doc["datasets_admin"], json!(["fish2"]), "{doc}");
+    let page = boss.get("/web/dataset-admins/fish2").await.body;
+    let id = page
+        .split("name=\"grant_id\" value=\"")
+        .nth(2)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let a = boss
+        .post(
+            "/web/dataset-admins/fish2",
+            &[("action", "remove"), ("grant_id", &id)],
+        )
+        .await;
+    assert!(flashes(&boss, &a).await.contains("Removed dataset admin"));
+    assert_eq!(cache_of(&app, &t("new")).await["datasets_admin"], json!([]));
+
+    // Service tables (dataset admins) and public roots (managers).
+    let a = boss
+        .post(
+            "/web/public-roots/fish2",
+            &[
+                ("action", "add_service_table"),
+                ("service_name", "pcg"),
+                ("table_name", "fish_v1"),
+            ],
+        )
+        .await;
+    assert!(
+        flashes(&boss, &a)
+            .await
+            .contains("Added service table pcg/fish_v1")
+    );
+    let r = app
+        .get("/api/v1/service/pcg/table/fish_v1/dataset", Some(&t("v")))
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!("fish2"));
+    let lead = Visitor::new(&app, Some(&t("lead")));
+    let a = lead
+        .post(
+            "/web/public-roots/fish2",
+            &[
+                ("action", "add_service_table"),
+                ("service_name", "x"),
+                ("table_name", "y"),
+            ],
+        )
+        .await;
+    assert!(
+        flashes(&lead, &a)
+            .await
+            .contains("Only dataset administrators can manage service tables")
+    );
+    let fish = app.store.dataset_by_name("fish2").await.unwrap().unwrap();
+    let table = app.store.dataset_service_tables(fish.id).await.unwrap()[0].id;
+    for (root, expect) in [
+        ("abc", "Invalid service table or root ID"),
+        ("42", "Added public root 42"),
+    ] {
+        let a = lead
+            .post(
+                "/web/public-roots/fish2",
+                &[
+                    ("action", "add"),
+                    ("service_table", &table.to_string()),
+                    ("root_id", root),
+                ],
+            )
+            .await;
+        assert!(flashes(&lead, &a).await.contains(expect), "{root}");
+    }
+    let public = |app: &TestApp| {
+        let c = app.client.clone();
+        let url = app.url("/api/v1/table/fish_v1/root/42/is_public");
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(public(&app).await, json!(true));
+    let root_id = app.store.dataset_service_tables(fish.id).await.unwrap()[0].roots[0].0;
+    let a = lead
+        .post(
+            "/web/public-roots/fish2",
+            &[
+                ("action", "remove"),
+                ("public_root_id", &root_id.to_string()),
+            ],
+        )
+        .await;
+    assert!(flashes(&lead, &a).await.contains("Removed public root 42"));
+    assert_eq!(public(&app).await, json!(false));
+    let a = boss
+        .post(
+            "/web/public-roots/fish2",
+            &[
+                ("action", "remove_service_table"),
+                ("service_table_id", &table.to_string()),
+            ],
+        )
+        .await;
+    assert!(
+        flashes(&boss, &a)
+            .await
+            .contains("Removed service table pcg/fish_v1")
+    );
+
+    // Service accounts: create, grant, mint (shown once), disable, delete.
+    let root = Visitor::new(&app, Some(&t("root")));
+    let a = root
+        .post(
+            "/web/service-accounts",
+            &[("action", "create"), ("name", "bad name")],
+        )
+        .await;
+    assert!(flashes(&root, &a).await.contains("Name must be a slug"));
+    let a = root
+        .post(
+            "/web/service-accounts",
+            &[("action", "create"), ("name", "ci-bot")],
+        )
+        .await;
+    assert!(flashes(&root, &a).await.contains("already exists"));
+    let a = root
+        .post(
+            "/web/service-accounts",
+            &[
+                ("action", "create"),
+                ("name", "etl"),
+                ("description", "nightly"),
+            ],
+        )
+        .await;
+    assert_eq!(a.location, "/web/service-accounts/etl");
+    let here = "/web/service-accounts/etl";
+    let a = root
+        .post(
+            here,
+            &[
+                ("action", "add_grant"),
+                ("dataset_id", &fish.id.to_string()),
+                ("permission", "view"),
+                ("version", "nope"),
+            ],
+        )
+        .await;
+    assert!(flashes(&root, &a).await.contains("no such version"));
+    let a = root
+        .post(
+            here,
+            &[
+                ("action", "add_grant"),
+                ("dataset_id", &fish.id.to_string()),
+                ("permission", "view"),
+                ("version", "v1"),
+            ],
+        )
+        .await;
+    assert!(
+        flashes(&root, &a)
+            .await
+            .contains("Granted view on fish2 to etl.")
+    );
+    let a = root
+        .post(here, &[("action", "mint_token"), ("description", "ci")])
+        .await;
+    assert_eq!(a.status, 200);
+    let token = a
+        .body
+        .split("id=\"new-token\"")
+        .nth(1)
+        .and_then(|s| s.split("value=\"").nth(1))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let doc = cache_of(&app, &token).await;
+    assert_eq!(doc["service_account"], true);
+    assert!(!root.get(here).await.body.contains(&token));
+    let a = root.post(here, &[("action", "toggle_active")]).await;
+    assert!(
+        flashes(&root, &a)
+            .await
+            .contains("Service account disabled.")
+    );
+    assert_eq!(app.user_cache(&token).await.unwrap().0, 401);
+    let a = root
+        .post(here, &[("action", "delete_sa"), ("confirm_name", "et")])
+        .await;
+    assert!(flashes(&root, &a).await.contains("NOT deleted"));
+    let a = root
+        .post(here, &[("action", "delete_sa"), ("confirm_name", "etl")])
+        .await;
+    assert_eq!(a.location, "/web/service-accounts");
+    assert!(
+        flashes(&root, &a)
+            .await
+            .contains("Service account 'etl' deleted.")
+    );
+    assert_eq!(root.get(here).await.status, 404);
+    let audit = app
+        .store
+        .audit_entries(&dsg_store::audit::AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for action in [
+        "service_table_added",
+        "public_root_added",
+        "public_root_removed",
+        "service_table_removed",
+        "service_account_created",
+        "sa_grant_created",
+        "sa_token_created",
+        "service_account_disabled",
+        "service_account_deleted",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.action == action),
+            "no {action} audit row"
+        );
+    }
+    app.shutdown().await;
+}
+both_backends!(
+    admin_pages_manage_admins_tables_roots_and_service_accounts_tests,
+    super::admin_pages_manage_admins_tables_roots_and_service_accounts
 );
