@@ -540,6 +540,22 @@ async fn forms_without_their_csrf_token_or_from_another_origin_change_nothing(ba
         .await
         .unwrap();
     assert_eq!(a.status(), 302);
+    // Logging out from another site is refused; the login stays valid.
+    let a = root
+        .post_raw(
+            "/web/logout",
+            &[("csrf", &csrf)],
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        app.user_cache(&user_token(&s, "root", "t"))
+            .await
+            .unwrap()
+            .0,
+        200
+    );
     app.shutdown().await;
 }
 both_backends!(
