@@ -985,6 +985,25 @@ async fn pages_carry_security_headers_and_own_assets(backend: Backend) {
         .await
         .body;
     assert!(root.contains("href=\"/web/service-accounts\""));
+    // A flash cookie not signed by the server is ignored.
+    use base64::Engine;
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"[{"level":"success","text":"forged message"}]"#);
+    let r = v
+        .client
+        .get(app.url("/web/datasets"))
+        .header(
+            "Cookie",
+            format!(
+                "dsg_token={}; dsg_flash={forged}.AAAA",
+                user_token(&s, "v", "t")
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains("forged message"));
     // Group permissions count on the datasets page (the original listed direct grants only).
     let g = Visitor::new(&app, Some(&user_token(&s, "member", "t")))
         .get("/web/datasets")
