@@ -24,6 +24,7 @@ pub mod request_log;
 pub mod scim;
 pub mod startup;
 pub mod state;
+pub mod web;
 
 pub use config::Config;
 pub use startup::{Application, Options, StartError};

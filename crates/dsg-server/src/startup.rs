@@ -294,6 +294,7 @@ pub fn router(state: AppState) -> Router {
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
         .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
+        .merge(crate::web::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

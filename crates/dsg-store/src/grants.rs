@@ -107,3 +107,34 @@ impl WriteTx {
         Ok(id)
     }
 }
+
+impl WriteTx {
+    /// Sets or clears a grant's expiry; `false` when there is no such grant.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn set_grant_expiry(
+        &mut self,
+        grant_id: i64,
+        expires_at: Option<Timestamp>,
+    ) -> Result<bool> {
+        const GET: &str = "SELECT user_id, expires_at FROM dataset_grant WHERE id = $1";
+        let before: Option<(i64, Option<i64>)> = on_tx!(&mut self.tx, conn => sqlx::query_as(GET).bind(grant_id).fetch_optional(conn).await)?;
+        let Some((user_id, old)) = before else {
+            return Ok(false);
+        };
+        const SET: &str = "UPDATE dataset_grant SET expires_at = $1 WHERE id = $2";
+        on_tx!(&mut self.tx, conn => sqlx::query(SET).bind(expires_at.map(|t| t.0)).bind(grant_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        let show = |t: Option<i64>| t.map(|t| Timestamp(t).to_rfc3339());
+        self.audit(
+            "grant_updated",
+            "Grant",
+            grant_id,
+            Some(json!({"expires_at": show(old)})),
+            Some(json!({"expires_at": show(expires_at.map(|t| t.0))})),
+        )
+        .await?;
+        Ok(true)
+    }
+}

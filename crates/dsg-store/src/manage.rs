@@ -612,3 +612,62 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+impl Store {
+    /// Every TOS document of a dataset (any version or service), with whether
+    /// it is the dataset's gate; by service then name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_tos_documents(&self, dataset_id: i64) -> Result<Vec<(TosRow, bool)>> {
+        const GATE: &str = "SELECT tos_id FROM dataset WHERE id = $1";
+        let sql = format!(
+            "{TOS_ROW} WHERE t.dataset_id = $1 ORDER BY COALESCE(s.name, ''), t.name, t.id"
+        );
+        let gate: Option<Option<i64>> = on_db!(self.db(), pool => sqlx::query_scalar(GATE).bind(dataset_id).fetch_optional(pool).await)?;
+        let gate = gate.flatten();
+        let rows: Vec<TosDbRow> = on_db!(self.db(), pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(dataset_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(tos_row)
+            .map(|t| {
+                let g = Some(t.id) == gate;
+                (t, g)
+            })
+            .collect())
+    }
+
+    /// The TOS documents a user accepted: `(tos id, name, accepted at)`, newest first.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn tos_acceptances(&self, user_id: i64) -> Result<Vec<(i64, String, Timestamp)>> {
+        const SQL: &str = "SELECT t.id, t.name, a.accepted_at FROM tos_acceptance a \
+             JOIN tos_document t ON t.id = a.tos_document_id WHERE a.user_id = $1 \
+             ORDER BY a.accepted_at DESC, a.id DESC";
+        let rows: Vec<(i64, String, i64)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(user_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, at)| (id, name, Timestamp(at)))
+            .collect())
+    }
+
+    /// Every group name, sorted.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn group_names(&self) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT name FROM dsg_group ORDER BY name";
+        Ok(on_db!(self.db(), pool => sqlx::query_scalar(SQL).fetch_all(pool).await)?)
+    }
+
+    /// Name of the permission with this id.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn permission_name(&self, id: i64) -> Result<Option<String>> {
+        const SQL: &str = "SELECT name FROM permission WHERE id = $1";
+        Ok(on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await)?)
+    }
+}

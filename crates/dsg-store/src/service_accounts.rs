@@ -144,3 +144,66 @@ impl WriteTx {
         Ok(id)
     }
 }
+
+impl WriteTx {
+    /// Changes a service account's description; `false` when it does not exist.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn set_service_account_description(
+        &mut self,
+        sa_id: i64,
+        description: &str,
+    ) -> Result<bool> {
+        const GET: &str = "SELECT description FROM service_account WHERE id = $1";
+        const SET: &str = "UPDATE service_account SET description = $1, updated = $2 WHERE id = $3";
+        let old: Option<String> = crate::on_tx!(&mut self.tx, conn => sqlx::query_scalar(GET).bind(sa_id).fetch_optional(conn).await)?;
+        let Some(old) = old else { return Ok(false) };
+        crate::on_tx!(&mut self.tx, conn => sqlx::query(SET).bind(description).bind(now_micros()).bind(sa_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.audit(
+            "service_account_updated",
+            "ServiceAccount",
+            sa_id,
+            Some(json!({"description": old})),
+            Some(json!({"description": description})),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Deletes a service account with its tokens and grants; `false` when it
+    /// does not exist. Its tokens stop working at once.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn delete_service_account(&mut self, sa_id: i64) -> Result<bool> {
+        const HASHES: &str =
+            "SELECT key_hash FROM service_account_token WHERE service_account_id = $1";
+        const DEL_TOKENS: &str = "DELETE FROM service_account_token WHERE service_account_id = $1";
+        const DEL_GRANTS: &str = "DELETE FROM service_account_grant WHERE service_account_id = $1";
+        const DEL: &str = "DELETE FROM service_account WHERE id = $1 RETURNING name, description";
+        let hashes: Vec<Vec<u8>> = crate::on_tx!(&mut self.tx, conn => sqlx::query_scalar(HASHES).bind(sa_id).fetch_all(conn).await)?;
+        crate::on_tx!(&mut self.tx, conn => sqlx::query(DEL_TOKENS).bind(sa_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        crate::on_tx!(&mut self.tx, conn => sqlx::query(DEL_GRANTS).bind(sa_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        let row: Option<(String, String)> = crate::on_tx!(&mut self.tx, conn => sqlx::query_as(DEL).bind(sa_id).fetch_optional(conn).await)?;
+        let Some((name, description)) = row else {
+            return Ok(false);
+        };
+        for h in hashes
+            .iter()
+            .filter_map(|h| dsg_core::token::TokenHash::from_slice(h))
+        {
+            self.invalidate(CacheEvent::Token(h));
+        }
+        self.invalidate(CacheEvent::ServiceAccount(sa_id));
+        self.audit(
+            "service_account_deleted",
+            "ServiceAccount",
+            sa_id,
+            Some(json!({"name": name, "description": description})),
+            None,
+        )
+        .await?;
+        Ok(true)
+    }
+}

@@ -56,3 +56,102 @@ impl Store {
         Ok(roots.iter().map(|r| public.contains(r)).collect())
     }
 }
+
+/// A service table of a dataset with its public roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTableListing {
+    /// Id.
+    pub id: i64,
+    /// Service name.
+    pub service_name: String,
+    /// Table name.
+    pub table_name: String,
+    /// Public roots: `(public_root id, root id)`, by root id.
+    pub roots: Vec<(i64, i64)>,
+}
+
+impl Store {
+    /// A dataset's service tables with their public roots, by service and table name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_service_tables(
+        &self,
+        dataset_id: i64,
+    ) -> Result<Vec<ServiceTableListing>> {
+        const TABLES: &str = "SELECT id, service_name, table_name FROM service_table \
+             WHERE dataset_id = $1 ORDER BY service_name, table_name";
+        const ROOTS: &str = "SELECT pr.service_table_id, pr.id, pr.root_id FROM public_root pr \
+             JOIN service_table st ON st.id = pr.service_table_id WHERE st.dataset_id = $1 ORDER BY pr.root_id";
+        let tables: Vec<(i64, String, String)> = on_db!(self.db(), pool => sqlx::query_as(TABLES).bind(dataset_id).fetch_all(pool).await)?;
+        let roots: Vec<(i64, i64, i64)> = on_db!(self.db(), pool => sqlx::query_as(ROOTS).bind(dataset_id).fetch_all(pool).await)?;
+        Ok(tables
+            .into_iter()
+            .map(|(id, service_name, table_name)| ServiceTableListing {
+                id,
+                roots: roots
+                    .iter()
+                    .filter(|r| r.0 == id)
+                    .map(|r| (r.1, r.2))
+                    .collect(),
+                service_name,
+                table_name,
+            })
+            .collect())
+    }
+}
+
+impl crate::WriteTx {
+    /// Removes a service table of this dataset (its public roots go with it);
+    /// returns `(service, table)` if it existed.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn remove_service_table(
+        &mut self,
+        dataset_id: i64,
+        service_table_id: i64,
+    ) -> Result<Option<(String, String)>> {
+        const SQL: &str = "DELETE FROM service_table WHERE id = $1 AND dataset_id = $2 \
+             RETURNING service_name, table_name";
+        let row: Option<(String, String)> = crate::on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(service_table_id).bind(dataset_id).fetch_optional(conn).await)?;
+        if let Some((service, table)) = &row {
+            self.audit(
+                "service_table_removed",
+                "ServiceTable",
+                service_table_id,
+                Some(serde_json::json!({"service_name": service, "table_name": table, "dataset_id": dataset_id})),
+                None,
+            )
+            .await?;
+        }
+        Ok(row)
+    }
+
+    /// Removes a public root of one of this dataset's service tables; returns
+    /// its root id if it existed.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn remove_public_root(
+        &mut self,
+        dataset_id: i64,
+        public_root_id: i64,
+    ) -> Result<Option<i64>> {
+        const SQL: &str = "DELETE FROM public_root WHERE id = $1 AND service_table_id IN \
+             (SELECT id FROM service_table WHERE dataset_id = $2) RETURNING root_id, service_table_id";
+        let row: Option<(i64, i64)> = crate::on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(public_root_id).bind(dataset_id).fetch_optional(conn).await)?;
+        let Some((root_id, table_id)) = row else {
+            return Ok(None);
+        };
+        self.audit(
+            "public_root_removed",
+            "PublicRoot",
+            public_root_id,
+            Some(serde_json::json!({"service_table_id": table_id, "root_id": root_id})),
+            None,
+        )
+        .await?;
+        Ok(Some(root_id))
+    }
+}

@@ -496,6 +496,10 @@ pub async fn web_logout(
     if method != Method::POST {
         return Err(ApiError::method_not_allowed(&method));
     }
+    // Another site must not log people out (the web pages' same-origin rule).
+    if !crate::web::csrf::origin_ok(&state, &headers) {
+        return Err(ApiError::forbidden());
+    }
     revoke_login_cookie(&state, &headers).await?;
     Ok(cleared(&state, found("/")))
 }

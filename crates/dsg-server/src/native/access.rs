@@ -26,13 +26,18 @@ fn decision_error(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({"allowed": false, "reason": reason}))).into_response()
 }
 
-/// Parsed common input of both endpoints.
-struct Asked {
-    dataset_id: i64,
-    dataset: String,
-    version: Option<String>,
-    permission: String,
-    service: Option<String>,
+/// Parsed common input of both endpoints (and of the web explain view).
+pub(crate) struct Asked {
+    /// Dataset id.
+    pub(crate) dataset_id: i64,
+    /// Dataset name.
+    pub(crate) dataset: String,
+    /// Version name.
+    pub(crate) version: Option<String>,
+    /// Level asked about.
+    pub(crate) permission: String,
+    /// Service slug.
+    pub(crate) service: Option<String>,
 }
 
 async fn asked(state: &AppState, body: &Value) -> Result<Result<Asked, Response>, ApiError> {
@@ -64,7 +69,8 @@ async fn asked(state: &AppState, body: &Value) -> Result<Result<Asked, Response>
     }))
 }
 
-async fn decide(
+/// The decision with every rule considered, for a principal under a token scope.
+pub(crate) async fn decide(
     state: &AppState,
     principal: PrincipalRef,
     scope: &TokenScope,

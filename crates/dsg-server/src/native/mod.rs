@@ -9,15 +9,16 @@
 //! document, so a read-only or dataset-limited token can never manage more
 //! than it can see.
 
-mod access;
+pub(crate) mod access;
 mod audit;
 mod datasets;
 mod grants;
 mod requests;
 mod service_accounts;
 mod tokens;
-mod tos;
+pub(crate) mod tos;
 
+pub(crate) use grants::may_handle_level;
 use std::collections::BTreeMap;
 
 use axum::Router;
@@ -70,6 +71,23 @@ pub(crate) struct View {
 }
 
 impl View {
+    /// The authority of an authenticated principal, read from its (scoped) document.
+    pub(crate) fn of(auth: &Authenticated) -> Self {
+        let mut v: Self = serde_json::from_slice(&auth.document.body).unwrap_or_default();
+        v.service_account = matches!(auth.token.principal, PrincipalRef::ServiceAccount(_));
+        v
+    }
+
+    /// Groups the principal is in.
+    pub(crate) fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Dataset → permission names (TOS ignored).
+    pub(crate) fn datasets(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.permissions_v2_ignore_tos
+    }
+
     fn holds(&self, dataset: &str, level: &str) -> bool {
         !self.service_account
             && self
@@ -151,9 +169,7 @@ impl FromRequestParts<AppState> for Ctx {
 impl Ctx {
     /// The caller's authority, read from its (scoped) document.
     pub(crate) fn view(&self) -> View {
-        let mut v: View = serde_json::from_slice(&self.auth.document.body).unwrap_or_default();
-        v.service_account = matches!(self.auth.token.principal, PrincipalRef::ServiceAccount(_));
-        v
+        View::of(&self.auth)
     }
 
     /// A human user's id; 403 for service accounts (the original's code).

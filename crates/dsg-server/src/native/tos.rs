@@ -23,7 +23,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use bytes::Bytes;
-use dsg_core::token::{ApiToken, secrets_equal};
 use dsg_store::datasets::NewTos;
 use dsg_store::grants::NewGrant;
 use dsg_store::manage::TosRow;
@@ -35,9 +34,7 @@ use super::{Ctx, View, commit, created, instant, object, opt_str, req_str, requi
 use crate::cache::Authenticated;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Double-submit CSRF cookie of the acceptance form.
-const CSRF_COOKIE: &str = "dsg_csrf";
+use crate::web::csrf;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/api/v1/services", any(services))
@@ -222,7 +219,7 @@ async fn retire(
 }
 
 /// `next` when it leads back to this server or an allowed host, else `None`.
-fn safe_next(state: &AppState, next: &str) -> Option<String> {
+pub(crate) fn safe_next(state: &AppState, next: &str) -> Option<String> {
     if next.is_empty() {
         return None;
     }
@@ -241,18 +238,6 @@ async fn browser_user(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Optio
     }
 }
 
-fn csrf_cookie(state: &AppState, value: &str) -> Option<HeaderValue> {
-    let secure = if state.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{secure}"
-    ))
-    .ok()
-}
-
 async fn render(
     state: &AppState,
     t: &TosRow,
@@ -265,15 +250,7 @@ async fn render(
         Some(PrincipalRef::User(uid)) => state.store.has_accepted(uid, t.id).await?,
         _ => false,
     };
-    let csrf = match crate::credentials::cookie(headers, CSRF_COOKIE)
-        .filter(|c| c.len() >= 32 && c.len() <= 128)
-    {
-        Some(c) => c,
-        None => ApiToken::generate()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .expose()
-            .to_owned(),
-    };
+    let csrf = csrf::token(headers);
     let login = format!(
         "/auth/login?next={}",
         url::form_urlencoded::byte_serialize(page_path.as_bytes()).collect::<String>()
@@ -289,14 +266,16 @@ async fn render(
         accepted,
         email: who.map(|a| a.document.info.email.as_str()),
         action: format!("/api/v1/tos/{}/accept", t.id),
-        csrf: csrf.clone(),
+        csrf: csrf.value.clone(),
         next: safe_next(state, next).unwrap_or_default(),
         login,
     }
     .render()
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut r = Html(html).into_response();
-    if let Some(c) = csrf_cookie(state, &csrf) {
+    if csrf.fresh
+        && let Some(c) = csrf::set_cookie(state, &csrf.value)
+    {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r.headers_mut()
@@ -356,24 +335,6 @@ fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
         .any(|n| crate::credentials::cookie(headers, n).is_some())
 }
 
-/// Same-origin check for a browser post: an `Origin`, when sent, must be this server's.
-fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let configured = state.config.server.origin.trim_end_matches('/');
-    if !configured.is_empty() {
-        return origin.eq_ignore_ascii_case(configured);
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin
-        .split_once("://")
-        .is_some_and(|(_, h)| !host.is_empty() && h.eq_ignore_ascii_case(host))
-}
-
 async fn accept(
     State(state): State<AppState>,
     request_id: Option<axum::Extension<super::RequestId>>,
@@ -428,40 +389,82 @@ async fn accept(
             opt_str(&body, "next")?.unwrap_or("").to_owned(),
         )
     };
-    if cookie_authenticated(&state, &headers) {
-        let cookie = crate::credentials::cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-        let valid = origin_ok(&state, &headers)
-            && !csrf.is_empty()
-            && secrets_equal(cookie.as_bytes(), csrf.as_bytes());
-        if !valid {
+    if cookie_authenticated(&state, &headers) && !csrf::verify(&state, &headers, &csrf) {
+        return Err(ApiError::Detail(
+            StatusCode::FORBIDDEN,
+            "CSRF verification failed. Reload the page and try again.".into(),
+        ));
+    }
+    let view: View = View::of(&auth);
+    let actor = Actor::user(
+        user_id,
+        &auth.document.info.email,
+        request_id.map(|axum::Extension(r)| r.0),
+    );
+    let already = match record_acceptance(&state, actor, user_id, &view, &t, None).await? {
+        Recorded::NotInForce => {
+            return Err(ApiError::bad_request("These terms are not in force."));
+        }
+        Recorded::Restricted(d) => {
             return Err(ApiError::Detail(
                 StatusCode::FORBIDDEN,
-                "CSRF verification failed. Reload the page and try again.".into(),
+                format!("{d} is invite-only: ask its administrator for access."),
             ));
         }
+        Recorded::Accepted => false,
+        Recorded::Already => true,
+    };
+    if form {
+        let target = safe_next(&state, &next).unwrap_or_else(|| uri.path().to_owned());
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        return Ok(r);
     }
-    let now = state.clock.now();
-    if !t.in_force(now) {
-        return Err(ApiError::bad_request("These terms are not in force."));
+    Ok(
+        Json(json!({"status": "accepted", "tos_id": t.id, "already_accepted": already}))
+            .into_response(),
+    )
+}
+
+/// What [`record_acceptance`] did.
+pub(crate) enum Recorded {
+    /// Newly accepted.
+    Accepted,
+    /// Accepted before.
+    Already,
+    /// The document is not in force now.
+    NotInForce,
+    /// The dataset is invite-only and the user has no access to it.
+    Restricted(String),
+}
+
+/// Records that a user accepts a document (one rule for the API page and
+/// the web pages): documents of invite-only datasets only for people with
+/// access to them (a grant or a group permission); accepting a public
+/// dataset's own terms grants `view` (self-service). Audited, cache events
+/// committed.
+pub(crate) async fn record_acceptance(
+    state: &AppState,
+    actor: Actor,
+    user_id: i64,
+    view: &View,
+    t: &TosRow,
+    ip: Option<&str>,
+) -> Result<Recorded, ApiError> {
+    if !t.in_force(state.clock.now()) {
+        return Ok(Recorded::NotInForce);
     }
-    let view: View = serde_json::from_slice(&auth.document.body).unwrap_or_default();
     let public = t.access_mode.as_deref() == Some("public");
     if let (Some(d), Some(dataset_id)) = (t.dataset.as_deref(), t.dataset_id)
         && !public
         && !view.sees(d)
         && !state.store.has_grant_on(user_id, dataset_id).await?
     {
-        return Err(ApiError::Detail(
-            StatusCode::FORBIDDEN,
-            format!("{d} is invite-only: ask its administrator for access."),
-        ));
+        return Ok(Recorded::Restricted(d.to_owned()));
     }
     let already = state.store.has_accepted(user_id, t.id).await?;
-    let actor = Actor::user(
-        user_id,
-        &auth.document.info.email,
-        request_id.map(|axum::Extension(r)| r.0),
-    );
     let mut tx = state.store.begin(actor).await?;
     // Public datasets are self-service: accepting their gate grants `view`.
     if let (true, Some(dataset_id), None, None) = (public, t.dataset_id, &t.version, &t.service)
@@ -480,19 +483,12 @@ async fn accept(
         .await?;
     }
     if !already {
-        tx.accept_tos(user_id, t.id, None).await?;
+        tx.accept_tos(user_id, t.id, ip).await?;
     }
-    commit(&state, tx).await?;
-    if form {
-        let target = safe_next(&state, &next).unwrap_or_else(|| uri.path().to_owned());
-        let mut r = StatusCode::SEE_OTHER.into_response();
-        if let Ok(v) = HeaderValue::from_str(&target) {
-            r.headers_mut().insert(header::LOCATION, v);
-        }
-        return Ok(r);
-    }
-    Ok(
-        Json(json!({"status": "accepted", "tos_id": t.id, "already_accepted": already}))
-            .into_response(),
-    )
+    commit(state, tx).await?;
+    Ok(if already {
+        Recorded::Already
+    } else {
+        Recorded::Accepted
+    })
 }

@@ -44,3 +44,5 @@ mod snapshots;
 mod timed;
 mod tos;
 mod user_cache;
+mod web;
+mod web_browser;

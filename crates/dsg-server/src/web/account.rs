@@ -1,0 +1,368 @@
+//! `/web/my-account`: profile, dataset access with its sources, API tokens
+//! (create with expiry and scope — read-only and/or a dataset list — shown
+//! once: only SHA-256 hashes are stored; list with last use; revoke), groups,
+//! pending terms of service and past acceptances.
+//! POST `action=create_token` (`description`, `expires_in` days or `never`,
+//! or `expires_at` date; `read_only`; `datasets`…) answers with the page
+//! showing the new token once; `action=revoke_token` (`token_id`) → 302.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::Response;
+use axum::routing::get;
+use dsg_core::Timestamp;
+use dsg_core::permissions::TokenScope;
+use dsg_store::tokens::{NewToken, PrincipalRef};
+
+use super::{
+    Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, page_number,
+    paginate, render,
+};
+use crate::state::AppState;
+
+const PATH: &str = "/web/my-account";
+
+pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
+    r.route(PATH, get(show_account).post(act))
+}
+
+struct DatasetLine {
+    name: String,
+    level: String,
+    permissions: String,
+    sources: String,
+}
+
+struct TokenLine {
+    id: i64,
+    description: String,
+    prefix: String,
+    created: Stamp,
+    last_used: Option<Stamp>,
+    expires: Option<Stamp>,
+    expired: bool,
+    scope: String,
+    current: bool,
+}
+
+struct GroupLine {
+    name: String,
+    manage: bool,
+}
+
+struct MissingTos {
+    dataset: String,
+    name: String,
+    path: String,
+}
+
+/// A token just created: its value, shown this once.
+struct NewTokenShown {
+    value: String,
+    description: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    email: String,
+    name: String,
+    admin: bool,
+    read_only: bool,
+    datasets: Vec<DatasetLine>,
+    tokens: Vec<TokenLine>,
+    pager: Pager,
+    groups: Vec<GroupLine>,
+    missing: Vec<MissingTos>,
+    accepted: Vec<(String, Stamp)>,
+    choosable: Vec<String>,
+    new_token: Option<NewTokenShown>,
+}
+
+fn scope_text(s: &TokenScope) -> String {
+    let mut parts = Vec::new();
+    if s.read_only {
+        parts.push("read-only".to_owned());
+    }
+    match &s.datasets {
+        Some(d) if d.is_empty() => parts.push("no datasets".into()),
+        Some(d) => parts.push(d.iter().cloned().collect::<Vec<_>>().join(", ")),
+        None => {}
+    }
+    if parts.is_empty() {
+        "full".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    user: &WebUser,
+    chrome: Chrome,
+    page: usize,
+    new_token: Option<NewTokenShown>,
+) -> Result<AccountPage, PageError> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&user.auth.document.body).unwrap_or_default();
+    let now = state.clock.now();
+    // Sources of each dataset: direct grants (with their group scope) from the
+    // explain-access facts; anything else in the document comes from a group.
+    let ids: BTreeMap<i64, String> = state
+        .store
+        .all_datasets()
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    let subject = state
+        .store
+        .load_subject(PrincipalRef::User(user.id))
+        .await?;
+    let mut sources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for g in subject.iter().flat_map(|s| &s.grants) {
+        if g.fact.expires_at.is_some_and(|e| e <= now) {
+            continue;
+        }
+        if let Some(name) = ids.get(&g.fact.dataset_id) {
+            let label = match (&g.group, &g.fact.version) {
+                (Some(group), _) => format!("Grant via group {group}"),
+                (None, Some(v)) => format!("Direct ({v})"),
+                (None, None) => "Direct".to_owned(),
+            };
+            sources.entry(name.clone()).or_default().insert(label);
+        }
+    }
+    let datasets = user
+        .view
+        .datasets()
+        .iter()
+        .map(|(name, perms)| DatasetLine {
+            level: perms
+                .iter()
+                .filter_map(|p| dsg_core::Level::parse(p))
+                .max_by_key(|l| l.number())
+                .map_or_else(String::new, |l| l.as_str().to_owned()),
+            permissions: perms.join(", "),
+            sources: sources.get(name).map_or_else(
+                || "Group permission".to_owned(),
+                |s| s.iter().cloned().collect::<Vec<_>>().join(", "),
+            ),
+            name: name.clone(),
+        })
+        .collect();
+    let current = user.auth.token.token_id;
+    let all_tokens: Vec<TokenLine> = state
+        .store
+        .list_token_scopes(user.id)
+        .await?
+        .into_iter()
+        .map(|(t, scope)| TokenLine {
+            id: t.id,
+            description: if t.description.is_empty() {
+                "(no description)".into()
+            } else {
+                t.description
+            },
+            prefix: t.prefix,
+            created: Stamp::of(t.created),
+            last_used: Stamp::opt(t.last_used),
+            expired: t.expires_at.is_some_and(|e| e <= now),
+            expires: Stamp::opt(t.expires_at),
+            scope: scope_text(&scope),
+            current: t.id == current,
+        })
+        .collect();
+    let (tokens, pager) = paginate(all_tokens, page, PATH);
+    let groups = if user.view.is_admin() {
+        state
+            .store
+            .group_names()
+            .await?
+            .into_iter()
+            .map(|name| GroupLine { name, manage: true })
+            .collect()
+    } else {
+        user.view
+            .groups()
+            .iter()
+            .map(|g| GroupLine {
+                manage: user.view.is_group_admin(g),
+                name: g.clone(),
+            })
+            .collect()
+    };
+    let mut missing = Vec::new();
+    for m in doc["missing_tos"].as_array().into_iter().flatten() {
+        if let Some(t) = match m["tos_id"].as_i64() {
+            Some(id) => state.store.tos_document(id).await?,
+            None => None,
+        } {
+            missing.push(MissingTos {
+                dataset: m["dataset_name"].as_str().unwrap_or_default().to_owned(),
+                path: format!("/web/tos/{}/", t.invite_token),
+                name: t.name,
+            });
+        }
+    }
+    let accepted = state
+        .store
+        .tos_acceptances(user.id)
+        .await?
+        .into_iter()
+        .map(|(_, name, at)| (name, Stamp::of(at)))
+        .collect();
+    Ok(AccountPage {
+        chrome,
+        email: user.email.clone(),
+        name: doc["name"].as_str().unwrap_or_default().to_owned(),
+        admin: user.view.is_admin(),
+        read_only: doc["read_only"].as_bool().unwrap_or(false),
+        choosable: user.view.datasets().keys().cloned().collect(),
+        datasets,
+        tokens,
+        pager,
+        groups,
+        missing,
+        accepted,
+        new_token,
+    })
+}
+
+async fn show_account(
+    State(state): State<AppState>,
+    web: Web,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let (user, chrome) = web.split()?;
+    let page = account_page(&state, &user, chrome, page_number(uri.query()), None).await?;
+    Ok(render(&state, &page.chrome, &page))
+}
+
+async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
+    match posted.form.get("action") {
+        "create_token" => create_token(&state, posted).await,
+        "revoke_token" => {
+            let flash = revoke_token(&state, &posted.user, &posted.form).await?;
+            Ok(back(&state, PATH, &[flash]))
+        }
+        _ => Ok(back(&state, PATH, &[Flash::error("Unknown action.")])),
+    }
+}
+
+/// The requested expiry: `expires_at` (a date) wins over `expires_in` (days or `never`).
+fn expiry(form: &Form, now: Timestamp) -> Result<Option<Timestamp>, Flash> {
+    let bad = |field: &str, m: &str| Flash::field_error(Some(field), m);
+    if let Some(at) = form
+        .instant("expires_at")
+        .map_err(|m| bad("expires_at", &m))?
+    {
+        if at <= now {
+            return Err(bad("expires_at", "The expiry date must be in the future."));
+        }
+        return Ok(Some(at));
+    }
+    match form.get("expires_in") {
+        "never" => Ok(None),
+        "" => Ok(Some(now.plus_secs(30 * 86_400))),
+        d => match d.parse::<i64>() {
+            Ok(days) if (1..=3650).contains(&days) => Ok(Some(now.plus_secs(days * 86_400))),
+            _ => Err(bad("expires_in", "Choose how long the token stays valid.")),
+        },
+    }
+}
+
+async fn create_token(state: &AppState, posted: Posted) -> Result<Response, PageError> {
+    let Posted { user, form, chrome } = posted;
+    let description = form.get("description");
+    if description.is_empty() {
+        return Ok(back(
+            state,
+            PATH,
+            &[Flash::field_error(
+                Some("description"),
+                "Description is required.",
+            )],
+        ));
+    }
+    if description.chars().count() > 255 {
+        return Ok(back(
+            state,
+            PATH,
+            &[Flash::field_error(
+                Some("description"),
+                "The description is longer than 255 characters.",
+            )],
+        ));
+    }
+    let expires_at = match expiry(&form, state.clock.now()) {
+        Ok(e) => e,
+        Err(f) => return Ok(back(state, PATH, &[f])),
+    };
+    let chosen = form.all("datasets");
+    if let Some(bad) = chosen
+        .iter()
+        .find(|d| !user.view.datasets().contains_key(**d))
+    {
+        return Ok(back(
+            state,
+            PATH,
+            &[Flash::field_error(
+                Some("datasets"),
+                format!("You have no access to {bad}."),
+            )],
+        ));
+    }
+    let scope = TokenScope {
+        read_only: !form.get("read_only").is_empty(),
+        datasets: (form.get("limit_datasets") == "on" || !chosen.is_empty())
+            .then(|| chosen.iter().map(|d| (*d).to_owned()).collect()),
+    };
+    let mut tx = state.store.begin(user.actor()).await?;
+    let (_, token) = tx
+        .create_user_token(
+            user.id,
+            NewToken {
+                description: description.to_owned(),
+                expires_at,
+                scope,
+                literal: None,
+            },
+        )
+        .await?;
+    commit(state, tx).await?;
+    let mut chrome = chrome;
+    chrome.flashes.push(Flash::success(
+        "Token created. Copy it now — it will not be shown again.",
+    ));
+    let page = account_page(
+        state,
+        &user,
+        chrome,
+        1,
+        Some(NewTokenShown {
+            value: token.expose().to_owned(),
+            description: description.to_owned(),
+        }),
+    )
+    .await?;
+    Ok(render(state, &page.chrome, &page))
+}
+
+async fn revoke_token(state: &AppState, user: &WebUser, form: &Form) -> Result<Flash, PageError> {
+    let Some(id) = form.id("token_id") else {
+        return Ok(Flash::error("Token not found."));
+    };
+    if state.store.user_token_owner(id).await? != Some(user.id) {
+        return Ok(Flash::error("Token not found."));
+    }
+    let mut tx = state.store.begin(user.actor()).await?;
+    tx.revoke_user_token(id).await?;
+    commit(state, tx).await?;
+    Ok(Flash::success("Token revoked."))
+}

@@ -1,0 +1,265 @@
+//! `/web/datasets`: what I can see (from grants *and* groups — the
+//! original's direct-grant-only list is a bug), public datasets I can serve
+//! myself (through their TOS landing page, or at once when they have no
+//! TOS), and invite-only datasets I can ask for with an access request.
+//! POST `action=request_access` (`dataset`, `permission`, `message`) or
+//! `action=self_serve` (`dataset`).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use dsg_store::grants::NewGrant;
+
+use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, commit, flash_error, render};
+use crate::state::AppState;
+
+const PATH: &str = "/web/datasets";
+
+pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
+    r.route(PATH, get(show_datasets).post(act))
+}
+
+/// One TOS line of a card.
+struct TosLine {
+    name: String,
+    service: Option<String>,
+    accepted: bool,
+    path: String,
+    absolute: String,
+}
+
+struct VersionLine {
+    version: String,
+    buckets: String,
+    public: bool,
+}
+
+struct Card {
+    name: String,
+    description: String,
+    level: String,
+    public: bool,
+    tos: Vec<TosLine>,
+    versions: Vec<VersionLine>,
+    can_manage: bool,
+    may_appoint: bool,
+    /// A public dataset without a TOS: one button gives view access.
+    self_serve: bool,
+}
+
+struct Requestable {
+    name: String,
+    description: String,
+    pending: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/datasets.html")]
+struct DatasetsPage {
+    chrome: Chrome,
+    mine: Vec<Card>,
+    public: Vec<Card>,
+    closed: Vec<Requestable>,
+}
+
+async fn card(
+    state: &AppState,
+    user: &WebUser,
+    origin: &str,
+    d: &dsg_store::manage::DatasetRow,
+) -> Result<Card, PageError> {
+    let mut tos = Vec::new();
+    for (t, _) in state.store.dataset_tos_documents(d.id).await? {
+        if !t.in_force(state.clock.now()) {
+            continue;
+        }
+        let path = format!("/web/tos/{}/", t.invite_token);
+        tos.push(TosLine {
+            accepted: state.store.has_accepted(user.id, t.id).await?,
+            absolute: format!("{origin}{path}"),
+            path,
+            name: t.name,
+            service: t.service,
+        });
+    }
+    let versions = state
+        .store
+        .dataset_versions(d.id)
+        .await?
+        .into_iter()
+        .map(|v| VersionLine {
+            version: v.version,
+            buckets: v.buckets.join(", "),
+            public: v.is_public,
+        })
+        .collect();
+    let v = &user.view;
+    let level = dsg_core::Level::ALL
+        .iter()
+        .rev()
+        .find(|l| l.number() <= v.level(&d.name) && l.number() > 0)
+        .map_or_else(
+            || {
+                if v.sees(&d.name) {
+                    "some versions".to_owned()
+                } else {
+                    String::new()
+                }
+            },
+            |l| l.as_str().to_owned(),
+        );
+    let public = d.access_mode == "public";
+    Ok(Card {
+        self_serve: public && !d.has_tos && !v.sees(&d.name),
+        can_manage: v.can_manage(&d.name),
+        may_appoint: crate::native::may_handle_level(state, v, &d.name, "admin"),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        level,
+        public,
+        tos,
+        versions,
+    })
+}
+
+async fn show_datasets(
+    State(state): State<AppState>,
+    web: Web,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let (user, chrome) = web.split()?;
+    let user = &user;
+    let origin = crate::login::public_origin(&state, &headers).unwrap_or_default();
+    let pending = state
+        .store
+        .access_requests(None, Some(user.id), Some("pending"))
+        .await?;
+    let (mut mine, mut public, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+    for d in state.store.all_datasets().await? {
+        if user.view.sees(&d.name) {
+            mine.push(card(&state, user, &origin, &d).await?);
+        } else if d.access_mode == "public" {
+            public.push(card(&state, user, &origin, &d).await?);
+        } else {
+            closed.push(Requestable {
+                pending: pending
+                    .iter()
+                    .filter(|r| r.dataset_id == d.id)
+                    .map(|r| r.permission.clone())
+                    .collect(),
+                name: d.name,
+                description: d.description,
+            });
+        }
+    }
+    let page = DatasetsPage {
+        chrome,
+        mine,
+        public,
+        closed,
+    };
+    Ok(render(&state, &page.chrome, &page))
+}
+
+async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
+    let Posted { user, form, .. } = posted;
+    let flash = match form.get("action") {
+        "request_access" => request_access(&state, &user, &form).await?,
+        "self_serve" => self_serve(&state, &user, &form).await?,
+        _ => Flash::error("Unknown action."),
+    };
+    Ok(back(&state, PATH, &[flash]))
+}
+
+async fn request_access(
+    state: &AppState,
+    user: &WebUser,
+    form: &super::Form,
+) -> Result<Flash, PageError> {
+    let Some(d) = state.store.dataset_by_name(form.get("dataset")).await? else {
+        return Ok(Flash::error("Unknown dataset."));
+    };
+    let permission = match form.get("permission") {
+        "" => "view",
+        p if dsg_core::Level::parse(p).is_some() => p,
+        _ => {
+            return Ok(Flash::field_error(
+                Some("permission"),
+                "Choose view, edit, manage or admin.",
+            ));
+        }
+    };
+    let message = form.get("message");
+    if message.len() > 2000 {
+        return Ok(Flash::field_error(
+            Some("message"),
+            "The message is longer than 2000 characters.",
+        ));
+    }
+    let mut tx = state.store.begin(user.actor()).await?;
+    match tx
+        .create_access_request(user.id, d.id, None, permission, message)
+        .await
+    {
+        Ok(_) => {
+            commit(state, tx).await?;
+            Ok(Flash::success(format!(
+                "Requested {permission} access to {}. Its administrators will decide.",
+                d.name
+            )))
+        }
+        Err(e) if super::conflict(&e) => Ok(Flash::info(format!(
+            "You already asked for {permission} on {}.",
+            d.name
+        ))),
+        Err(e) => flash_error(e, None),
+    }
+}
+
+async fn self_serve(
+    state: &AppState,
+    user: &WebUser,
+    form: &super::Form,
+) -> Result<Flash, PageError> {
+    let Some(d) = state.store.dataset_by_name(form.get("dataset")).await? else {
+        return Ok(Flash::error("Unknown dataset."));
+    };
+    if d.access_mode != "public" {
+        return Ok(Flash::error(format!(
+            "{} is invite-only: ask for access instead.",
+            d.name
+        )));
+    }
+    if d.has_tos {
+        return Ok(Flash::error(format!(
+            "Accept the terms of {} to get access.",
+            d.name
+        )));
+    }
+    if state.store.has_grant_on(user.id, d.id).await? {
+        return Ok(Flash::info(format!(
+            "You already have access to {}.",
+            d.name
+        )));
+    }
+    let mut tx = state.store.begin(user.actor()).await?;
+    tx.create_grant(&NewGrant {
+        user_id: user.id,
+        dataset_id: d.id,
+        version_id: None,
+        permission: "view",
+        group_id: None,
+        granted_by: None,
+        source: "self_service",
+        expires_at: None,
+    })
+    .await?;
+    commit(state, tx).await?;
+    Ok(Flash::success(format!(
+        "You now have view access to {}.",
+        d.name
+    )))
+}

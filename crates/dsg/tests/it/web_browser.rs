@@ -1,0 +1,337 @@
+//! The web UI in a real browser: headless Chromium logs in through the real
+//! OpenID provider (`tests/oidc`) and walks the main stories — a user
+//! accepts a TOS and then sees the dataset in `user/cache`; a dataset admin
+//! grants, time-limits and revokes access; a group admin adds a member; a
+//! user creates a token, sees it once and revokes it. Forms are filled and
+//! submitted with the keyboard where a person would type. Screenshots of the
+//! main pages go to `$DSG_SCREENSHOT_DIR` (default `target/screenshots/`,
+//! not committed).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dsg_server::idp::config::ProviderConfig;
+use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with, user_token};
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+use crate::browser::start_driver;
+use crate::idp::{SECRET, free_port, start_idp};
+
+const BROWSER_CB: &str = "/accounts/google/login/callback/";
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/screenshots"
+            ))
+        },
+        PathBuf::from,
+    )
+}
+
+async fn shot(c: &Client, backend: Backend, name: &str) {
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(
+        dir.join(format!("{name}-{backend:?}.png").to_lowercase()),
+        png,
+    )
+    .unwrap();
+}
+
+fn world() -> Value {
+    json!({
+        "datasets": [
+            {"name": "fish2", "description": "Zebrafish connectome", "tos": "fish_tos",
+             "versions": [{"version": "v1"}, {"version": "v2"}]},
+            {"name": "fanc", "description": "Female adult nerve cord"},
+            {"name": "manc", "access_mode": "public", "description": "Male adult nerve cord"}
+        ],
+        "tos": [{"key": "fish_tos", "name": "Fish terms",
+                 "text": "# Fish terms\n\nUse the data for **research** only.\n\n| Rule | Detail |\n|---|---|\n| Cite | the paper |",
+                 "dataset": "fish2"}],
+        "users": [
+            {"key": "alice", "email": "alice@example.org", "name": "Alice Liddell"},
+            {"key": "v", "email": "v@example.org", "tokens": [{"key": "t"}]}
+        ],
+        "groups": [{"name": "lab", "members": [{"user": "alice", "admin": true}]}],
+        "grants": [
+            {"user": "alice", "dataset": "fish2", "permission": "view"},
+            {"user": "alice", "dataset": "fanc", "permission": "admin"}
+        ]
+    })
+}
+
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+}
+
+async fn body_text(c: &Client) -> String {
+    find(c, "body").await.text().await.unwrap()
+}
+
+/// Waits until the page at a path (ignoring the query) is shown.
+async fn wait_path(c: &Client, app: &TestApp, path: &str) {
+    let want = app.url(path);
+    let ok = eventually(Duration::from_secs(20), || async {
+        c.current_url()
+            .await
+            .is_ok_and(|u| u.as_str().split('?').next() == Some(want.as_str()))
+    })
+    .await;
+    let now = c
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    assert!(ok, "expected {want}, at {now}");
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    find(c, css).await.send_keys(text).await.unwrap();
+}
+
+/// The login token Chromium holds (WebDriver reads HttpOnly cookies).
+async fn login_token(c: &Client) -> String {
+    c.get_named_cookie("dsg_token")
+        .await
+        .unwrap()
+        .value()
+        .to_owned()
+}
+
+async fn cache(app: &TestApp, token: &str) -> Value {
+    let (status, v) = app.user_cache(token).await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let idp = start_idp(&[format!("{base}{BROWSER_CB}")]).await;
+    let issuer = idp.issuer.clone();
+    let app = spawn_app_with(backend, |c| {
+        c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        c.server.secret_key = SECRET.into();
+        c.login.providers = vec![ProviderConfig {
+            name: "testidp".into(),
+            issuer: issuer.clone(),
+            client_id: "dsg-test".into(),
+            client_secret: "dsg-test-secret".into(),
+            ..ProviderConfig::default()
+        }];
+    })
+    .await
+    .unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let v_token = user_token(&s, "v", "t");
+    let (_driver, c) = start_driver().await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Log in: a page needing login sends the browser to the provider and back.
+    c.goto(&app.url("/web/datasets")).await.unwrap();
+    type_into(&c, "input[name=login]", "alice").await;
+    type_into(&c, "input[name=password]", "x").await;
+    find(&c, "input[name=password]")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/datasets").await;
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("alice@example.org") && text.contains("fish2"),
+        "{text}"
+    );
+    assert!(text.contains("acceptance needed"), "{text}");
+    shot(&c, backend, "datasets").await;
+    let token = login_token(&c).await;
+
+    // 1. Accept the TOS; the dataset then shows in user/cache.
+    assert!(
+        cache(&app, &token).await["permissions_v2"]
+            .get("fish2")
+            .is_none()
+    );
+    find(&c, "a[href^='/web/tos/']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("research") && text.contains("Invite Only"),
+        "{text}"
+    );
+    shot(&c, backend, "tos").await;
+    find(&c, "form[action^='/web/tos/'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/my-account").await;
+    assert!(body_text(&c).await.contains("Accepted: Fish terms"));
+    assert_eq!(
+        cache(&app, &token).await["permissions_v2"]["fish2"],
+        json!(["view"])
+    );
+
+    // 2. A dataset admin grants, time-limits and revokes access.
+    c.goto(&app.url("/web/grants/fanc")).await.unwrap();
+    type_into(&c, "#email", "v@example.org").await;
+    find(&c, "#permission option[value=edit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(&c, "#email")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/grants/fanc").await;
+    assert!(
+        body_text(&c)
+            .await
+            .contains("Granted edit on fanc to v@example.org")
+    );
+    assert_eq!(
+        cache(&app, &v_token).await["permissions_v2"]["fanc"],
+        json!(["edit", "view"])
+    );
+    let fanc = app.store.dataset_by_name("fanc").await.unwrap().unwrap();
+    let grant = app
+        .store
+        .dataset_grants(fanc.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.email == "v@example.org")
+        .unwrap();
+    // Date inputs take typed digits in the browser's locale; set the value as a date picker would.
+    c.execute(
+        "document.getElementById(arguments[0]).value = '2099-01-01';",
+        vec![json!(format!("exp-{}", grant.id))],
+    )
+    .await
+    .unwrap();
+    find(&c, &format!("#exp-{}", grant.id))
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/grants/fanc").await;
+    assert!(
+        body_text(&c).await.contains("now expires"),
+        "{}",
+        body_text(&c).await
+    );
+    let g = app.store.grant(grant.id).await.unwrap().unwrap();
+    assert_eq!(
+        g.expires_at
+            .map(|t| t.to_rfc3339()[..10].to_owned())
+            .as_deref(),
+        Some("2099-01-01")
+    );
+    // The expiry is shown in the browser's locale (rewritten by dsg.js).
+    let shown = find(&c, "time[datetime^='2099-01-01']").await;
+    assert_ne!(shown.text().await.unwrap(), "2099-01-01 00:00 UTC");
+    shot(&c, backend, "grants").await;
+    find(&c, "button[aria-label='Revoke edit of v@example.org']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/grants/fanc").await;
+    assert!(body_text(&c).await.contains("Grant revoked"));
+    assert!(
+        cache(&app, &v_token).await["permissions_v2"]
+            .get("fanc")
+            .is_none()
+    );
+
+    // 3. A group admin adds a member.
+    c.goto(&app.url("/web/group/lab/")).await.unwrap();
+    type_into(&c, "#email", "v@example.org").await;
+    find(&c, "#email")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/group/lab/").await;
+    assert!(body_text(&c).await.contains("Added v@example.org to lab"));
+    assert!(
+        cache(&app, &v_token).await["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("lab"))
+    );
+    shot(&c, backend, "group").await;
+
+    // 4. A token: created, shown once, works, revoked.
+    c.goto(&app.url("/web/my-account")).await.unwrap();
+    type_into(&c, "#description", "laptop scripts").await;
+    find(&c, "#read_only").await.click().await.unwrap();
+    find(&c, "#description")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    let value = find(&c, "#new-token")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(body_text(&c).await.contains("it will not be shown again"));
+    shot(&c, backend, "new-token").await;
+    let doc = cache(&app, &value).await;
+    assert_eq!(doc["email"], "alice@example.org");
+    assert_eq!(
+        doc["permissions_v2"]["fanc"],
+        json!(["view"]),
+        "read-only: {doc}"
+    );
+    c.goto(&app.url("/web/my-account")).await.unwrap();
+    assert!(!c.source().await.unwrap().contains(&value), "shown twice");
+    shot(&c, backend, "my-account").await;
+    find(&c, "button[aria-label='Revoke laptop scripts']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_path(&c, &app, "/web/my-account").await;
+    assert!(body_text(&c).await.contains("Token revoked."));
+    assert_eq!(app.user_cache(&value).await.unwrap().0, 401);
+
+    // A narrow (phone-sized) window still shows the page without a horizontal scroll of the body.
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&app.url("/web/datasets")).await.unwrap();
+    shot(&c, backend, "datasets-phone").await;
+    let wide = c
+        .execute(
+            "const w = window.innerWidth; return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap')).map(e => e.tagName + '.' + e.className).slice(0, 5);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(wide, json!([]), "elements overflow a phone screen");
+
+    let _ = c.close().await;
+    drop(idp);
+    app.shutdown().await;
+}
+both_backends!(
+    people_walk_the_main_stories_in_chromium_tests,
+    super::people_walk_the_main_stories_in_chromium
+);
