@@ -281,6 +281,7 @@ pub fn router(state: AppState) -> Router {
                 .route_layer(axum::middleware::from_fn(crate::native::request_id)),
         )
         .merge(crate::ngauth::routes())
+        .merge(crate::admin::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

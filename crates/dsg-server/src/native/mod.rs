@@ -17,7 +17,7 @@ mod grants;
 mod requests;
 mod service_accounts;
 mod tokens;
-mod tos;
+pub(crate) mod tos;
 
 use std::collections::BTreeMap;
 

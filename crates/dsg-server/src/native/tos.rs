@@ -37,7 +37,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Double-submit CSRF cookie of the acceptance form.
-const CSRF_COOKIE: &str = "dsg_csrf";
+pub(crate) const CSRF_COOKIE: &str = "dsg_csrf";
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/api/v1/services", any(services))
@@ -241,7 +241,7 @@ async fn browser_user(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Optio
     }
 }
 
-fn csrf_cookie(state: &AppState, value: &str) -> Option<HeaderValue> {
+pub(crate) fn csrf_cookie(state: &AppState, value: &str) -> Option<HeaderValue> {
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
@@ -357,7 +357,7 @@ fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// Same-origin check for a browser post: an `Origin`, when sent, must be this server's.
-fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
