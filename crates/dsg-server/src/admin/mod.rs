@@ -119,7 +119,8 @@ async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin
         Ok(None) | Err(crate::error::ApiError::Detail(StatusCode::UNAUTHORIZED, _)) => {
             let here = uri.path_and_query().map_or("/admin/", |p| p.as_str());
             let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
-            return Err(Redirect::to(&format!("/auth/login?next={next}")).into_response());
+            let to = format!("/auth/login?next={next}");
+            return Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response());
         }
         Err(e) => return Err(e.into_response()),
     };
@@ -416,7 +417,7 @@ async fn create(
     };
     let result = async {
         let mut tx = state.store.begin(a.actor()).await?;
-        let created = tx.console_create(e, &values).await?;
+        let created = tx.console_create(e, &values, state.clock.now()).await?;
         let events = tx.commit().await?;
         state.committed(&events);
         Ok::<_, dsg_store::StoreError>(created)

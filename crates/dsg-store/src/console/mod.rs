@@ -572,11 +572,17 @@ impl WriteTx {
 
     /// Creates a row of `e` from parsed form values, through the entity's
     /// own store operation (so validation, audit and cache events are the API's).
+    /// `now` is the server's time (a TOS document's default effective date).
     ///
     /// # Errors
     /// The operation's validation and conflict errors; entities that cannot be
     /// created here.
-    pub async fn console_create(&mut self, e: &Entity, v: &Values) -> Result<Created> {
+    pub async fn console_create(
+        &mut self,
+        e: &Entity,
+        v: &Values,
+        now: Timestamp,
+    ) -> Result<Created> {
         let mut secret = None;
         let id = match e.slug {
             "users" => {
@@ -697,7 +703,7 @@ impl WriteTx {
                 let dataset_id = get_oi(v, "dataset_id");
                 let version_id = get_oi(v, "dataset_version_id");
                 self.check_version(dataset_id, version_id).await?;
-                let effective_at = get_t(v, "effective_date").unwrap_or(Timestamp(now_micros()));
+                let effective_at = get_t(v, "effective_date").unwrap_or(now);
                 let retired_at = get_t(v, "retired_date");
                 if retired_at.is_some_and(|r| r <= effective_at) {
                     return Err(invalid("the retired date must be after the effective date"));
