@@ -15,8 +15,8 @@ pub const HEADER: &str = "x-csrf-token";
 /// The token for this browser: the existing cookie's value, or a fresh one
 /// with the `Set-Cookie` that stores it.
 pub fn token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    if let Some(c) = crate::credentials::cookie(headers, CSRF_COOKIE)
-        .filter(|c| (32..=128).contains(&c.len()))
+    if let Some(c) =
+        crate::credentials::cookie(headers, CSRF_COOKIE).filter(|c| (32..=128).contains(&c.len()))
     {
         return (c, None);
     }

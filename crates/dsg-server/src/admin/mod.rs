@@ -88,6 +88,22 @@ fn static_file(body: &'static str, ct: &'static str) -> Response {
         .into_response()
 }
 
+/// A response that ends a request early (login redirect, 403, 404, …), boxed
+/// so results carrying it stay small.
+pub(crate) struct Reject(Box<Response>);
+
+impl From<Response> for Reject {
+    fn from(r: Response) -> Self {
+        Self(Box::new(r))
+    }
+}
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
 /// A signed-in global administrator.
 pub(crate) struct Admin {
     user_id: i64,
@@ -113,19 +129,21 @@ impl Admin {
 
 /// The admin behind the request, or the response to send instead: a login
 /// redirect for anonymous (or stale) credentials, 403 for non-admins.
-async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Response> {
+async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Reject> {
     let auth = match state.authenticate(headers, uri.query(), None).await {
         Ok(Some(a)) => a,
         Ok(None) | Err(crate::error::ApiError::Detail(StatusCode::UNAUTHORIZED, _)) => {
             let here = uri.path_and_query().map_or("/admin/", |p| p.as_str());
             let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
             let to = format!("/auth/login?next={next}");
-            return Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response());
+            return Err((StatusCode::FOUND, [(header::LOCATION, to)])
+                .into_response()
+                .into());
         }
-        Err(e) => return Err(e.into_response()),
+        Err(e) => return Err(e.into_response().into()),
     };
     let PrincipalRef::User(user_id) = auth.token.principal else {
-        return Err(pages::denied());
+        return Err(pages::denied().into());
     };
     // The document's flag, not only the user's: a read-only token drops it.
     let doc_admin = serde_json::from_slice::<serde_json::Value>(&auth.document.body)
@@ -133,7 +151,7 @@ async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin
         .and_then(|v| v.get("admin").and_then(serde_json::Value::as_bool))
         .unwrap_or(false);
     if !(auth.document.info.admin && doc_admin) {
-        return Err(pages::denied());
+        return Err(pages::denied().into());
     }
     let (csrf, set_cookie) = csrf::token(state, headers);
     Ok(Admin {
@@ -145,18 +163,21 @@ async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin
     })
 }
 
-fn entity_or_404(slug: &str) -> Result<&'static Entity, Response> {
-    console::entity(slug).ok_or_else(|| pages::message(StatusCode::NOT_FOUND, "Not found", "There is no such section in the admin console."))
-}
-
-fn id_or_404(raw: &str) -> Result<i64, Response> {
-    raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
-        pages::message(
+fn entity_or_404(slug: &str) -> Result<&'static Entity, Reject> {
+    console::entity(slug).ok_or_else(|| {
+        Reject::from(pages::message(
             StatusCode::NOT_FOUND,
             "Not found",
-            "There is no row with this id.",
-        )
+            "There is no such section in the admin console.",
+        ))
     })
+}
+
+fn id_or_404(raw: &str) -> Result<i64, Reject> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| Reject::from(pages::no_row()))
 }
 
 fn store_error(e: dsg_store::StoreError) -> Response {
@@ -220,7 +241,7 @@ fn csrf_failed() -> Response {
 async fn index(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     a.finish(pages::index(&a.email))
 }
@@ -234,11 +255,11 @@ async fn list(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let e = match entity_or_404(&slug) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let params = query_map(q.as_deref());
     let mut lq = ListQuery {
@@ -277,7 +298,9 @@ async fn list(
                 ("true".into(), "Yes".into()),
                 ("false".into(), "No".into()),
             ]),
-            console::Kind::Choice(c) => Ok(c.iter().map(|s| (s.to_string(), s.to_string())).collect()),
+            console::Kind::Choice(c) => {
+                Ok(c.iter().map(|s| (s.to_string(), s.to_string())).collect())
+            }
             _ => state
                 .store
                 .console_distinct(e, f)
@@ -301,11 +324,11 @@ async fn view(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
         (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     let row = match state.store.console_get(e, id).await {
         Ok(Some(r)) => r,
@@ -327,7 +350,7 @@ async fn view(
 async fn form_options(
     state: &AppState,
     e: &Entity,
-) -> Result<BTreeMap<&'static str, Vec<(i64, String)>>, Response> {
+) -> Result<BTreeMap<&'static str, Vec<(i64, String)>>, Reject> {
     let mut out = BTreeMap::new();
     for f in e.fields {
         if let console::Kind::Ref(r) = f.kind
@@ -339,7 +362,7 @@ async fn form_options(
                     .store
                     .console_options(other)
                     .await
-                    .map_err(store_error)?,
+                    .map_err(|e| Reject::from(store_error(e)))?,
             );
         }
     }
@@ -355,18 +378,18 @@ async fn new_form(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let e = match entity_or_404(&slug) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !e.create {
         return pages::read_only(e);
     }
     let opts = match form_options(&state, e).await {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     // Prefill from the query (links like "add a membership for this user").
     let mut values: BTreeMap<String, String> = query_map(q.as_deref()).into_iter().collect();
@@ -374,7 +397,9 @@ async fn new_form(
         .entry("is_active".into())
         .or_insert_with(|| "on".into());
     if e.slug == "grants" {
-        values.entry("source".into()).or_insert_with(|| "manual".into());
+        values
+            .entry("source".into())
+            .or_insert_with(|| "manual".into());
     }
     if e.slug == "datasets" {
         values
@@ -386,7 +411,15 @@ async fn new_form(
         errors: BTreeMap::new(),
         error: None,
     };
-    a.finish(pages::form(&a.email, &a.csrf, e, None, &form, &opts, StatusCode::OK))
+    a.finish(pages::form(
+        &a.email,
+        &a.csrf,
+        e,
+        None,
+        &form,
+        &opts,
+        StatusCode::OK,
+    ))
 }
 
 async fn create(
@@ -398,11 +431,11 @@ async fn create(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let e = match entity_or_404(&slug) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !e.create {
         return pages::read_only(e);
@@ -426,7 +459,9 @@ async fn create(
     match result {
         Ok(c) => match c.secret {
             Some(secret) => a.finish(pages::secret(&a.email, e, c.id, &secret)),
-            None => Redirect::to(&format!("/admin/{}/{}?done=created", e.slug, c.id)).into_response(),
+            None => {
+                Redirect::to(&format!("/admin/{}/{}?done=created", e.slug, c.id)).into_response()
+            }
         },
         Err(err) => match DomainError::from(err) {
             DomainError::Internal(cause) => store_error(DomainError::Internal(cause).into()),
@@ -450,7 +485,7 @@ async fn render_form(
 ) -> Response {
     let opts = match form_options(state, e).await {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let form = pages::FormInput {
         values,
@@ -476,11 +511,11 @@ async fn edit_form(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
         (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     if !e.editable() {
         return pages::read_only(e);
@@ -492,7 +527,7 @@ async fn edit_form(
     };
     let opts = match form_options(&state, e).await {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let form = pages::FormInput {
         values: pages::row_values(e, &row),
@@ -519,11 +554,11 @@ async fn update(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
         (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     if !e.editable() {
         return pages::read_only(e);
@@ -572,11 +607,11 @@ async fn delete_form(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
         (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     if !e.delete {
         return pages::read_only(e);
@@ -602,11 +637,11 @@ async fn delete(
 ) -> Response {
     let a = match admin(&state, &headers, &uri).await {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
         (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return r.into_response(),
     };
     if !e.delete {
         return pages::read_only(e);

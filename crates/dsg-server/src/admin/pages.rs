@@ -122,7 +122,11 @@ fn qs(pairs: &[(String, String)]) -> String {
         }
     }
     let out = s.finish();
-    if out.is_empty() { out } else { format!("?{out}") }
+    if out.is_empty() {
+        out
+    } else {
+        format!("?{out}")
+    }
 }
 
 fn respond(status: StatusCode, html: Result<String, askama::Error>) -> Response {
@@ -220,7 +224,10 @@ pub(crate) fn index(email: &str) -> Response {
             nav: nav(""),
             title: "Admin console",
             flash: "",
-            entities: ENTITIES.iter().map(|e| (e.slug, e.title, e.about)).collect(),
+            entities: ENTITIES
+                .iter()
+                .map(|e| (e.slug, e.title, e.about))
+                .collect(),
         }
         .render(),
     )
@@ -296,8 +303,12 @@ pub(crate) fn list(
         }
         p
     };
-    let list_fields: Vec<(usize, &Field)> =
-        e.fields.iter().enumerate().filter(|(_, f)| f.list).collect();
+    let list_fields: Vec<(usize, &Field)> = e
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.list)
+        .collect();
     let cols = list_fields
         .iter()
         .map(|(_, f)| {
@@ -324,7 +335,10 @@ pub(crate) fn list(
         .map(|r| LRow {
             href: format!("/admin/{}/{}", e.slug, r.id),
             id: r.id,
-            cells: list_fields.iter().map(|(i, f)| cell(f, r, *i, false)).collect(),
+            cells: list_fields
+                .iter()
+                .map(|(i, f)| cell(f, r, *i, false))
+                .collect(),
         })
         .collect();
     let pages = ((page.total + page.per_page - 1) / page.per_page).max(1);
@@ -588,7 +602,12 @@ pub(crate) fn form(
                 Kind::Ref(_) => {
                     let mut o = vec![Opt {
                         value: String::new(),
-                        label: if f.required { "— choose —" } else { "— none —" }.into(),
+                        label: if f.required {
+                            "— choose —"
+                        } else {
+                            "— none —"
+                        }
+                        .into(),
                         selected: value.is_empty(),
                     }];
                     o.extend(opts.get(f.name).into_iter().flatten().map(|(id, l)| Opt {

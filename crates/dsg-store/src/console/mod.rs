@@ -393,7 +393,11 @@ impl Store {
 pub fn parse_time(raw: &str) -> Option<Timestamp> {
     let s = raw.trim();
     let fixed = match s.len() {
-        16 if s.as_bytes().get(10).is_some_and(|b| matches!(b, b'T' | b' ')) => {
+        16 if s
+            .as_bytes()
+            .get(10)
+            .is_some_and(|b| matches!(b, b'T' | b' ')) =>
+        {
             format!("{s}:00Z")
         }
         19 => format!("{s}Z"),
@@ -543,7 +547,11 @@ impl WriteTx {
     }
 
     /// A version must belong to the dataset it is used with.
-    async fn check_version(&mut self, dataset_id: Option<i64>, version_id: Option<i64>) -> Result<()> {
+    async fn check_version(
+        &mut self,
+        dataset_id: Option<i64>,
+        version_id: Option<i64>,
+    ) -> Result<()> {
         let Some(v) = version_id else { return Ok(()) };
         let Some(d) = dataset_id else {
             return Err(invalid("a version needs a dataset"));
@@ -605,7 +613,10 @@ impl WriteTx {
                     .filter(|(k, _)| matches!(**k, "gdpr_consent" | "notes"))
                     .map(|(k, v)| (*k, v.clone()))
                     .collect();
-                if rest.iter().any(|(_, v)| *v != Val::B(false) && *v != Val::S(String::new())) {
+                if rest
+                    .iter()
+                    .any(|(_, v)| *v != Val::B(false) && *v != Val::S(String::new()))
+                {
                     self.console_update(e, id, &rest).await?;
                 }
                 id
@@ -852,7 +863,11 @@ impl WriteTx {
         if e.field("dataset_version_id").is_some() {
             let pick = |k: &str| match v.get(k) {
                 Some(x) => x.int(),
-                None => before.get(k).cloned().flatten().and_then(|s| s.parse().ok()),
+                None => before
+                    .get(k)
+                    .cloned()
+                    .flatten()
+                    .and_then(|s| s.parse().ok()),
             };
             self.check_version(pick("dataset_id"), pick("dataset_version_id"))
                 .await?;

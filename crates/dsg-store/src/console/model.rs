@@ -573,7 +573,9 @@ pub static ENTITIES: &[Entity] = &[
         label: "{a}.name",
         fields: &[
             f("name", "Name", Kind::Slug).req().list().search(),
-            f("display_name", "Display name", Kind::Text).list().search(),
+            f("display_name", "Display name", Kind::Text)
+                .list()
+                .search(),
             f("base_url", "Base URL", Kind::Text).list(),
         ],
         create: true,
@@ -621,10 +623,14 @@ pub static ENTITIES: &[Entity] = &[
         audit_prefix: "public_root",
         label: "CAST({a}.root_id AS TEXT)",
         fields: &[
-            f("service_table_id", "Service table", Kind::Ref("service_tables"))
-                .req()
-                .list()
-                .filter(),
+            f(
+                "service_table_id",
+                "Service table",
+                Kind::Ref("service_tables"),
+            )
+            .req()
+            .list()
+            .filter(),
             f("root_id", "Root id", Kind::Int).req().list().search(),
         ],
         create: true,
@@ -689,11 +695,15 @@ pub static ENTITIES: &[Entity] = &[
                 .list()
                 .search()
                 .filter(),
-            f("tos_document_id", "TOS document", Kind::Ref("tos_documents"))
-                .req()
-                .once()
-                .list()
-                .filter(),
+            f(
+                "tos_document_id",
+                "TOS document",
+                Kind::Ref("tos_documents"),
+            )
+            .req()
+            .once()
+            .list()
+            .filter(),
             f("accepted_at", "Accepted", Kind::Time).ro().list(),
             f("ip_address", "IP address", Kind::Text).ro(),
         ],
@@ -742,12 +752,16 @@ pub static ENTITIES: &[Entity] = &[
         audit_prefix: "sa_token",
         label: "COALESCE((SELECT name FROM service_account WHERE id = {a}.service_account_id), '?') || ' ' || {a}.key_prefix || '…'",
         fields: &[
-            f("service_account_id", "Service account", Kind::Ref("service_accounts"))
-                .req()
-                .once()
-                .list()
-                .search()
-                .filter(),
+            f(
+                "service_account_id",
+                "Service account",
+                Kind::Ref("service_accounts"),
+            )
+            .req()
+            .once()
+            .list()
+            .search()
+            .filter(),
             f("description", "Description", Kind::Text).list().search(),
             f("key_prefix", "Starts with", Kind::Text).ro().list(),
             f("created", "Created", Kind::Time).ro().list(),
@@ -772,12 +786,16 @@ pub static ENTITIES: &[Entity] = &[
                 COALESCE((SELECT name FROM permission WHERE id = {a}.permission_id), '?') || ' on ' || \
                 COALESCE((SELECT name FROM dataset WHERE id = {a}.dataset_id), '?')",
         fields: &[
-            f("service_account_id", "Service account", Kind::Ref("service_accounts"))
-                .req()
-                .once()
-                .list()
-                .search()
-                .filter(),
+            f(
+                "service_account_id",
+                "Service account",
+                Kind::Ref("service_accounts"),
+            )
+            .req()
+            .once()
+            .list()
+            .search()
+            .filter(),
             f("dataset_id", "Dataset", Kind::Ref("datasets"))
                 .req()
                 .once()
@@ -850,7 +868,11 @@ pub static ENTITIES: &[Entity] = &[
             f("timestamp", "When", Kind::Time).ro().list(),
             f("actor", "Actor", Kind::Text).ro().list().search(),
             f("actor_id", "Actor user", Kind::Ref("users")).ro(),
-            f("action", "Action", Kind::Text).ro().list().filter().search(),
+            f("action", "Action", Kind::Text)
+                .ro()
+                .list()
+                .filter()
+                .search(),
             f("target_type", "Target type", Kind::Text)
                 .ro()
                 .list()

@@ -165,7 +165,11 @@ async fn only_active_global_admins_get_in(backend: Backend) {
         ("expired token", Some(user_token(&s, "a", "old")), 302),
         ("disabled admin", Some(user_token(&s, "off", "t")), 302),
         ("non-admin", Some(user_token(&s, "a", "t")), 403),
-        ("read-only admin token", Some(user_token(&s, "root", "ro")), 403),
+        (
+            "read-only admin token",
+            Some(user_token(&s, "root", "ro")),
+            403,
+        ),
     ];
     for (who, token, want) in &creds {
         let c = Console::new(&app, token.as_deref());
@@ -197,7 +201,10 @@ async fn only_active_global_admins_get_in(backend: Backend) {
     let r = app
         .client
         .get(app.url("/admin/users/"))
-        .header("cookie", format!("dsg_token={}", user_token(&s, "root", "t")))
+        .header(
+            "cookie",
+            format!("dsg_token={}", user_token(&s, "root", "t")),
+        )
         .send()
         .await
         .unwrap();
@@ -217,10 +224,14 @@ both_backends!(
 
 async fn lists_search_filter_sort_and_page(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();
-    let mut users = vec![json!({"key": "root", "email": "root@example.org", "admin": true, "tokens": [{"key": "t"}]})];
+    let mut users = vec![
+        json!({"key": "root", "email": "root@example.org", "admin": true, "tokens": [{"key": "t"}]}),
+    ];
     for i in 0..30 {
-        users.push(json!({"email": format!("user{i:02}@lab.org"), "name": format!("Person {i:02}"),
-                          "admin": i % 10 == 0}));
+        users.push(
+            json!({"email": format!("user{i:02}@lab.org"), "name": format!("Person {i:02}"),
+                          "admin": i % 10 == 0}),
+        );
     }
     let s = app.seed(json!({"users": users})).await.unwrap();
     let mut c = Console::new(&app, Some(&user_token(&s, "root", "t")));
@@ -249,7 +260,10 @@ async fn lists_search_filter_sort_and_page(backend: Backend) {
     assert!(body.contains("user10@lab.org") && !body.contains("user11@lab.org"));
     // Filter and search combine.
     let (_, body) = c.get("/admin/users/?admin=true&q=user2").await;
-    assert!(body.contains("user20@lab.org") && body.contains("of 1 "), "{body}");
+    assert!(
+        body.contains("user20@lab.org") && body.contains("of 1 "),
+        "{body}"
+    );
 
     // Sort by e-mail, descending: user29 first, root last (page 2).
     let (_, body) = c.get("/admin/users/?sort=email&desc=1").await;
@@ -295,13 +309,21 @@ async fn console_changes_are_audited_and_fresh_in_user_cache(backend: Backend) {
     let (status, loc) = c
         .post(
             "/admin/group_permissions/new",
-            &[("group_id", &lab), ("dataset_id", &fish2), ("permission_id", "2")],
+            &[
+                ("group_id", &lab),
+                ("dataset_id", &fish2),
+                ("permission_id", "2"),
+            ],
         )
         .await;
     assert_eq!(status, 303, "{loc}");
     assert!(loc.ends_with("?done=created"), "{loc}");
     let (_, doc) = app.user_cache(&alice).await.unwrap();
-    assert_eq!(doc["permissions_v2"]["fish2"], json!(["edit", "view"]), "{doc}");
+    assert_eq!(
+        doc["permissions_v2"]["fish2"],
+        json!(["edit", "view"]),
+        "{doc}"
+    );
     let rows = audit_rows(&app, "group_permission_created").await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].actor, "root@example.org");
@@ -310,7 +332,10 @@ async fn console_changes_are_audited_and_fresh_in_user_cache(backend: Backend) {
     // The success message shows on the new row's page.
     let (status, body) = c.get(&loc).await;
     assert_eq!(status, 200);
-    assert!(body.contains("Created.") && body.contains("lab: edit on fish2"), "{body}");
+    assert!(
+        body.contains("Created.") && body.contains("lab: edit on fish2"),
+        "{body}"
+    );
 
     // Edit: the permission becomes manage; audited with before and after.
     let gp_id = loc
@@ -322,7 +347,11 @@ async fn console_changes_are_audited_and_fresh_in_user_cache(backend: Backend) {
     let (status, loc) = c
         .post(
             &format!("/admin/group_permissions/{gp_id}/edit"),
-            &[("group_id", &lab), ("dataset_id", &fish2), ("permission_id", "3")],
+            &[
+                ("group_id", &lab),
+                ("dataset_id", &fish2),
+                ("permission_id", "3"),
+            ],
         )
         .await;
     assert_eq!(status, 303, "{loc}");
@@ -355,14 +384,20 @@ async fn console_changes_are_audited_and_fresh_in_user_cache(backend: Backend) {
     let (status, _) = c
         .post(
             &format!("/admin/users/{alice_id}/edit"),
-            &[("email", "alice@example.org"), ("name", "Alice"), ("is_active", "on")],
+            &[
+                ("email", "alice@example.org"),
+                ("name", "Alice"),
+                ("is_active", "on"),
+            ],
         )
         .await;
     assert_eq!(status, 303);
     assert_eq!(app.user_cache(&alice).await.unwrap().0, 200);
 
     // Remove alice from lab (the API's operation): the group permission is gone from her cache.
-    let (_, body) = c.get(&format!("/admin/memberships/?user_id={alice_id}")).await;
+    let (_, body) = c
+        .get(&format!("/admin/memberships/?user_id={alice_id}"))
+        .await;
     let m_id = body
         .split("<td><a href=\"/admin/memberships/")
         .nth(1)
@@ -406,8 +441,14 @@ async fn console_changes_are_audited_and_fresh_in_user_cache(backend: Backend) {
     // Deleting a dataset shows what goes with it, then cascades (audited with the counts).
     let (status, body) = c.get(&format!("/admin/datasets/{fish2}/delete")).await;
     assert_eq!(status, 200);
-    assert!(body.contains("1 buckets") && body.contains("1 versions"), "{body}");
-    assert!(body.contains("1 grants") && body.contains("deleted with it"), "{body}");
+    assert!(
+        body.contains("1 buckets") && body.contains("1 versions"),
+        "{body}"
+    );
+    assert!(
+        body.contains("1 grants") && body.contains("deleted with it"),
+        "{body}"
+    );
     let (status, _) = c
         .post(&format!("/admin/datasets/{fish2}/delete"), &[])
         .await;
@@ -434,21 +475,45 @@ async fn bad_forms_are_422_with_the_error_next_to_the_field(backend: Backend) {
     let before = app.store.audit_count().await.unwrap();
 
     let (status, body) = c
-        .post("/admin/users/new", &[("email", "not an email"), ("name", "<b>X</b>")])
+        .post(
+            "/admin/users/new",
+            &[("email", "not an email"), ("name", "<b>X</b>")],
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("class=\"field invalid\""), "{body}");
     assert!(body.contains("Enter an e-mail address"), "{body}");
     // The submitted value comes back, escaped.
-    assert!(!body.contains("<b>X</b>") && body.contains("X&#60;/b&#62;"), "{body}");
+    assert!(
+        !body.contains("<b>X</b>") && body.contains("X&#60;/b&#62;"),
+        "{body}"
+    );
 
-    let (status, body) = c.post("/admin/datasets/new", &[("name", "fish 2"), ("access_mode", "closed")]).await;
+    let (status, body) = c
+        .post(
+            "/admin/datasets/new",
+            &[("name", "fish 2"), ("access_mode", "closed")],
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(body.contains("letters, digits"), "{body}");
-    let (status, body) = c.post("/admin/datasets/new", &[("name", "fish2"), ("access_mode", "closed")]).await;
+    let (status, body) = c
+        .post(
+            "/admin/datasets/new",
+            &[("name", "fish2"), ("access_mode", "closed")],
+        )
+        .await;
     assert_eq!(status, 422);
-    assert!(body.contains("class=\"error\"") && body.contains("already exists"), "{body}");
-    let (status, body) = c.post("/admin/datasets/new", &[("name", "x"), ("access_mode", "open")]).await;
+    assert!(
+        body.contains("class=\"error\"") && body.contains("already exists"),
+        "{body}"
+    );
+    let (status, body) = c
+        .post(
+            "/admin/datasets/new",
+            &[("name", "x"), ("access_mode", "open")],
+        )
+        .await;
     assert_eq!(status, 422);
     assert!(body.contains("Choose one of: closed, public"), "{body}");
     // A version of another dataset is refused.
@@ -458,17 +523,28 @@ async fn bad_forms_are_422_with_the_error_next_to_the_field(backend: Backend) {
     let (status, body) = c
         .post(
             "/admin/grants/new",
-            &[("user_id", &alice), ("dataset_id", &hemi), ("dataset_version_id", &v1),
-              ("permission_id", "1"), ("source", "manual")],
+            &[
+                ("user_id", &alice),
+                ("dataset_id", &hemi),
+                ("dataset_version_id", &v1),
+                ("permission_id", "1"),
+                ("source", "manual"),
+            ],
         )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("another dataset"), "{body}");
     let (status, body) = c
-        .post("/admin/memberships/new", &[("user_id", "abc"), ("group_id", "")])
+        .post(
+            "/admin/memberships/new",
+            &[("user_id", "abc"), ("group_id", "")],
+        )
         .await;
     assert_eq!(status, 422);
-    assert!(body.contains("Enter a whole number.") && body.contains("Group is required."), "{body}");
+    assert!(
+        body.contains("Enter a whole number.") && body.contains("Group is required."),
+        "{body}"
+    );
     assert_eq!(app.store.audit_count().await.unwrap(), before);
     app.shutdown().await;
 }
@@ -495,7 +571,10 @@ async fn the_audit_log_is_read_only(backend: Backend) {
         .id;
     let (status, body) = c.get(&format!("/admin/audit_log/{id}")).await;
     assert_eq!(status, 200);
-    assert!(!body.contains("/edit\"") && !body.contains("/delete\""), "{body}");
+    assert!(
+        !body.contains("/edit\"") && !body.contains("/delete\""),
+        "{body}"
+    );
     let before = app.store.audit_count().await.unwrap();
     for path in [
         "/admin/audit_log/new".to_owned(),
@@ -503,13 +582,18 @@ async fn the_audit_log_is_read_only(backend: Backend) {
         format!("/admin/audit_log/{id}/delete"),
     ] {
         assert_eq!(c.get(&path).await.0, 405, "{path}");
-        let (status, _) = c.post(&path, &[("action", "forged"), ("target_type", "X")]).await;
+        let (status, _) = c
+            .post(&path, &[("action", "forged"), ("target_type", "X")])
+            .await;
         assert_eq!(status, 405, "{path}");
     }
     assert_eq!(app.store.audit_count().await.unwrap(), before);
     // Filters: by action.
     let (_, body) = c.get("/admin/audit_log/?action=grant_created").await;
-    assert!(body.contains("grant_created") && !body.contains("member_added</td>"), "{body}");
+    assert!(
+        body.contains("grant_created") && !body.contains("member_added</td>"),
+        "{body}"
+    );
     app.shutdown().await;
 }
 both_backends!(
@@ -554,7 +638,11 @@ async fn forms_without_their_csrf_token_change_nothing(backend: Backend) {
         for p in paths {
             // No token; a wrong token; the right token from another origin.
             let (status, _) = c.post_raw(&p, &good, Some(&origin)).await;
-            let expect = if e.slug == "audit_log" || e.slug == "permissions" { 405 } else { 403 };
+            let expect = if e.slug == "audit_log" || e.slug == "permissions" {
+                405
+            } else {
+                403
+            };
             assert_eq!(status, expect, "{p} without a token");
             let mut wrong = good.to_vec();
             wrong.push(("csrf", "0123456789abcdef0123456789abcdef0123"));
@@ -574,7 +662,10 @@ async fn forms_without_their_csrf_token_change_nothing(backend: Backend) {
     assert_eq!(count(&app, "dsg_user").await, 3);
     // With the token the same post works.
     let (status, _) = c
-        .post("/admin/users/new", &[("email", "new@example.org"), ("name", "New")])
+        .post(
+            "/admin/users/new",
+            &[("email", "new@example.org"), ("name", "New")],
+        )
         .await;
     assert_eq!(status, 303);
     assert_eq!(count(&app, "dsg_user").await, 4);
@@ -591,7 +682,10 @@ async fn tokens_show_their_secret_once_and_revoke(backend: Backend) {
     let mut c = Console::new(&app, Some(&user_token(&s, "root", "t")));
     let bot = s["service_accounts"]["bot"]["id"].to_string();
     let (status, body) = c
-        .post("/admin/sa_tokens/new", &[("service_account_id", &bot), ("description", "ci")])
+        .post(
+            "/admin/sa_tokens/new",
+            &[("service_account_id", &bot), ("description", "ci")],
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let secret = body
@@ -627,7 +721,12 @@ async fn tokens_show_their_secret_once_and_revoke(backend: Backend) {
     // A user's API key: metadata only, revocable, not creatable.
     let alice = user_token(&s, "a", "t");
     assert_eq!(app.user_cache(&alice).await.unwrap().0, 200);
-    let (_, list) = c.get(&format!("/admin/api_keys/?user_id={}", s["users"]["a"]["id"])).await;
+    let (_, list) = c
+        .get(&format!(
+            "/admin/api_keys/?user_id={}",
+            s["users"]["a"]["id"]
+        ))
+        .await;
     assert!(!list.contains(&alice) && !list.contains("/admin/api_keys/new"));
     assert_eq!(c.get("/admin/api_keys/new").await.0, 405);
     let key_id = list
@@ -638,7 +737,9 @@ async fn tokens_show_their_secret_once_and_revoke(backend: Backend) {
         .next()
         .unwrap()
         .to_owned();
-    let (status, _) = c.post(&format!("/admin/api_keys/{key_id}/delete"), &[]).await;
+    let (status, _) = c
+        .post(&format!("/admin/api_keys/{key_id}/delete"), &[])
+        .await;
     assert_eq!(status, 303);
     let rows = audit_rows(&app, "api_token_revoked").await;
     assert_eq!(rows.len(), 1);
@@ -661,7 +762,11 @@ async fn tos_documents_link_to_their_dataset(backend: Backend) {
     let (status, loc) = c
         .post(
             "/admin/tos_documents/new",
-            &[("name", "Hemibrain terms"), ("text", "# Be nice"), ("dataset_id", &hemi)],
+            &[
+                ("name", "Hemibrain terms"),
+                ("text", "# Be nice"),
+                ("dataset_id", &hemi),
+            ],
         )
         .await;
     assert_eq!(status, 303, "{loc}");
@@ -679,7 +784,10 @@ async fn tos_documents_link_to_their_dataset(backend: Backend) {
     let (status, _) = c
         .post(
             "/admin/tos_acceptances/new",
-            &[("user_id", &s["users"]["a"]["id"].to_string()), ("tos_document_id", &tos_id)],
+            &[
+                ("user_id", &s["users"]["a"]["id"].to_string()),
+                ("tos_document_id", &tos_id),
+            ],
         )
         .await;
     assert_eq!(status, 303);

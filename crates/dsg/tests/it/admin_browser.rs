@@ -18,7 +18,12 @@ const BROWSER_CB: &str = "/accounts/google/login/callback/";
 
 fn screenshot_dir() -> PathBuf {
     std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/screenshots")),
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/screenshots"
+            ))
+        },
         PathBuf::from,
     )
 }
@@ -80,7 +85,11 @@ async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend)
     // Not logged in: the console sends the browser to the login, which goes to the provider.
     c.goto(&app.url("/admin/datasets/")).await.unwrap();
     wait_url(&c, &idp.issuer).await;
-    let login = c.wait().for_element(Locator::Css("input[name=login]")).await.unwrap();
+    let login = c
+        .wait()
+        .for_element(Locator::Css("input[name=login]"))
+        .await
+        .unwrap();
     login.send_keys("alice").await.unwrap();
     c.find(Locator::Css("input[name=password]"))
         .await
@@ -98,24 +107,31 @@ async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend)
     wait_url(&c, &format!("{base}/admin/datasets/")).await;
     let page = source(&c).await;
     assert!(page.contains("Signed in as alice@example.org"), "{page}");
-    assert!(page.contains("fish2") && page.contains("hemibrain"), "{page}");
+    assert!(
+        page.contains("fish2") && page.contains("hemibrain"),
+        "{page}"
+    );
     shot(&c, "admin-datasets-list").await;
 
     // Open fish2, edit its description.
-    c.find(Locator::Css(&format!("td a[href=\"/admin/datasets/{fish2}\"]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(&format!(
+        "td a[href=\"/admin/datasets/{fish2}\"]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     wait_url(&c, &format!("/admin/datasets/{fish2}")).await;
     shot(&c, "admin-dataset-view").await;
-    c.find(Locator::Css(&format!("a[href=\"/admin/datasets/{fish2}/edit\"]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(&format!(
+        "a[href=\"/admin/datasets/{fish2}/edit\"]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let field = c
         .wait()
         .for_element(Locator::Id("f-description"))
