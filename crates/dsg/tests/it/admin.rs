@@ -800,3 +800,60 @@ both_backends!(
     tos_documents_link_to_their_dataset_tests,
     super::tos_documents_link_to_their_dataset
 );
+
+async fn deleting_a_user_or_group_cascades_and_is_audited(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let mut c = Console::new(&app, Some(&user_token(&s, "root", "t")));
+    let alice = user_token(&s, "a", "t");
+    let alice_id = s["users"]["a"]["id"].to_string();
+    assert_eq!(app.user_cache(&alice).await.unwrap().0, 200);
+    // The user's page links to what hangs off it; the delete page counts it.
+    let (_, body) = c.get(&format!("/admin/users/{alice_id}")).await;
+    assert!(
+        body.contains(&format!("/admin/memberships/?user_id={alice_id}"))
+            && body.contains("2 api keys"),
+        "{body}"
+    );
+    let (_, body) = c.get(&format!("/admin/users/{alice_id}/delete")).await;
+    assert!(
+        body.contains("1 memberships") && body.contains("1 grants"),
+        "{body}"
+    );
+    let (status, loc) = c
+        .post(&format!("/admin/users/{alice_id}/delete"), &[])
+        .await;
+    assert_eq!((status, loc.as_str()), (303, "/admin/users/?done=deleted"));
+    let (_, body) = c.get(&loc).await;
+    assert!(
+        body.contains("Deleted.") && !body.contains("alice@example.org"),
+        "{body}"
+    );
+    // Her token went with her, at once.
+    assert_eq!(app.user_cache(&alice).await.unwrap().0, 401);
+    let rows = audit_rows(&app, "user_deleted").await;
+    let before = rows[0].before_state.as_ref().unwrap();
+    assert_eq!(before["email"], "alice@example.org");
+    assert_eq!(before["cascade"]["api_keys.user_id deleted"], 2);
+    assert_eq!(before["cascade"]["memberships.user_id deleted"], 1);
+    assert_eq!(rows[0].actor, "root@example.org");
+
+    // A group: its memberships go too.
+    let lab = s["groups"]["lab"]["id"].to_string();
+    let (status, _) = c.post(&format!("/admin/groups/{lab}/delete"), &[]).await;
+    assert_eq!(status, 303);
+    assert_eq!(count(&app, "dsg_group").await, 0);
+    assert_eq!(audit_rows(&app, "group_deleted").await.len(), 1);
+    // Deleting it again: 404, nothing audited.
+    let n = app.store.audit_count().await.unwrap();
+    assert_eq!(
+        c.post(&format!("/admin/groups/{lab}/delete"), &[]).await.0,
+        404
+    );
+    assert_eq!(app.store.audit_count().await.unwrap(), n);
+    app.shutdown().await;
+}
+both_backends!(
+    deleting_a_user_or_group_cascades_and_is_audited_tests,
+    super::deleting_a_user_or_group_cascades_and_is_audited
+);
