@@ -180,6 +180,11 @@ fn id_or_404(raw: &str) -> Result<i64, Reject> {
         .ok_or_else(|| Reject::from(pages::no_row()))
 }
 
+/// A store failure as an early response.
+fn reject(e: dsg_store::StoreError) -> Reject {
+    store_error(e).into()
+}
+
 fn store_error(e: dsg_store::StoreError) -> Response {
     match DomainError::from(e) {
         DomainError::Internal(cause) => {
@@ -238,12 +243,13 @@ fn csrf_failed() -> Response {
     )
 }
 
-async fn index(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    a.finish(pages::index(&a.email))
+async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    Ok(a.finish(pages::index(&a.email)))
 }
 
 async fn list(
@@ -252,15 +258,9 @@ async fn list(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let e = match entity_or_404(&slug) {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let e = entity_or_404(&slug)?;
     let params = query_map(q.as_deref());
     let mut lq = ListQuery {
         page: 1,
@@ -279,10 +279,7 @@ async fn list(
             k => lq.filters.push((k.to_owned(), v.clone())),
         }
     }
-    let page = match state.store.console_list(e, &lq).await {
-        Ok(p) => p,
-        Err(err) => return store_error(err),
-    };
+    let page = state.store.console_list(e, &lq).await.map_err(reject)?;
     let mut filter_options = Vec::new();
     for f in e.fields.iter().filter(|f| f.filter) {
         let opts = match f.kind {
@@ -307,12 +304,9 @@ async fn list(
                 .await
                 .map(|v| v.into_iter().map(|s| (s.clone(), s)).collect()),
         };
-        match opts {
-            Ok(o) => filter_options.push((f, o)),
-            Err(err) => return store_error(err),
-        }
+        filter_options.push((f, opts.map_err(reject)?));
     }
-    a.finish(pages::list(&a.email, e, &lq, &page, &filter_options, flash))
+    Ok(a.finish(pages::list(&a.email, e, &lq, &page, &filter_options, flash)))
 }
 
 async fn view(
@@ -321,29 +315,25 @@ async fn view(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
-        (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
-    let row = match state.store.console_get(e, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::no_row(),
-        Err(err) => return store_error(err),
-    };
-    let deps = match state.store.console_dependents(e, id).await {
-        Ok(d) => d,
-        Err(err) => return store_error(err),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
+    let row = state
+        .store
+        .console_get(e, id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(|| Reject::from(pages::no_row()))?;
+    let deps = state
+        .store
+        .console_dependents(e, id)
+        .await
+        .map_err(reject)?;
     let flash = query_map(q.as_deref())
         .into_iter()
         .find(|(k, _)| k == "done")
         .and_then(|(_, v)| pages::flash(&v));
-    a.finish(pages::view(&a.email, e, &row, &deps, flash))
+    Ok(a.finish(pages::view(&a.email, e, &row, &deps, flash)))
 }
 
 /// Options of every reference field of the form.
@@ -375,22 +365,13 @@ async fn new_form(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let e = match entity_or_404(&slug) {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let e = entity_or_404(&slug)?;
     if !e.create {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
-    let opts = match form_options(&state, e).await {
-        Ok(o) => o,
-        Err(r) => return r.into_response(),
-    };
+    let opts = form_options(&state, e).await?;
     // Prefill from the query (links like "add a membership for this user").
     let mut values: BTreeMap<String, String> = query_map(q.as_deref()).into_iter().collect();
     values
@@ -411,7 +392,7 @@ async fn new_form(
         errors: BTreeMap::new(),
         error: None,
     };
-    a.finish(pages::form(
+    Ok(a.finish(pages::form(
         &a.email,
         &a.csrf,
         e,
@@ -419,7 +400,7 @@ async fn new_form(
         &form,
         &opts,
         StatusCode::OK,
-    ))
+    )))
 }
 
 async fn create(
@@ -428,21 +409,15 @@ async fn create(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let e = match entity_or_404(&slug) {
-        Ok(e) => e,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let e = entity_or_404(&slug)?;
     if !e.create {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
     let raw = form_map(&body);
     if !csrf::verify(&state, &headers, raw.get("csrf").map_or("", String::as_str)) {
-        return csrf_failed();
+        return Ok(csrf_failed());
     }
     let values = match console::parse_form(e, true, &raw) {
         Ok(v) => v,
@@ -456,7 +431,7 @@ async fn create(
         Ok::<_, dsg_store::StoreError>(created)
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(c) => match c.secret {
             Some(secret) => a.finish(pages::secret(&a.email, e, c.id, &secret)),
             None => {
@@ -467,10 +442,10 @@ async fn create(
             DomainError::Internal(cause) => store_error(DomainError::Internal(cause).into()),
             other => {
                 let msg = user_message(&other);
-                render_form(&state, &a, e, None, raw, BTreeMap::new(), Some(msg)).await
+                render_form(&state, &a, e, None, raw, BTreeMap::new(), Some(msg)).await?
             }
         },
-    }
+    })
 }
 
 /// Re-renders a rejected form (422) with the submitted values and the errors.
@@ -482,17 +457,14 @@ async fn render_form(
     values: BTreeMap<String, String>,
     errors: console::FieldErrors,
     error: Option<String>,
-) -> Response {
-    let opts = match form_options(state, e).await {
-        Ok(o) => o,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let opts = form_options(state, e).await?;
     let form = pages::FormInput {
         values,
         errors,
         error,
     };
-    a.finish(pages::form(
+    Ok(a.finish(pages::form(
         &a.email,
         &a.csrf,
         e,
@@ -500,7 +472,7 @@ async fn render_form(
         &form,
         &opts,
         StatusCode::UNPROCESSABLE_ENTITY,
-    ))
+    )))
 }
 
 async fn edit_form(
@@ -508,33 +480,25 @@ async fn edit_form(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
-        (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.editable() {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
-    let row = match state.store.console_get(e, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::no_row(),
-        Err(err) => return store_error(err),
-    };
-    let opts = match form_options(&state, e).await {
-        Ok(o) => o,
-        Err(r) => return r.into_response(),
-    };
+    let row = state
+        .store
+        .console_get(e, id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(|| Reject::from(pages::no_row()))?;
+    let opts = form_options(&state, e).await?;
     let form = pages::FormInput {
         values: pages::row_values(e, &row),
         errors: BTreeMap::new(),
         error: None,
     };
-    a.finish(pages::form(
+    Ok(a.finish(pages::form(
         &a.email,
         &a.csrf,
         e,
@@ -542,7 +506,7 @@ async fn edit_form(
         &form,
         &opts,
         StatusCode::OK,
-    ))
+    )))
 }
 
 async fn update(
@@ -551,27 +515,22 @@ async fn update(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
-        (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.editable() {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
     let raw = form_map(&body);
     if !csrf::verify(&state, &headers, raw.get("csrf").map_or("", String::as_str)) {
-        return csrf_failed();
+        return Ok(csrf_failed());
     }
-    let row = match state.store.console_get(e, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::no_row(),
-        Err(err) => return store_error(err),
-    };
+    let row = state
+        .store
+        .console_get(e, id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(|| Reject::from(pages::no_row()))?;
     let values = match console::parse_form(e, false, &raw) {
         Ok(v) => v,
         Err(errors) => return render_form(&state, &a, e, Some(&row), raw, errors, None).await,
@@ -584,7 +543,7 @@ async fn update(
         Ok::<_, dsg_store::StoreError>(changed)
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(changed) => {
             let done = if changed { "saved" } else { "unchanged" };
             Redirect::to(&format!("/admin/{}/{id}?done={done}", e.slug)).into_response()
@@ -593,10 +552,10 @@ async fn update(
             DomainError::Internal(cause) => store_error(DomainError::Internal(cause).into()),
             other => {
                 let msg = user_message(&other);
-                render_form(&state, &a, e, Some(&row), raw, BTreeMap::new(), Some(msg)).await
+                render_form(&state, &a, e, Some(&row), raw, BTreeMap::new(), Some(msg)).await?
             }
         },
-    }
+    })
 }
 
 async fn delete_form(
@@ -604,28 +563,24 @@ async fn delete_form(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
-        (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.delete {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
-    let row = match state.store.console_get(e, id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return pages::no_row(),
-        Err(err) => return store_error(err),
-    };
-    let deps = match state.store.console_dependents(e, id).await {
-        Ok(d) => d,
-        Err(err) => return store_error(err),
-    };
-    a.finish(pages::confirm_delete(&a.email, &a.csrf, e, &row, &deps))
+    let row = state
+        .store
+        .console_get(e, id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(|| Reject::from(pages::no_row()))?;
+    let deps = state
+        .store
+        .console_dependents(e, id)
+        .await
+        .map_err(reject)?;
+    Ok(a.finish(pages::confirm_delete(&a.email, &a.csrf, e, &row, &deps)))
 }
 
 async fn delete(
@@ -634,21 +589,15 @@ async fn delete(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let a = match admin(&state, &headers, &uri).await {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (e, id) = match (entity_or_404(&slug), id_or_404(&id)) {
-        (Ok(e), Ok(id)) => (e, id),
-        (Err(r), _) | (_, Err(r)) => return r.into_response(),
-    };
+) -> Result<Response, Reject> {
+    let a = admin(&state, &headers, &uri).await?;
+    let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.delete {
-        return pages::read_only(e);
+        return Ok(pages::read_only(e));
     }
     let raw = form_map(&body);
     if !csrf::verify(&state, &headers, raw.get("csrf").map_or("", String::as_str)) {
-        return csrf_failed();
+        return Ok(csrf_failed());
     }
     let result = async {
         let mut tx = state.store.begin(a.actor()).await?;
@@ -658,9 +607,9 @@ async fn delete(
         Ok::<_, dsg_store::StoreError>(gone)
     }
     .await;
-    match result {
+    Ok(match result {
         Ok(true) => Redirect::to(&format!("/admin/{}/?done=deleted", e.slug)).into_response(),
         Ok(false) => pages::no_row(),
         Err(err) => store_error(err),
-    }
+    })
 }
