@@ -2,6 +2,7 @@
 //! and the front-ends (the CAVE-compatible API first). Handlers are thin:
 //! extract, one call into the store or cache, map to a response.
 
+pub mod admin;
 pub mod api;
 pub mod cache;
 pub mod clock;

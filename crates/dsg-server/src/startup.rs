@@ -295,6 +295,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
         .merge(crate::web::routes())
+        .merge(crate::admin::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod audit;
 pub mod buckets;
 pub mod catalog;
+pub mod console;
 pub mod datasets;
 pub mod directory;
 pub mod dispatch;

@@ -80,6 +80,15 @@ pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|(_, h)| !host.is_empty() && h.eq_ignore_ascii_case(host))
 }
 
+/// The token a request sent: the `X-CSRF-Token` header (htmx), else the
+/// form's field value.
+pub fn submitted<'a>(headers: &'a HeaderMap, field: &'a str) -> &'a str {
+    headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(field)
+}
+
 /// True when the post is same-origin and carries the cookie's token.
 pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
     let cookie = crate::credentials::cookie(headers, COOKIE).unwrap_or_default();

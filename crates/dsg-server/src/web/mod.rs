@@ -291,12 +291,8 @@ impl FromRequest<AppState> for Posted {
         } else {
             Form::default()
         };
-        let submitted = parts
-            .headers
-            .get(csrf::HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| form.get(csrf::FIELD).to_owned(), str::to_owned);
-        if !csrf::verify(state, &parts.headers, &submitted) {
+        let submitted = csrf::submitted(&parts.headers, form.get(csrf::FIELD));
+        if !csrf::verify(state, &parts.headers, submitted) {
             return Err(PageError::Csrf);
         }
         let chrome = chrome(state, &parts.headers, Some(&user));

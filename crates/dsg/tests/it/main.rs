@@ -20,6 +20,8 @@ macro_rules! both_backends {
     };
 }
 
+mod admin;
+mod admin_browser;
 mod api;
 mod audit;
 mod bad_input;
