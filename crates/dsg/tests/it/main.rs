@@ -22,12 +22,14 @@ macro_rules! both_backends {
 
 mod api;
 mod audit;
+mod backup;
 mod bad_input;
 mod browser;
 mod cli;
 mod gcs_iam;
 mod google;
 mod idp;
+mod imports;
 mod jwt;
 mod login;
 mod native;
