@@ -76,17 +76,30 @@ pub fn parse(bytes: &[u8], path: &str) -> Result<CsvFile, DomainError> {
         )));
     };
     let (name_col, aff_col, notes_col) = (col("name"), col("affiliation"), col("notes"));
+    // The reader's own line counter skips blank lines and line breaks inside
+    // quotes; count from the byte offset instead.
+    let line_at = |p: Option<&::csv::Position>| {
+        p.map_or(0, |p| {
+            // A record's position can sit on the end of the line before it
+            // (the `\n` of a `\r\n`, or blank lines): step over those.
+            let mut start = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
+            while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|b| **b == b'\n').count() as u64 + 1
+        })
+    };
     let mut out = CsvFile::default();
     for rec in records {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, ::csv::Position::line);
+                let line = line_at(e.position());
                 out.skipped.push((line, format!("unreadable row: {e}")));
                 continue;
             }
         };
-        let line = rec.position().map_or(0, ::csv::Position::line);
+        let line = line_at(rec.position());
         if rec.len() == 1 && rec.iter().all(<[u8]>::is_empty) {
             continue; // blank line
         }

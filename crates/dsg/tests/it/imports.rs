@@ -216,7 +216,8 @@ both_backends!(csv_users, super::csv_users);
 async fn django_db(path: &std::path::Path, extra: &str) {
     let opts = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
-        .create_if_missing(true);
+        .create_if_missing(true)
+        .foreign_keys(false);
     let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
     let script = std::fs::read_to_string(fixture("django_dsg.sql")).unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{script}\n{extra}")))
