@@ -17,10 +17,13 @@ impl Store {
         let crate::Db::Sqlite(pool) = self.db() else {
             return Err(StoreError::Config("VACUUM INTO needs SQLite".into()));
         };
-        let dest = dest.to_str().ok_or_else(|| {
-            StoreError::Config(format!("{} is not a UTF-8 path", dest.display()))
-        })?;
-        sqlx::query("VACUUM INTO $1").bind(dest).execute(pool).await?;
+        let dest = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", dest.display())))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest)
+            .execute(pool)
+            .await?;
         Ok(())
     }
 
@@ -32,7 +35,9 @@ impl Store {
         let crate::Db::Postgres(pool) = self.db() else {
             return Err(StoreError::Config("schemas are a PostgreSQL notion".into()));
         };
-        Ok(sqlx::query_scalar("SELECT current_schema()").fetch_one(pool).await?)
+        Ok(sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(pool)
+            .await?)
     }
 
     /// Every table with its number of rows.
@@ -40,7 +45,8 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn table_counts(&self) -> Result<BTreeMap<String, i64>> {
-        const SQLITE: &str = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+        const SQLITE: &str =
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
         const PG: &str = "SELECT table_name::text FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'";
         let names: Vec<String> = match self.db() {

@@ -81,13 +81,22 @@ fn private(_: &Path) -> Result<()> {
 /// `YYYYMMDDTHHMMSSZ` of an instant.
 fn stamp(t: Timestamp) -> String {
     let s = t.to_rfc3339();
-    format!("{}{}{}T{}{}{}Z", &s[0..4], &s[5..7], &s[8..10], &s[11..13], &s[14..16], &s[17..19])
+    format!(
+        "{}{}{}T{}{}{}Z",
+        &s[0..4],
+        &s[5..7],
+        &s[8..10],
+        &s[11..13],
+        &s[14..16],
+        &s[17..19]
+    )
 }
 
 /// Row counts of every table in an SQLite file, after `PRAGMA integrity_check`.
 fn check_sqlite(path: &Path) -> Result<BTreeMap<String, i64>> {
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("opening the snapshot {}", path.display()))?;
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening the snapshot {}", path.display()))?;
     let check: Vec<String> = conn
         .prepare("PRAGMA integrity_check")?
         .query_map([], |r| r.get(0))?
@@ -99,7 +108,9 @@ fn check_sqlite(path: &Path) -> Result<BTreeMap<String, i64>> {
         check.join("; ")
     );
     let names: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?
         .query_map([], |r| r.get(0))?
         .collect::<std::result::Result<_, _>>()?;
     let mut out = BTreeMap::new();
@@ -136,7 +147,11 @@ fn pg_dump_counts(path: &Path) -> Result<BTreeMap<String, i64>> {
             && line.ends_with("FROM stdin;")
         {
             let qualified = rest.split_whitespace().next().unwrap_or_default();
-            let table = qualified.rsplit('.').next().unwrap_or(qualified).trim_matches('"');
+            let table = qualified
+                .rsplit('.')
+                .next()
+                .unwrap_or(qualified)
+                .trim_matches('"');
             current = Some((table.to_owned(), 0));
         }
     }
@@ -151,9 +166,9 @@ fn pg_url(config: &Config) -> Result<String> {
 }
 
 fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {what} (is the PostgreSQL client installed and on PATH?)"))?;
+    let out = cmd.output().with_context(|| {
+        format!("running {what} (is the PostgreSQL client installed and on PATH?)")
+    })?;
     ensure!(
         out.status.success(),
         "{what} failed: {}",
@@ -168,10 +183,15 @@ fn recipients(args: &[String]) -> Result<Vec<age::x25519::Recipient>> {
         let text = if r.starts_with("age1") {
             r.clone()
         } else {
-            std::fs::read_to_string(r)
-                .with_context(|| format!("--age-recipient {r:?} is neither an age1… key nor a readable file"))?
+            std::fs::read_to_string(r).with_context(|| {
+                format!("--age-recipient {r:?} is neither an age1… key nor a readable file")
+            })?
         };
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             out.push(
                 line.parse::<age::x25519::Recipient>()
                     .map_err(|e| anyhow::anyhow!("age recipient {line:?}: {e}"))?,
@@ -193,11 +213,17 @@ pub async fn backup(config: &Config, store: &Store, args: BackupArgs) -> Result<
         .clone()
         .unwrap_or_else(|| config.database.data_dir.join("backups"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let ext = if keys.is_empty() { "tar.gz" } else { "tar.gz.age" };
+    let ext = if keys.is_empty() {
+        "tar.gz"
+    } else {
+        "tar.gz.age"
+    };
     let (created, name) = loop {
         let now = Timestamp(dsg_store::now_micros());
         let name = format!("dsg-backup-{}", stamp(now));
-        if !out.join(format!("{name}.tar.gz")).exists() && !out.join(format!("{name}.tar.gz.age")).exists() {
+        if !out.join(format!("{name}.tar.gz")).exists()
+            && !out.join(format!("{name}.tar.gz.age")).exists()
+        {
             break (now, name);
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -209,7 +235,10 @@ pub async fn backup(config: &Config, store: &Store, args: BackupArgs) -> Result<
     let (file, tables) = match backend {
         Backend::Sqlite => {
             let p = staging.path().join(SQLITE_FILE);
-            store.sqlite_snapshot(&p).await.context("snapshot (VACUUM INTO)")?;
+            store
+                .sqlite_snapshot(&p)
+                .await
+                .context("snapshot (VACUUM INTO)")?;
             (SQLITE_FILE, check_sqlite(&p)?)
         }
         Backend::Postgres => {
@@ -276,7 +305,11 @@ pub async fn backup(config: &Config, store: &Store, args: BackupArgs) -> Result<
         "Backup complete: {} ({size} bytes, sha256 {}…, {})",
         artifact.display(),
         &artifact_sha[..12],
-        if keys.is_empty() { "UNENCRYPTED" } else { "encrypted" }
+        if keys.is_empty() {
+            "UNENCRYPTED"
+        } else {
+            "encrypted"
+        }
     );
     if let Some(keep) = args.keep {
         prune(&out, keep)?;
@@ -300,7 +333,9 @@ fn prune(dir: &Path, keep: usize) -> Result<()> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
         .filter_map(|n| {
-            let stem = n.strip_suffix(".tar.gz.age").or_else(|| n.strip_suffix(".tar.gz"))?;
+            let stem = n
+                .strip_suffix(".tar.gz.age")
+                .or_else(|| n.strip_suffix(".tar.gz"))?;
             stem.starts_with("dsg-backup-").then(|| stem.to_owned())
         })
         .collect();
@@ -328,14 +363,22 @@ fn prune(dir: &Path, keep: usize) -> Result<()> {
 }
 
 fn identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let ids: Vec<_> = text
         .lines()
         .map(str::trim)
         .filter(|l| l.starts_with("AGE-SECRET-KEY-"))
-        .map(|l| l.parse::<age::x25519::Identity>().map_err(|e| anyhow::anyhow!("{}: {e}", path.display())))
+        .map(|l| {
+            l.parse::<age::x25519::Identity>()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        })
         .collect::<Result<_>>()?;
-    ensure!(!ids.is_empty(), "{} holds no AGE-SECRET-KEY- line", path.display());
+    ensure!(
+        !ids.is_empty(),
+        "{} holds no AGE-SECRET-KEY- line",
+        path.display()
+    );
     Ok(ids)
 }
 
@@ -343,15 +386,20 @@ fn identities(path: &Path) -> Result<Vec<age::x25519::Identity>> {
 fn open_bundle(path: &Path, identity: Option<&Path>) -> Result<Box<dyn Read>> {
     let name = path.to_string_lossy();
     if !name.ends_with(".tar.gz") && !name.ends_with(".tar.gz.age") {
-        bail!("{}: a bundle ends in .tar.gz or .tar.gz.age", path.display());
+        bail!(
+            "{}: a bundle ends in .tar.gz or .tar.gz.age",
+            path.display()
+        );
     }
-    let file = BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
+    let file =
+        BufReader::new(File::open(path).with_context(|| format!("opening {}", path.display()))?);
     if name.ends_with(".tar.gz.age") {
         let Some(id) = identity else {
             bail!("{} is encrypted: pass --age-identity FILE", path.display());
         };
         let ids = identities(id)?;
-        let dec = age::Decryptor::new_buffered(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let dec = age::Decryptor::new_buffered(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let reader = dec
             .decrypt(ids.iter().map(|i| i as &dyn age::Identity))
             .map_err(|e| anyhow::anyhow!("cannot decrypt {}: {e}", path.display()))?;
@@ -368,7 +416,8 @@ fn extract(reader: Box<dyn Read>, dir: &Path) -> Result<()> {
         let mut entry = entry?;
         let name = entry.path()?.to_string_lossy().into_owned();
         ensure!(
-            entry.header().entry_type().is_file() && [MANIFEST, SQLITE_FILE, PG_FILE].contains(&name.as_str()),
+            entry.header().entry_type().is_file()
+                && [MANIFEST, SQLITE_FILE, PG_FILE].contains(&name.as_str()),
             "unexpected entry {name:?} in the bundle; refusing it"
         );
         let mut out = File::create(dir.join(&name))?;
@@ -389,14 +438,28 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
         &std::fs::read(work.path().join(MANIFEST)).context("the bundle has no manifest.json")?,
     )
     .context("manifest.json is not JSON")?;
-    ensure!(manifest["format"] == FORMAT, "unknown bundle format {}", manifest["format"]);
-    let files = manifest["files"].as_array().filter(|f| !f.is_empty()).context("the manifest lists no files")?;
+    ensure!(
+        manifest["format"] == FORMAT,
+        "unknown bundle format {}",
+        manifest["format"]
+    );
+    let files = manifest["files"]
+        .as_array()
+        .filter(|f| !f.is_empty())
+        .context("the manifest lists no files")?;
     for f in files {
         let name = f["name"].as_str().context("manifest file without a name")?;
-        let (sha, _) = sha256_file(&work.path().join(name)).with_context(|| format!("{name} is missing from the bundle"))?;
-        ensure!(Some(sha.as_str()) == f["sha256"].as_str(), "checksum mismatch for {name}: the bundle is damaged or was altered");
+        let (sha, _) = sha256_file(&work.path().join(name))
+            .with_context(|| format!("{name} is missing from the bundle"))?;
+        ensure!(
+            Some(sha.as_str()) == f["sha256"].as_str(),
+            "checksum mismatch for {name}: the bundle is damaged or was altered"
+        );
     }
-    println!("Verified {} file checksum(s) against manifest.", files.len());
+    println!(
+        "Verified {} file checksum(s) against manifest.",
+        files.len()
+    );
     let bundle_backend = manifest["backend"].as_str().unwrap_or_default();
     ensure!(
         bundle_backend == store.backend().as_str(),
@@ -416,7 +479,14 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
         manifest["dsg_version"].as_str().unwrap_or_default(),
         manifest["migrations"]
     );
-    println!("{} the database {target}:", if args.apply { "Replacing" } else { "Would replace" });
+    println!(
+        "{} the database {target}:",
+        if args.apply {
+            "Replacing"
+        } else {
+            "Would replace"
+        }
+    );
     println!("  {:<28} {:>10} {:>10}", "TABLE", "BUNDLE", "NOW");
     let mut names: Vec<&String> = bundle_counts.keys().chain(now.keys()).collect();
     names.sort();
@@ -437,7 +507,11 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
             tokio::task::spawn_blocking(move || -> Result<()> {
                 let mut dst = rusqlite::Connection::open(&live)?;
                 dst.busy_timeout(std::time::Duration::from_secs(30))?;
-                dst.restore(rusqlite::MAIN_DB, &snapshot, None::<fn(rusqlite::backup::Progress)>)?;
+                dst.restore(
+                    rusqlite::MAIN_DB,
+                    &snapshot,
+                    None::<fn(rusqlite::backup::Progress)>,
+                )?;
                 Ok(())
             })
             .await??;
@@ -447,7 +521,13 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
             run_tool(
                 Command::new("psql")
                     .arg(format!("--dbname={url}"))
-                    .args(["--single-transaction", "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1"])
+                    .args([
+                        "--single-transaction",
+                        "--quiet",
+                        "--no-psqlrc",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                    ])
                     .arg(format!("--file={}", work.path().join(PG_FILE).display())),
                 "psql",
             )?;

@@ -85,7 +85,9 @@ impl Store {
             let (id, created) = tx.ensure_dataset(name).await?;
             log.dataset(name, created);
             if d.public && log.count(tx.ensure_group_permission(user_group, id, "view").await?) {
-                log.line(format!("    Granted view on {name} to 'user' group (public)"));
+                log.line(format!(
+                    "    Granted view on {name} to 'user' group (public)"
+                ));
             }
             dataset_ids.insert(name.clone(), id);
         }

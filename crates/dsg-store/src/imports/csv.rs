@@ -82,7 +82,9 @@ pub fn parse(bytes: &[u8], path: &str) -> Result<CsvFile, DomainError> {
         p.map_or(0, |p| {
             // A record's position can sit on the end of the line before it
             // (the `\n` of a `\r\n`, or blank lines): step over those.
-            let mut start = usize::try_from(p.byte()).unwrap_or(usize::MAX).min(bytes.len());
+            let mut start = usize::try_from(p.byte())
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
             while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
                 start += 1;
             }
@@ -263,7 +265,10 @@ mod tests {
                     d@x.org,D,\n";
         let f = parse(text.as_bytes(), "f.csv").unwrap();
         assert_eq!(
-            f.rows.iter().map(|r| (r.line, r.email.as_str())).collect::<Vec<_>>(),
+            f.rows
+                .iter()
+                .map(|r| (r.line, r.email.as_str()))
+                .collect::<Vec<_>>(),
             vec![(2, "a@x.org"), (9, "d@x.org")]
         );
         assert_eq!(f.rows[0].name, "Ann");
@@ -275,8 +280,16 @@ mod tests {
 
     #[test]
     fn header_errors() {
-        assert!(parse(b"", "e.csv").unwrap_err().to_string().contains("CSV file is empty: e.csv"));
+        assert!(
+            parse(b"", "e.csv")
+                .unwrap_err()
+                .to_string()
+                .contains("CSV file is empty: e.csv")
+        );
         let e = parse(b"mail,name\n", "h.csv").unwrap_err().to_string();
-        assert!(e.contains("CSV must contain an 'email' column. Found: ['mail', 'name']"), "{e}");
+        assert!(
+            e.contains("CSV must contain an 'email' column. Found: ['mail', 'name']"),
+            "{e}"
+        );
     }
 }

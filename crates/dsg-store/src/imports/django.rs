@@ -226,7 +226,8 @@ impl Run {
     }
 
     fn perm(&self, r: &Row) -> Option<String> {
-        r.i("permission_id").and_then(|id| self.perms.get(&id).cloned())
+        r.i("permission_id")
+            .and_then(|id| self.perms.get(&id).cloned())
     }
 }
 
@@ -280,7 +281,9 @@ impl Store {
             let name = r.s("name");
             match run.user(r, "user_id") {
                 None => run.skip("affiliation", r.id(), &name, "its user was not imported"),
-                Some(_) if name.trim().is_empty() => run.skip("affiliation", r.id(), "", "empty name"),
+                Some(_) if name.trim().is_empty() => {
+                    run.skip("affiliation", r.id(), "", "empty name")
+                }
                 Some(uid) if tx.has_affiliation(uid, &name).await? => run.present("affiliation"),
                 Some(uid) => {
                     tx.add_affiliation(uid, &name).await?;
@@ -306,8 +309,16 @@ impl Store {
             run.groups.insert(r.id(), gid);
         }
         for r in rows("user_group") {
-            let (Some(uid), Some(gid)) = (run.user(r, "user_id"), r.i("group_id").and_then(|g| run.groups.get(&g).copied())) else {
-                run.skip("user_group", r.id(), "", "its user or group was not imported");
+            let (Some(uid), Some(gid)) = (
+                run.user(r, "user_id"),
+                r.i("group_id").and_then(|g| run.groups.get(&g).copied()),
+            ) else {
+                run.skip(
+                    "user_group",
+                    r.id(),
+                    "",
+                    "its user or group was not imported",
+                );
                 continue;
             };
             if tx.ensure_member(uid, gid, r.b("is_admin", false)).await? {
@@ -326,7 +337,9 @@ impl Store {
                 }
                 None if name.trim().is_empty() => run.skip("service", r.id(), "", "empty name"),
                 None => {
-                    let id = tx.create_service(&name, &r.s("display_name"), &r.s("base_url")).await?;
+                    let id = tx
+                        .create_service(&name, &r.s("display_name"), &r.s("base_url"))
+                        .await?;
                     run.added("service", &mut log);
                     run.services.insert(r.id(), id);
                 }
@@ -360,11 +373,24 @@ impl Store {
         }
         for r in rows("dataset_bucket") {
             let name = r.s("name");
-            let Some(did) = r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()) else {
-                run.skip("dataset_bucket", r.id(), &name, "its dataset was not imported");
+            let Some(did) = r
+                .i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied())
+            else {
+                run.skip(
+                    "dataset_bucket",
+                    r.id(),
+                    &name,
+                    "its dataset was not imported",
+                );
                 continue;
             };
-            match lookup!(tx, "SELECT id FROM dataset_bucket WHERE dataset_id = $1 AND name = $2", did, &name) {
+            match lookup!(
+                tx,
+                "SELECT id FROM dataset_bucket WHERE dataset_id = $1 AND name = $2",
+                did,
+                &name
+            ) {
                 Some(id) => {
                     run.present("dataset_bucket");
                     run.buckets.insert(r.id(), id);
@@ -379,11 +405,24 @@ impl Store {
         let links = rows("dataset_version_buckets");
         for r in rows("dataset_version") {
             let version = r.s("version");
-            let Some(did) = r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()) else {
-                run.skip("dataset_version", r.id(), &version, "its dataset was not imported");
+            let Some(did) = r
+                .i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied())
+            else {
+                run.skip(
+                    "dataset_version",
+                    r.id(),
+                    &version,
+                    "its dataset was not imported",
+                );
                 continue;
             };
-            match lookup!(tx, "SELECT id FROM dataset_version WHERE dataset_id = $1 AND version = $2", did, &version) {
+            match lookup!(
+                tx,
+                "SELECT id FROM dataset_version WHERE dataset_id = $1 AND version = $2",
+                did,
+                &version
+            ) {
                 Some(id) => {
                     run.present("dataset_version");
                     run.versions.insert(r.id(), id);
@@ -392,10 +431,19 @@ impl Store {
                     let buckets: Vec<i64> = links
                         .iter()
                         .filter(|l| l.i("datasetversion_id") == Some(r.id()))
-                        .filter_map(|l| l.i("datasetbucket_id").and_then(|b| run.buckets.get(&b).copied()))
+                        .filter_map(|l| {
+                            l.i("datasetbucket_id")
+                                .and_then(|b| run.buckets.get(&b).copied())
+                        })
                         .collect();
                     let id = tx
-                        .add_version(did, &version, &r.s("prefix"), r.b("is_public", false), &buckets)
+                        .add_version(
+                            did,
+                            &version,
+                            &r.s("prefix"),
+                            r.b("is_public", false),
+                            &buckets,
+                        )
                         .await?;
                     run.added("dataset_version", &mut log);
                     run.versions.insert(r.id(), id);
@@ -428,11 +476,27 @@ impl Store {
             }
         }
         for r in rows("tos_acceptance") {
-            let (Some(uid), Some(tid)) = (run.user(r, "user_id"), r.i("tos_document_id").and_then(|t| run.tos.get(&t).copied())) else {
-                run.skip("tos_acceptance", r.id(), "", "its user or document was not imported");
+            let (Some(uid), Some(tid)) = (
+                run.user(r, "user_id"),
+                r.i("tos_document_id")
+                    .and_then(|t| run.tos.get(&t).copied()),
+            ) else {
+                run.skip(
+                    "tos_acceptance",
+                    r.id(),
+                    "",
+                    "its user or document was not imported",
+                );
                 continue;
             };
-            if lookup!(tx, "SELECT id FROM tos_acceptance WHERE user_id = $1 AND tos_document_id = $2", uid, tid).is_some() {
+            if lookup!(
+                tx,
+                "SELECT id FROM tos_acceptance WHERE user_id = $1 AND tos_document_id = $2",
+                uid,
+                tid
+            )
+            .is_some()
+            {
                 run.present("tos_acceptance");
             } else {
                 let ip = r.opt_s("ip_address");
@@ -444,8 +508,16 @@ impl Store {
         for r in rows("service_table") {
             let (svc, table) = (r.s("service_name"), r.s("table_name"));
             let what = format!("{svc}/{table}");
-            let Some(did) = r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()) else {
-                run.skip("service_table", r.id(), &what, "its dataset was not imported");
+            let Some(did) = r
+                .i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied())
+            else {
+                run.skip(
+                    "service_table",
+                    r.id(),
+                    &what,
+                    "its dataset was not imported",
+                );
                 continue;
             };
             let found: Option<(i64, i64)> = on_tx!(&mut tx.tx, conn => sqlx::query_as(
@@ -456,7 +528,12 @@ impl Store {
                     run.present("service_table");
                     run.tables.insert(r.id(), id);
                 }
-                Some(_) => run.skip("service_table", r.id(), &what, "mapped to another dataset here"),
+                Some(_) => run.skip(
+                    "service_table",
+                    r.id(),
+                    &what,
+                    "mapped to another dataset here",
+                ),
                 None => {
                     let id = tx.add_service_table(did, &svc, &table).await?;
                     run.added("service_table", &mut log);
@@ -466,11 +543,27 @@ impl Store {
         }
         for r in rows("public_root") {
             let root = r.i("root_id");
-            let (Some(st), Some(root)) = (r.i("service_table_id").and_then(|s| run.tables.get(&s).copied()), root) else {
-                run.skip("public_root", r.id(), "", "its service table was not imported");
+            let (Some(st), Some(root)) = (
+                r.i("service_table_id")
+                    .and_then(|s| run.tables.get(&s).copied()),
+                root,
+            ) else {
+                run.skip(
+                    "public_root",
+                    r.id(),
+                    "",
+                    "its service table was not imported",
+                );
                 continue;
             };
-            if lookup!(tx, "SELECT id FROM public_root WHERE service_table_id = $1 AND root_id = $2", st, root).is_some() {
+            if lookup!(
+                tx,
+                "SELECT id FROM public_root WHERE service_table_id = $1 AND root_id = $2",
+                st,
+                root
+            )
+            .is_some()
+            {
                 run.present("public_root");
             } else {
                 tx.add_public_root(st, root).await?;
@@ -481,10 +574,16 @@ impl Store {
         for r in rows("group_dataset_permission") {
             let (Some(gid), Some(did), Some(perm)) = (
                 r.i("group_id").and_then(|g| run.groups.get(&g).copied()),
-                r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()),
+                r.i("dataset_id")
+                    .and_then(|d| run.datasets.get(&d).copied()),
                 run.perm(r),
             ) else {
-                run.skip("group_dataset_permission", r.id(), "", "its group, dataset or permission was not imported");
+                run.skip(
+                    "group_dataset_permission",
+                    r.id(),
+                    "",
+                    "its group, dataset or permission was not imported",
+                );
                 continue;
             };
             if tx.ensure_group_permission(gid, did, &perm).await? {
@@ -501,10 +600,16 @@ impl Store {
         // The report.
         log.line(format!("Source: {source} (Django DatasetGateway database)"));
         log.line("");
-        log.line(format!("  {:<26} {:>8} {:>8} {:>8}", "TABLE", "NEW", "PRESENT", "SKIPPED"));
+        log.line(format!(
+            "  {:<26} {:>8} {:>8} {:>8}",
+            "TABLE", "NEW", "PRESENT", "SKIPPED"
+        ));
         for t in TABLES {
             if let Some(c) = run.tally.get(t) {
-                log.line(format!("  {t:<26} {:>8} {:>8} {:>8}", c.new, c.present, c.skipped));
+                log.line(format!(
+                    "  {t:<26} {:>8} {:>8} {:>8}",
+                    c.new, c.present, c.skipped
+                ));
             }
         }
         if !run.notes.is_empty() {
@@ -521,7 +626,12 @@ impl Store {
                 log.line(s.clone());
             }
         }
-        let missing: Vec<&str> = src.missing.iter().copied().filter(|t| *t != "dataset_version_buckets").collect();
+        let missing: Vec<&str> = src
+            .missing
+            .iter()
+            .copied()
+            .filter(|t| *t != "dataset_version_buckets")
+            .collect();
         if !missing.is_empty() {
             log.line("");
             log.line(format!(
@@ -552,7 +662,9 @@ async fn import_users(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Ro
                 "dsg_user",
                 r.id(),
                 &email,
-                format!("merged into {first_email}: e-mail addresses here are unique regardless of case"),
+                format!(
+                    "merged into {first_email}: e-mail addresses here are unique regardless of case"
+                ),
             );
             continue;
         }
@@ -604,11 +716,21 @@ async fn import_users(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Ro
     Ok(())
 }
 
-async fn import_tos(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Row], now: Timestamp) -> Result<()> {
+async fn import_tos(
+    tx: &mut WriteTx,
+    run: &mut Run,
+    log: &mut Log,
+    rows: &[Row],
+    now: Timestamp,
+) -> Result<()> {
     for r in rows {
         let invite = r.s("invite_token");
         let name = r.s("name");
-        if let Some(id) = lookup!(tx, "SELECT id FROM tos_document WHERE invite_token = $1", &invite) {
+        if let Some(id) = lookup!(
+            tx,
+            "SELECT id FROM tos_document WHERE invite_token = $1",
+            &invite
+        ) {
             run.present("tos_document");
             run.tos.insert(r.id(), id);
             continue;
@@ -619,12 +741,25 @@ async fn import_tos(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Row]
             map(&run.versions, "dataset_version_id"),
             map(&run.services, "service_id"),
         );
-        if matches!(dataset, Some(None)) || matches!(version, Some(None)) || matches!(service, Some(None)) {
-            run.skip("tos_document", r.id(), &name, "its dataset, version or service was not imported");
+        if matches!(dataset, Some(None))
+            || matches!(version, Some(None))
+            || matches!(service, Some(None))
+        {
+            run.skip(
+                "tos_document",
+                r.id(),
+                &name,
+                "its dataset, version or service was not imported",
+            );
             continue;
         }
         if name.trim().is_empty() || r.s("text").is_empty() {
-            run.skip("tos_document", r.id(), &name, "a document needs a name and a text");
+            run.skip(
+                "tos_document",
+                r.id(),
+                &name,
+                "a document needs a name and a text",
+            );
             continue;
         }
         let (id, _) = tx
@@ -649,15 +784,24 @@ async fn import_tos(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Row]
     Ok(())
 }
 
+/// (user, dataset, version, permission, group): what makes two grants the same.
+type GrantKey = (i64, i64, Option<i64>, String, Option<i64>);
+
 async fn import_grants(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Row]) -> Result<()> {
-    let mut seen: HashMap<(i64, i64, Option<i64>, String, Option<i64>), i64> = HashMap::new();
+    let mut seen: HashMap<GrantKey, i64> = HashMap::new();
     for r in rows {
         let (Some(uid), Some(did), Some(perm)) = (
             run.user(r, "user_id"),
-            r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()),
+            r.i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied()),
             run.perm(r),
         ) else {
-            run.skip("grant", r.id(), "", "its user, dataset or permission was not imported");
+            run.skip(
+                "grant",
+                r.id(),
+                "",
+                "its user, dataset or permission was not imported",
+            );
             continue;
         };
         let version = match r.i("dataset_version_id") {
@@ -686,17 +830,28 @@ async fn import_grants(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
             continue;
         }
         seen.insert(key, r.id());
-        let exists = lookup!(tx, "SELECT g.id FROM dataset_grant g JOIN permission p ON p.id = g.permission_id \
+        let exists = lookup!(
+            tx,
+            "SELECT g.id FROM dataset_grant g JOIN permission p ON p.id = g.permission_id \
              WHERE g.user_id = $1 AND g.dataset_id = $2 AND COALESCE(g.dataset_version_id, 0) = $3 \
              AND p.name = $4 AND COALESCE(g.group_id, 0) = $5",
-            uid, did, version.unwrap_or(0), &perm, group.unwrap_or(0));
+            uid,
+            did,
+            version.unwrap_or(0),
+            &perm,
+            group.unwrap_or(0)
+        );
         if exists.is_some() {
             run.present("grant");
             continue;
         }
         let mut source = r.s("source");
         if !matches!(source.as_str(), "manual" | "self_service") {
-            run.notes.push(format!("  grant #{}: source {} imported as 'manual'", r.id(), repr(&source)));
+            run.notes.push(format!(
+                "  grant #{}: source {} imported as 'manual'",
+                r.id(),
+                repr(&source)
+            ));
             source = "manual".into();
         }
         tx.create_grant(&NewGrant {
@@ -717,12 +872,22 @@ async fn import_grants(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
 
 /// Checks a plaintext key from the source; `Err(reason)` when it cannot be kept.
 fn literal(key: &str) -> std::result::Result<ApiToken, String> {
-    ApiToken::from_literal(key).map_err(|e| format!("{}; its owner must create a new token", why(&e)))
+    ApiToken::from_literal(key)
+        .map_err(|e| format!("{}; its owner must create a new token", why(&e)))
 }
 
-async fn import_tokens(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Row], now: Timestamp) -> Result<()> {
+async fn import_tokens(
+    tx: &mut WriteTx,
+    run: &mut Run,
+    log: &mut Log,
+    rows: &[Row],
+    now: Timestamp,
+) -> Result<()> {
     for r in rows {
-        let owner = r.i("user_id").and_then(|u| run.emails.get(&u).cloned()).unwrap_or_default();
+        let owner = r
+            .i("user_id")
+            .and_then(|u| run.emails.get(&u).cloned())
+            .unwrap_or_default();
         let what = format!("{owner}, {}", repr(&r.s("description")));
         let Some(uid) = run.user(r, "user_id") else {
             run.skip("api_key", r.id(), &what, "its user was not imported");
@@ -736,14 +901,23 @@ async fn import_tokens(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
             }
         };
         let hash = token.hash();
-        let found: Option<i64> = lookup!(tx, "SELECT user_id FROM api_key WHERE key_hash = $1", &hash.0[..]);
+        let found: Option<i64> = lookup!(
+            tx,
+            "SELECT user_id FROM api_key WHERE key_hash = $1",
+            &hash.0[..]
+        );
         match found {
             Some(u) if u == uid => {
                 run.present("api_key");
                 continue;
             }
             Some(_) => {
-                run.skip("api_key", r.id(), &what, "the same token belongs to another user here");
+                run.skip(
+                    "api_key",
+                    r.id(),
+                    &what,
+                    "the same token belongs to another user here",
+                );
                 continue;
             }
             None => {}
@@ -768,7 +942,12 @@ async fn import_tokens(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
     Ok(())
 }
 
-async fn import_service_accounts(tx: &mut WriteTx, run: &mut Run, log: &mut Log, src: &DjangoDb) -> Result<()> {
+async fn import_service_accounts(
+    tx: &mut WriteTx,
+    run: &mut Run,
+    log: &mut Log,
+    src: &DjangoDb,
+) -> Result<()> {
     let rows = |t: &str| src.tables.get(t).map_or(&[][..], Vec::as_slice);
     for r in rows("service_account") {
         let name = r.s("name");
@@ -792,8 +971,16 @@ async fn import_service_accounts(tx: &mut WriteTx, run: &mut Run, log: &mut Log,
     }
     for r in rows("service_account_token") {
         let what = repr(&r.s("description"));
-        let Some(sa) = r.i("service_account_id").and_then(|s| run.sas.get(&s).copied()) else {
-            run.skip("service_account_token", r.id(), &what, "its service account was not imported");
+        let Some(sa) = r
+            .i("service_account_id")
+            .and_then(|s| run.sas.get(&s).copied())
+        else {
+            run.skip(
+                "service_account_token",
+                r.id(),
+                &what,
+                "its service account was not imported",
+            );
             continue;
         };
         let token = match literal(&r.s("key")) {
@@ -804,10 +991,19 @@ async fn import_service_accounts(tx: &mut WriteTx, run: &mut Run, log: &mut Log,
             }
         };
         let hash = token.hash();
-        let found: Option<i64> = lookup!(tx, "SELECT service_account_id FROM service_account_token WHERE key_hash = $1", &hash.0[..]);
+        let found: Option<i64> = lookup!(
+            tx,
+            "SELECT service_account_id FROM service_account_token WHERE key_hash = $1",
+            &hash.0[..]
+        );
         match found {
             Some(s) if s == sa => run.present("service_account_token"),
-            Some(_) => run.skip("service_account_token", r.id(), &what, "the same token belongs to another service account here"),
+            Some(_) => run.skip(
+                "service_account_token",
+                r.id(),
+                &what,
+                "the same token belongs to another service account here",
+            ),
             None => {
                 tx.create_service_account_token_with(sa, &r.s("description"), Some(token))
                     .await?;
@@ -817,11 +1013,18 @@ async fn import_service_accounts(tx: &mut WriteTx, run: &mut Run, log: &mut Log,
     }
     for r in rows("service_account_grant") {
         let (Some(sa), Some(did), Some(perm)) = (
-            r.i("service_account_id").and_then(|s| run.sas.get(&s).copied()),
-            r.i("dataset_id").and_then(|d| run.datasets.get(&d).copied()),
+            r.i("service_account_id")
+                .and_then(|s| run.sas.get(&s).copied()),
+            r.i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied()),
             run.perm(r),
         ) else {
-            run.skip("service_account_grant", r.id(), "", "its service account, dataset or permission was not imported");
+            run.skip(
+                "service_account_grant",
+                r.id(),
+                "",
+                "its service account, dataset or permission was not imported",
+            );
             continue;
         };
         let version = match r.i("dataset_version_id") {
@@ -829,18 +1032,30 @@ async fn import_service_accounts(tx: &mut WriteTx, run: &mut Run, log: &mut Log,
             Some(v) => match run.versions.get(&v) {
                 Some(v) => Some(*v),
                 None => {
-                    run.skip("service_account_grant", r.id(), "", "its dataset version was not imported");
+                    run.skip(
+                        "service_account_grant",
+                        r.id(),
+                        "",
+                        "its dataset version was not imported",
+                    );
                     continue;
                 }
             },
         };
-        let exists = lookup!(tx, "SELECT g.id FROM service_account_grant g JOIN permission p ON p.id = g.permission_id \
+        let exists = lookup!(
+            tx,
+            "SELECT g.id FROM service_account_grant g JOIN permission p ON p.id = g.permission_id \
              WHERE g.service_account_id = $1 AND g.dataset_id = $2 AND COALESCE(g.dataset_version_id, 0) = $3 AND p.name = $4",
-            sa, did, version.unwrap_or(0), &perm);
+            sa,
+            did,
+            version.unwrap_or(0),
+            &perm
+        );
         if exists.is_some() {
             run.present("service_account_grant");
         } else {
-            tx.create_service_account_grant(sa, did, version, &perm, None).await?;
+            tx.create_service_account_grant(sa, did, version, &perm, None)
+                .await?;
             run.added("service_account_grant", log);
         }
     }
@@ -877,7 +1092,10 @@ impl WriteTx {
                 "UPDATE dataset SET external_id = $1 WHERE id = $2",
             ),
         };
-        for (value, find, set) in [(scim_id, find_scim, set_scim), (external_id, find_ext, set_ext)] {
+        for (value, find, set) in [
+            (scim_id, find_scim, set_scim),
+            (external_id, find_ext, set_ext),
+        ] {
             let Some(v) = value else { continue };
             if lookup!(self, find, &v).is_none() {
                 on_tx!(&mut self.tx, conn => sqlx::query(set).bind(&v).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
@@ -896,7 +1114,10 @@ mod tests {
         let mut r = Row::default();
         r.0.insert("a".into(), Sql::Text("2025-01-02 03:04:05.123456".into()));
         r.0.insert("b".into(), Sql::Text("2025-01-02 03:04:05+00:00".into()));
-        assert_eq!(r.t("a").map(|t| t.to_rfc3339()), Some("2025-01-02T03:04:05.123456Z".into()));
+        assert_eq!(
+            r.t("a").map(|t| t.to_rfc3339()),
+            Some("2025-01-02T03:04:05.123456Z".into())
+        );
         assert_eq!(r.t("b").map(|t| t.as_secs()), r.t("a").map(|t| t.as_secs()));
         assert_eq!(r.t("missing"), None);
     }

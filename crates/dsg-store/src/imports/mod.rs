@@ -54,8 +54,9 @@ impl ImportReport {
     /// The closing line.
     pub fn outcome(&self) -> String {
         match (self.changes, self.dry_run) {
-            (0, _) => "Nothing to change: the database already holds everything in this file."
-                .to_owned(),
+            (0, _) => {
+                "Nothing to change: the database already holds everything in this file.".to_owned()
+            }
             (n, true) => format!("Dry run: {n} change(s) would be made; nothing was written."),
             (n, false) => format!("{n} change(s) committed."),
         }
@@ -207,7 +208,12 @@ impl WriteTx {
     ///
     /// # Errors
     /// The database is unreachable.
-    pub async fn ensure_member(&mut self, user_id: i64, group_id: i64, is_admin: bool) -> Result<bool> {
+    pub async fn ensure_member(
+        &mut self,
+        user_id: i64,
+        group_id: i64,
+        is_admin: bool,
+    ) -> Result<bool> {
         const SQL: &str = "SELECT COUNT(*) FROM user_group WHERE user_id = $1 AND group_id = $2";
         let n: i64 = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(user_id).bind(group_id).fetch_one(conn).await)?;
         if n > 0 {
@@ -223,7 +229,12 @@ impl WriteTx {
     ///
     /// # Errors
     /// Unknown permission; the database is unreachable.
-    pub async fn ensure_grant(&mut self, user_id: i64, dataset_id: i64, permission: &str) -> Result<bool> {
+    pub async fn ensure_grant(
+        &mut self,
+        user_id: i64,
+        dataset_id: i64,
+        permission: &str,
+    ) -> Result<bool> {
         const SQL: &str = "SELECT COUNT(*) FROM dataset_grant g JOIN permission p ON p.id = g.permission_id \
              WHERE g.user_id = $1 AND g.dataset_id = $2 AND p.name = $3";
         let n: i64 = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(user_id).bind(dataset_id).bind(permission).fetch_one(conn).await)?;
@@ -272,9 +283,8 @@ impl WriteTx {
     pub async fn user_profile(&mut self, user_id: i64) -> Result<UserProfile> {
         const SQL: &str = "SELECT name, notes, admin, is_active FROM dsg_user WHERE id = $1";
         let row: Option<(String, String, bool, bool)> = on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(user_id).fetch_optional(conn).await)?;
-        let (name, notes, admin, active) = row.ok_or_else(|| {
-            DomainError::not_found(dsg_core::error::EntityKind::User, user_id)
-        })?;
+        let (name, notes, admin, active) =
+            row.ok_or_else(|| DomainError::not_found(dsg_core::error::EntityKind::User, user_id))?;
         Ok(UserProfile {
             name,
             notes,

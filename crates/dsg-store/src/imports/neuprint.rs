@@ -96,7 +96,9 @@ impl Store {
         dry_run: bool,
     ) -> Result<ImportReport> {
         if datasets.is_empty() || datasets.iter().any(|d| d.trim().is_empty()) {
-            return Err(DomainError::Invalid("--datasets needs at least one dataset name".into()).into());
+            return Err(
+                DomainError::Invalid("--datasets needs at least one dataset name".into()).into(),
+            );
         }
         let mut tx = self.begin_import("import neuprint-auth").await?;
         let mut log = Log::default();
@@ -200,14 +202,37 @@ mod tests {
 
     #[test]
     fn levels_are_trimmed_and_case_folded() {
-        let e = parse(r#"{"a@x.org": " ReadOnly ", "b@x.org": "READWRITE", "c@x.org": "admin",
-                         "d@x.org": "superuser", "e@x.org": 3, "nope": "readonly"}"#)
+        let e = parse(
+            r#"{"a@x.org": " ReadOnly ", "b@x.org": "READWRITE", "c@x.org": "admin",
+                         "d@x.org": "superuser", "e@x.org": 3, "nope": "readonly"}"#,
+        )
         .unwrap();
-        assert_eq!(e[0], NeuprintEntry::Grant { email: "a@x.org".into(), permission: "view" });
-        assert_eq!(e[1], NeuprintEntry::Grant { email: "b@x.org".into(), permission: "edit" });
-        assert_eq!(e[2], NeuprintEntry::Admin { email: "c@x.org".into() });
-        assert!(matches!(&e[3], NeuprintEntry::Skip { reason, .. } if reason == "unknown level 'superuser'"));
-        assert!(matches!(&e[4], NeuprintEntry::Skip { reason, .. } if reason.contains("not a string")));
+        assert_eq!(
+            e[0],
+            NeuprintEntry::Grant {
+                email: "a@x.org".into(),
+                permission: "view"
+            }
+        );
+        assert_eq!(
+            e[1],
+            NeuprintEntry::Grant {
+                email: "b@x.org".into(),
+                permission: "edit"
+            }
+        );
+        assert_eq!(
+            e[2],
+            NeuprintEntry::Admin {
+                email: "c@x.org".into()
+            }
+        );
+        assert!(
+            matches!(&e[3], NeuprintEntry::Skip { reason, .. } if reason == "unknown level 'superuser'")
+        );
+        assert!(
+            matches!(&e[4], NeuprintEntry::Skip { reason, .. } if reason.contains("not a string"))
+        );
         assert!(matches!(&e[5], NeuprintEntry::Skip { .. }));
         assert!(parse("[]").is_err());
     }

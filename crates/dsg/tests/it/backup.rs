@@ -22,11 +22,12 @@ pub(crate) async fn dump(app: &TestApp) -> BTreeMap<String, Vec<String>> {
             .await
             .unwrap();
             for t in tables {
-                let cols: Vec<String> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT name FROM pragma_table_info('{t}')")))
-                        .fetch_all(pool)
-                        .await
-                        .unwrap();
+                let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{t}')"
+                )))
+                .fetch_all(pool)
+                .await
+                .unwrap();
                 let expr = cols
                     .iter()
                     .map(|c| format!("quote(\"{c}\")"))
@@ -104,7 +105,10 @@ async fn backup_then_restore_gives_back_every_row(backend: Backend) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     // Change things after the backup: a token revoked, a user and a grant added.
@@ -112,8 +116,15 @@ async fn backup_then_restore_gives_back_every_row(backend: Backend) {
     assert!(ok, "{err}");
     let id = serde_json::from_str::<serde_json::Value>(&list).unwrap()[0]["id"].to_string();
     assert!(dsg(&app, &["token", "revoke", &id], None).0);
-    app.seed(json!({"users": [{"email": "late@example.org"}]})).await.unwrap();
-    assert!(fresh(backend, || async { app.user_cache(&token).await.unwrap().0 == 401 }).await);
+    app.seed(json!({"users": [{"email": "late@example.org"}]}))
+        .await
+        .unwrap();
+    assert!(
+        fresh(backend, || async {
+            app.user_cache(&token).await.unwrap().0 == 401
+        })
+        .await
+    );
     let changed = dump(&app).await;
     assert_ne!(changed, at_backup);
 
@@ -121,11 +132,25 @@ async fn backup_then_restore_gives_back_every_row(backend: Backend) {
     let b = bundle.to_str().unwrap();
     let (ok, report, err) = dsg(&app, &["restore", b], None);
     assert!(ok, "{report}{err}");
-    assert!(report.contains("Verified 1 file checksum(s) against manifest."), "{report}");
+    assert!(
+        report.contains("Verified 1 file checksum(s) against manifest."),
+        "{report}"
+    );
     assert!(report.contains("Would replace the database"), "{report}");
-    let users_line = report.lines().find(|l| l.trim_start().starts_with("dsg_user ")).unwrap();
-    assert_eq!(users_line.split_whitespace().collect::<Vec<_>>(), ["dsg_user", "1", "2"], "{report}");
-    assert!(report.trim_end().ends_with("Verify OK (dry run). Re-run with --apply to restore."));
+    let users_line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("dsg_user "))
+        .unwrap();
+    assert_eq!(
+        users_line.split_whitespace().collect::<Vec<_>>(),
+        ["dsg_user", "1", "2"],
+        "{report}"
+    );
+    assert!(
+        report
+            .trim_end()
+            .ends_with("Verify OK (dry run). Re-run with --apply to restore.")
+    );
     assert_eq!(dump(&app).await, changed, "a dry run writes nothing");
 
     // Apply: every table is back as it was, plus the restore's own audit row and cache event.
@@ -145,7 +170,10 @@ async fn backup_then_restore_gives_back_every_row(backend: Backend) {
                 assert!(rows.iter().all(|r| now.contains(r)), "{table} lost rows");
                 assert!(!extra.is_empty(), "{table}: the restore adds its own row");
                 if table == "audit_log" {
-                    assert!(extra.len() == 1 && extra[0].contains("database_restored"), "{extra:?}");
+                    assert!(
+                        extra.len() == 1 && extra[0].contains("database_restored"),
+                        "{extra:?}"
+                    );
                 }
             }
             _ => assert_eq!(now, rows, "table {table} differs after restore"),
@@ -160,7 +188,13 @@ async fn backup_then_restore_gives_back_every_row(backend: Backend) {
         .await,
         "the restored token works again"
     );
-    assert_eq!(app.store.user_id_by_email("late@example.org").await.unwrap(), None);
+    assert_eq!(
+        app.store
+            .user_id_by_email("late@example.org")
+            .await
+            .unwrap(),
+        None
+    );
     app.shutdown().await;
 }
 both_backends!(
@@ -179,52 +213,109 @@ fn backend_name(b: Backend) -> &'static str {
 async fn encrypted_bundles_rotate_and_damaged_ones_are_refused() {
     use age::secrecy::ExposeSecret;
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    app.seed(json!({"users": [{"email": "a@example.org"}]})).await.unwrap();
+    app.seed(json!({"users": [{"email": "a@example.org"}]}))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let identity = age::x25519::Identity::generate();
     let id_file = dir.path().join("key.txt");
-    std::fs::write(&id_file, format!("# test key\n{}\n", identity.to_string().expose_secret())).unwrap();
+    std::fs::write(
+        &id_file,
+        format!("# test key\n{}\n", identity.to_string().expose_secret()),
+    )
+    .unwrap();
     let recipients = dir.path().join("recipients.txt");
     std::fs::write(&recipients, format!("# ops\n{}\n", identity.to_public())).unwrap();
     let out = dir.path().join("b");
     let out_s = out.to_str().unwrap();
     let recipient = identity.to_public().to_string();
-    for r in [recipient.as_str(), recipients.to_str().unwrap(), recipient.as_str()] {
-        let (ok, stdout, err) = dsg(&app, &["backup", "--out", out_s, "--keep", "2", "--age-recipient", r], None);
+    for r in [
+        recipient.as_str(),
+        recipients.to_str().unwrap(),
+        recipient.as_str(),
+    ] {
+        let (ok, stdout, err) = dsg(
+            &app,
+            &[
+                "backup",
+                "--out",
+                out_s,
+                "--keep",
+                "2",
+                "--age-recipient",
+                r,
+            ],
+            None,
+        );
         assert!(ok, "{stdout}{err}");
         assert!(stdout.contains(", encrypted)"), "{stdout}");
     }
     let kept = bundles(&out);
     assert_eq!(kept.len(), 2, "{kept:?}");
-    assert!(kept.iter().all(|p| p.to_string_lossy().ends_with(".tar.gz.age")));
-    let metas = std::fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".meta.json")).count();
+    assert!(
+        kept.iter()
+            .all(|p| p.to_string_lossy().ends_with(".tar.gz.age"))
+    );
+    let metas = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".meta.json")
+        })
+        .count();
     assert_eq!(metas, 2, "sidecars of pruned bundles are removed too");
     let newest = kept[1].to_str().unwrap();
     let bytes = std::fs::read(newest).unwrap();
-    assert!(!bytes.windows(13).any(|w| w == b"a@example.org"), "the bundle is encrypted");
+    assert!(
+        !bytes.windows(13).any(|w| w == b"a@example.org"),
+        "the bundle is encrypted"
+    );
 
     let (ok, _, err) = dsg(&app, &["restore", newest], None);
     assert!(!ok && err.contains("--age-identity"), "{err}");
-    let (ok, report, err) = dsg(&app, &["restore", newest, "--age-identity", id_file.to_str().unwrap()], None);
+    let (ok, report, err) = dsg(
+        &app,
+        &[
+            "restore",
+            newest,
+            "--age-identity",
+            id_file.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(ok, "{report}{err}");
     assert!(report.contains("Verify OK (dry run)"), "{report}");
     let other = age::x25519::Identity::generate();
     let wrong = dir.path().join("wrong.txt");
     std::fs::write(&wrong, other.to_string().expose_secret()).unwrap();
-    let (ok, _, err) = dsg(&app, &["restore", newest, "--age-identity", wrong.to_str().unwrap()], None);
+    let (ok, _, err) = dsg(
+        &app,
+        &["restore", newest, "--age-identity", wrong.to_str().unwrap()],
+        None,
+    );
     assert!(!ok && err.contains("cannot decrypt"), "{err}");
 
     // A plain bundle with one flipped byte is refused, and nothing changes.
     let (ok, stdout, err) = dsg(&app, &["backup", "--out", out_s], None);
     assert!(ok, "{stdout}{err}");
-    let plain = bundles(&out).into_iter().find(|p| p.to_string_lossy().ends_with(".tar.gz")).unwrap();
+    let plain = bundles(&out)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
     let mut bytes = std::fs::read(&plain).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     let damaged = dir.path().join("dsg-backup-damaged.tar.gz");
     std::fs::write(&damaged, bytes).unwrap();
     let before = dump(&app).await;
-    let (ok, _, err) = dsg(&app, &["restore", damaged.to_str().unwrap(), "--apply"], None);
+    let (ok, _, err) = dsg(
+        &app,
+        &["restore", damaged.to_str().unwrap(), "--apply"],
+        None,
+    );
     assert!(!ok, "{err}");
     assert_eq!(dump(&app).await, before);
     let (ok, _, err) = dsg(&app, &["restore", "/nonexistent/x.zip"], None);

@@ -34,14 +34,21 @@ async fn three_runs(app: &TestApp, args: &[&str]) -> String {
     dry_args.push("--dry-run");
     let (ok, dry, err) = dsg(app, &dry_args, None);
     assert!(ok, "{dry}{err}");
-    assert!(dry.starts_with("DRY RUN — no changes will be made\n"), "{dry}");
+    assert!(
+        dry.starts_with("DRY RUN — no changes will be made\n"),
+        "{dry}"
+    );
     assert!(dry.trim_end().ends_with("nothing was written."), "{dry}");
     assert_eq!(dump(app).await, before, "a dry run writes nothing");
 
     let (ok, real, err) = dsg(app, args, None);
     assert!(ok, "{real}{err}");
     assert!(real.trim_end().ends_with("change(s) committed."), "{real}");
-    assert_eq!(body(&dry), body(&real), "the dry run printed what the real run did");
+    assert_eq!(
+        body(&dry),
+        body(&real),
+        "the dry run printed what the real run did"
+    );
     let after = dump(app).await;
     assert_ne!(after, before);
 
@@ -83,7 +90,14 @@ async fn neuprint_auth(backend: Backend) {
     let file = fixture("neuprint_authorized.json");
     let report = three_runs(
         &app,
-        &["import", "neuprint-auth", &file, "--datasets", "hemibrain", "manc"],
+        &[
+            "import",
+            "neuprint-auth",
+            &file,
+            "--datasets",
+            "hemibrain",
+            "manc",
+        ],
     )
     .await;
     let l = lines(&report);
@@ -102,8 +116,14 @@ async fn neuprint_auth(backend: Backend) {
         assert!(l.contains(&expected), "{expected:?} missing in\n{report}");
     }
     let skipped = l.iter().find(|l| l.starts_with("Skipped: ")).unwrap();
-    assert!(skipped.contains("eve@example.org (unknown level 'superuser')"), "{skipped}");
-    assert!(skipped.contains("frank@example.org (level 3 is not a string)"), "{skipped}");
+    assert!(
+        skipped.contains("eve@example.org (unknown level 'superuser')"),
+        "{skipped}"
+    );
+    assert!(
+        skipped.contains("frank@example.org (level 3 is not a string)"),
+        "{skipped}"
+    );
     assert!(skipped.contains("not-an-email"), "{skipped}");
     assert!(
         fresh(backend, || async {
@@ -113,11 +133,28 @@ async fn neuprint_auth(backend: Backend) {
         .await
     );
     let audits = bulk_import_audit(&app, "import_neuprint_auth").await;
-    assert_eq!(audits.len(), 1, "one bulk_import row: dry and second runs write none");
+    assert_eq!(
+        audits.len(),
+        1,
+        "one bulk_import row: dry and second runs write none"
+    );
     assert_eq!(audits[0]["users"], json!(4));
     assert_eq!(audits[0]["admins_added"], json!(1));
-    let alice = app.store.user_id_by_email("alice@example.org").await.unwrap().unwrap();
-    assert!(app.store.load_user(alice).await.unwrap().unwrap().facts.admin);
+    let alice = app
+        .store
+        .user_id_by_email("alice@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        app.store
+            .load_user(alice)
+            .await
+            .unwrap()
+            .unwrap()
+            .facts
+            .admin
+    );
     app.shutdown().await;
 }
 both_backends!(neuprint_auth, super::neuprint_auth);
@@ -125,7 +162,9 @@ both_backends!(neuprint_auth, super::neuprint_auth);
 async fn clio_auth(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();
     let s = app
-        .seed(json!({"users": [{"key": "b", "email": "ben@example.org", "tokens": [{"key": "t"}]}]}))
+        .seed(
+            json!({"users": [{"key": "b", "email": "ben@example.org", "tokens": [{"key": "t"}]}]}),
+        )
         .await
         .unwrap();
     let ben = user_token(&s, "b", "t");
@@ -149,7 +188,10 @@ async fn clio_auth(backend: Backend) {
     ] {
         assert!(l.contains(&expected), "{expected:?} missing in\n{report}");
     }
-    assert!(l.iter().any(|l| l.starts_with("Skipped: broken")), "{report}");
+    assert!(
+        l.iter().any(|l| l.starts_with("Skipped: broken")),
+        "{report}"
+    );
     assert!(
         fresh(backend, || async {
             let doc = app.user_cache(&ben).await.unwrap().1;
@@ -160,7 +202,12 @@ async fn clio_auth(backend: Backend) {
         })
         .await
     );
-    let cat = app.store.user_id_by_email("cat@example.org").await.unwrap().unwrap();
+    let cat = app
+        .store
+        .user_id_by_email("cat@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(app.store.user_is_active(cat).await.unwrap(), Some(false));
     assert_eq!(bulk_import_audit(&app, "import_clio_auth").await.len(), 1);
     app.shutdown().await;
@@ -188,7 +235,11 @@ async fn csv_users(backend: Backend) {
     ] {
         assert!(l.contains(&expected), "{expected:?} missing in\n{report}");
     }
-    let mut tx = app.store.begin(dsg_store::write::Actor::cli("test")).await.unwrap();
+    let mut tx = app
+        .store
+        .begin(dsg_store::write::Actor::cli("test"))
+        .await
+        .unwrap();
     let ben = tx.require_user("ben@example.org").await.unwrap();
     let profile = tx.user_profile(ben).await.unwrap();
     drop(tx);
@@ -202,12 +253,29 @@ async fn csv_users(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
-    let (ok, _, err) = dsg(&app, &["import", "csv", empty.to_str().unwrap(), "--dataset", "fly"], None);
+    let (ok, _, err) = dsg(
+        &app,
+        &["import", "csv", empty.to_str().unwrap(), "--dataset", "fly"],
+        None,
+    );
     assert!(!ok && err.contains("CSV file is empty"), "{err}");
     let no_email = dir.path().join("h.csv");
     std::fs::write(&no_email, "mail,name\nx@y.org,X\n").unwrap();
-    let (ok, _, err) = dsg(&app, &["import", "csv", no_email.to_str().unwrap(), "--dataset", "fly"], None);
-    assert!(!ok && err.contains("CSV must contain an 'email' column. Found: ['mail', 'name']"), "{err}");
+    let (ok, _, err) = dsg(
+        &app,
+        &[
+            "import",
+            "csv",
+            no_email.to_str().unwrap(),
+            "--dataset",
+            "fly",
+        ],
+        None,
+    );
+    assert!(
+        !ok && err.contains("CSV must contain an 'email' column. Found: ['mail', 'name']"),
+        "{err}"
+    );
     app.shutdown().await;
 }
 both_backends!(csv_users, super::csv_users);
@@ -241,7 +309,11 @@ async fn django_dsg(backend: Backend) {
     django_db(&src, "").await;
     let src_s = src.to_str().unwrap();
     for t in [ANN, BEN, ROOT, PIPELINE] {
-        assert_eq!(app.user_cache(t).await.unwrap().0, 401, "unknown before the import");
+        assert_eq!(
+            app.user_cache(t).await.unwrap().0,
+            401,
+            "unknown before the import"
+        );
     }
     let report = three_runs(&app, &["import", "django-dsg", src_s]).await;
     let l = lines(&report);
@@ -269,7 +341,11 @@ async fn django_dsg(backend: Backend) {
     ] {
         assert!(l.contains(&expected), "{expected:?} missing in\n{report}");
     }
-    assert!(l.iter().any(|x| x.starts_with("  service_account #2 (bad name!): ")), "{report}");
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("  service_account #2 (bad name!): ")),
+        "{report}"
+    );
 
     // The old tokens answer user/cache with the permissions they had.
     let check = || async {
@@ -292,13 +368,20 @@ async fn django_dsg(backend: Backend) {
             && sa["service_account"] == json!(true)
             && sa["permissions_v2"]["hemibrain"] == json!(["edit", "view"])
     };
-    assert!(fresh(backend, check).await, "{:?}", app.user_cache(BEN).await.unwrap());
+    assert!(
+        fresh(backend, check).await,
+        "{:?}",
+        app.user_cache(BEN).await.unwrap()
+    );
     assert_eq!(app.user_cache(EXPIRED).await.unwrap().0, 401);
     let mut ann_doc = app.user_cache(ANN).await.unwrap().1;
     let mut affiliations: Vec<Value> = ann_doc["affiliations"].as_array().unwrap().clone();
     affiliations.sort_by_key(|v| v.to_string());
     assert_eq!(affiliations, vec![json!("HHMI"), json!("Janelia")]);
-    ann_doc["groups"].as_array_mut().unwrap().sort_by_key(|v| v.to_string());
+    ann_doc["groups"]
+        .as_array_mut()
+        .unwrap()
+        .sort_by_key(|v| v.to_string());
     assert_eq!(ann_doc["groups"], json!(["flyem", "user"]));
     // Landing-page tokens and the legacy parent link survive.
     assert!(
@@ -308,9 +391,28 @@ async fn django_dsg(backend: Backend) {
             .unwrap()
             .is_some()
     );
-    let bot = app.store.user_id_by_email("bot@example.org").await.unwrap().unwrap();
-    let ann_id = app.store.user_id_by_email("ann@example.org").await.unwrap().unwrap();
-    assert_eq!(app.store.load_user(bot).await.unwrap().unwrap().facts.parent_id, Some(ann_id));
+    let bot = app
+        .store
+        .user_id_by_email("bot@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let ann_id = app
+        .store
+        .user_id_by_email("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.store
+            .load_user(bot)
+            .await
+            .unwrap()
+            .unwrap()
+            .facts
+            .parent_id,
+        Some(ann_id)
+    );
     assert_eq!(bulk_import_audit(&app, "import_django_dsg").await.len(), 1);
 
     // An older database (before service accounts existed) imports too, and says what it lacked.
@@ -324,7 +426,15 @@ async fn django_dsg(backend: Backend) {
     assert!(ok, "{out}{err}");
     assert!(out.contains("Not in the source (an older schema; nothing to import): service_account, service_account_token, service_account_grant"), "{out}");
     assert_eq!(out.trim_end().lines().last(), Some(NOTHING), "{out}");
-    let (ok, _, err) = dsg(&app, &["import", "django-dsg", dir.path().join("missing.sqlite3").to_str().unwrap()], None);
+    let (ok, _, err) = dsg(
+        &app,
+        &[
+            "import",
+            "django-dsg",
+            dir.path().join("missing.sqlite3").to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(!ok && err.contains("no such file"), "{err}");
     app.shutdown().await;
 }
