@@ -466,6 +466,12 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
         "this bundle holds a {bundle_backend} database; the configured database is {} — restore it into the same kind",
         store.backend().as_str()
     );
+    let (_, known) = store.migration_status().await?;
+    let bundle_migrations = manifest["migrations"].as_u64().unwrap_or_default();
+    ensure!(
+        usize::try_from(bundle_migrations).unwrap_or(usize::MAX) <= known,
+        "this bundle's database is at migration {bundle_migrations}, newer than this dsg knows ({known}); restore it with a newer dsg"
+    );
     let bundle_counts: BTreeMap<String, i64> = match store.backend() {
         Backend::Sqlite => check_sqlite(&work.path().join(SQLITE_FILE))?,
         Backend::Postgres => pg_dump_counts(&work.path().join(PG_FILE))?,
@@ -533,6 +539,8 @@ pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Resul
             )?;
         }
     }
+    // A bundle from an older version is brought up to this version's schema.
+    store.migrate().await?;
     store.resume_events_after(seen).await?;
     let mut tx = store.begin(Actor::cli("restore")).await?;
     tx.invalidate(dsg_store::CacheEvent::All);

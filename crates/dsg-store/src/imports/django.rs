@@ -927,16 +927,19 @@ async fn import_tokens(
             run.skip("api_key", r.id(), &what, "expired");
             continue;
         }
-        tx.create_user_token(
-            uid,
-            NewToken {
-                description: r.s("description"),
-                expires_at,
-                literal: Some(token),
-                ..NewToken::default()
-            },
-        )
-        .await?;
+        let (id, _) = tx
+            .create_user_token(
+                uid,
+                NewToken {
+                    description: r.s("description"),
+                    expires_at,
+                    literal: Some(token),
+                    ..NewToken::default()
+                },
+            )
+            .await?;
+        tx.keep_token_times(false, id, r.t("created"), r.t("last_used"))
+            .await?;
         run.added("api_key", log);
     }
     Ok(())
@@ -1005,7 +1008,10 @@ async fn import_service_accounts(
                 "the same token belongs to another service account here",
             ),
             None => {
-                tx.create_service_account_token_with(sa, &r.s("description"), Some(token))
+                let (id, _) = tx
+                    .create_service_account_token_with(sa, &r.s("description"), Some(token))
+                    .await?;
+                tx.keep_token_times(true, id, r.t("created"), r.t("last_used"))
                     .await?;
                 run.added("service_account_token", log);
             }
@@ -1063,6 +1069,24 @@ async fn import_service_accounts(
 }
 
 impl WriteTx {
+    /// Keeps an imported token's creation and last-use times (listings show them).
+    async fn keep_token_times(
+        &mut self,
+        service_account: bool,
+        id: i64,
+        created: Option<Timestamp>,
+        last_used: Option<Timestamp>,
+    ) -> Result<()> {
+        let sql = if service_account {
+            "UPDATE service_account_token SET created = COALESCE($1, created), last_used = $2 WHERE id = $3"
+        } else {
+            "UPDATE api_key SET created = COALESCE($1, created), last_used = $2 WHERE id = $3"
+        };
+        on_tx!(&mut self.tx, conn => sqlx::query(sql).bind(created.map(|t| t.0)).bind(last_used.map(|t| t.0))
+            .bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Keeps the SCIM ids an entity had in the source (identity providers
     /// remember them), unless another entity here already uses them.
     async fn keep_scim_ids(

@@ -322,3 +322,24 @@ async fn encrypted_bundles_rotate_and_damaged_ones_are_refused() {
     assert!(!ok && err.contains(".tar.gz"), "{err}");
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_of_the_other_backend_is_refused() {
+    let pg = spawn_app(Backend::Postgres).await.unwrap();
+    let lite = spawn_app(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (ok, stdout, err) = dsg(&pg, &["backup", "--out", out], None);
+    assert!(ok, "{stdout}{err}");
+    let bundle = bundles(dir.path()).pop().unwrap();
+    let before = dump(&lite).await;
+    let (ok, _, err) = dsg(
+        &lite,
+        &["restore", bundle.to_str().unwrap(), "--apply"],
+        None,
+    );
+    assert!(!ok && err.contains("holds a postgres database"), "{err}");
+    assert_eq!(dump(&lite).await, before);
+    pg.shutdown().await;
+    lite.shutdown().await;
+}

@@ -414,6 +414,30 @@ async fn django_dsg(backend: Backend) {
         Some(ann_id)
     );
     assert_eq!(bulk_import_audit(&app, "import_django_dsg").await.len(), 1);
+    let (ok, list, err) = dsg(
+        &app,
+        &["token", "list", "--json", "--user", "ann@example.org"],
+        None,
+    );
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(
+        list[0]["description"],
+        json!("Default long-lived API token")
+    );
+    assert_eq!(
+        list[0]["created"],
+        json!(
+            dsg_core::Timestamp::parse("2024-03-02T10:00:00Z")
+                .unwrap()
+                .0
+        ),
+        "the token keeps its creation time"
+    );
+    let everything = format!("{:?}", dump(&app).await);
+    for t in [ANN, BEN, ROOT, PIPELINE] {
+        assert!(!everything.contains(t), "only token hashes are stored");
+    }
 
     // An older database (before service accounts existed) imports too, and says what it lacked.
     let old = dir.path().join("old.sqlite3");
