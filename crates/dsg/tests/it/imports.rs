@@ -140,6 +140,39 @@ async fn neuprint_auth(backend: Backend) {
     );
     assert_eq!(audits[0]["users"], json!(4));
     assert_eq!(audits[0]["admins_added"], json!(1));
+    // Malformed files are clear errors that write nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let before = dump(&app).await;
+    for (name, text, message) in [
+        ("list.json", "[\"a@x.org\"]", "expected a JSON object"),
+        ("broken.json", "{\"a@x.org\": ", "not valid JSON"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let (ok, _, err) = dsg(
+            &app,
+            &[
+                "import",
+                "neuprint-auth",
+                p.to_str().unwrap(),
+                "--datasets",
+                "x",
+            ],
+            None,
+        );
+        assert!(!ok && err.contains(message) && err.contains(name), "{err}");
+    }
+    let (ok, _, err) = dsg(&app, &["import", "neuprint-auth", &file], None);
+    assert!(!ok && err.contains("--datasets"), "{err}");
+    let clio = dir.path().join("clio.json");
+    std::fs::write(
+        &clio,
+        r#"{"users": {"a@x.org": {"global_roles": "admin"}}}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = dsg(&app, &["import", "clio-auth", clio.to_str().unwrap()], None);
+    assert!(!ok && err.contains("Clio export"), "{err}");
+    assert_eq!(dump(&app).await, before);
     let alice = app
         .store
         .user_id_by_email("alice@example.org")
