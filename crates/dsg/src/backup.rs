@@ -37,9 +37,9 @@ pub struct BackupArgs {
     /// Directory the bundle is written to (default: `<data_dir>/backups`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// After writing, keep only the N newest bundles in the directory.
-    #[arg(long, value_name = "N")]
-    keep: Option<usize>,
+    /// After writing, keep only the N newest bundles in the directory (N ≥ 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    keep: Option<u16>,
     /// Encrypt to this age recipient (`age1…`) or to every recipient listed
     /// in this file; repeatable.
     #[arg(long, value_name = "R")]
@@ -312,7 +312,7 @@ pub async fn backup(config: &Config, store: &Store, args: BackupArgs) -> Result<
         }
     );
     if let Some(keep) = args.keep {
-        prune(&out, keep)?;
+        prune(&out, usize::from(keep))?;
     }
     Ok(())
 }

@@ -250,6 +250,11 @@ async fn encrypted_bundles_rotate_and_damaged_ones_are_refused() {
         assert!(ok, "{stdout}{err}");
         assert!(stdout.contains(", encrypted)"), "{stdout}");
     }
+    let (ok, _, err) = dsg(&app, &["backup", "--out", out_s, "--keep", "0"], None);
+    assert!(
+        !ok && err.contains("--keep"),
+        "--keep 0 would delete the new bundle: {err}"
+    );
     let kept = bundles(&out);
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert!(
