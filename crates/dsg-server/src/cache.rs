@@ -119,6 +119,36 @@ pub struct PermissionCache {
     hasher: std::collections::hash_map::RandomState,
     last_used: Mutex<Vec<(TokenTable, i64, Timestamp)>>,
     last_used_resolution: i64,
+    stats: Stats,
+}
+
+/// What the cache has done since start, for `/metrics`.
+#[derive(Debug, Default)]
+struct Stats {
+    token_hits: AtomicU64,
+    token_misses: AtomicU64,
+    document_hits: AtomicU64,
+    document_misses: AtomicU64,
+    invalidations: AtomicU64,
+}
+
+/// A snapshot of the cache's counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheStats {
+    /// Token lookups answered from memory.
+    pub token_hits: u64,
+    /// Token lookups that went to the database.
+    pub token_misses: u64,
+    /// Permission documents served from memory.
+    pub document_hits: u64,
+    /// Permission documents built from the database.
+    pub document_misses: u64,
+    /// Invalidation events applied (own commits, outbox replays, NOTIFY).
+    pub invalidations: u64,
+    /// Tokens held.
+    pub tokens: u64,
+    /// Documents held.
+    pub documents: u64,
 }
 
 fn capacity(n: u64) -> usize {
@@ -150,6 +180,7 @@ impl PermissionCache {
             hasher: std::collections::hash_map::RandomState::new(),
             last_used: Mutex::new(Vec::new()),
             last_used_resolution: config.last_used_resolution_secs.max(1),
+            stats: Stats::default(),
             store,
         })
     }
@@ -168,6 +199,9 @@ impl PermissionCache {
 
     /// Applies invalidation events (from this process or replayed from the outbox).
     pub fn apply(&self, events: &[CacheEvent]) {
+        self.stats
+            .invalidations
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         for ev in events {
             match ev {
                 CacheEvent::User(id) => {
@@ -260,8 +294,10 @@ impl PermissionCache {
             && e.generation == generation
             && e.epoch == epoch
         {
+            self.stats.token_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(e);
         }
+        self.stats.token_misses.fetch_add(1, Ordering::Relaxed);
         let record = self.store.lookup_token(hash).await?;
         let entry = TokenEntry {
             record,
@@ -409,8 +445,10 @@ impl PermissionCache {
             && d.epoch == epoch
             && d.valid_until.is_none_or(|t| now < t)
         {
+            self.stats.document_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(Ok(d));
         }
+        self.stats.document_misses.fetch_add(1, Ordering::Relaxed);
         let built = self.build(record, service, now, false).await?;
         if let Ok(doc) = &built {
             self.documents.insert(key, doc.clone());
@@ -477,6 +515,21 @@ impl PermissionCache {
             epoch,
             valid_until: evaluation.valid_until,
         })))
+    }
+
+    /// The counters since start and the entries held, for `/metrics`.
+    pub fn stats(&self) -> CacheStats {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (tokens, documents) = self.sizes();
+        CacheStats {
+            token_hits: n(&self.stats.token_hits),
+            token_misses: n(&self.stats.token_misses),
+            document_hits: n(&self.stats.document_hits),
+            document_misses: n(&self.stats.document_misses),
+            invalidations: n(&self.stats.invalidations),
+            tokens: tokens as u64,
+            documents: documents as u64,
+        }
     }
 
     /// Entry counts (tokens, documents), for metrics and tests.

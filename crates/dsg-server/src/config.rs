@@ -53,6 +53,27 @@ pub struct Config {
     pub login: crate::idp::config::LoginConfig,
     /// Native-API authority and terms-of-service pages.
     pub access: AccessConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// When set, `/metrics` requires `Authorization: Bearer <this>`.
+    pub bearer_token: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bearer_token: String::new(),
+        }
+    }
 }
 
 /// `[access]`
@@ -475,6 +496,13 @@ impl Config {
                 "ngauth.allowed_origins_regex (NGAUTH_ALLOWED_ORIGINS) is not a valid regex: {e}"
             ));
         }
+        if !log_level_ok(&self.log.level) {
+            return fail(format!(
+                "log.level (LOG_LEVEL) {:?} must be one of trace, debug, info, warn, error, off, \
+                 or directives such as \"info,dsg_store=debug\"",
+                self.log.level
+            ));
+        }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {
             return fail(format!(
                 "log.format must be \"pretty\" or \"json\", not {:?}",
@@ -552,6 +580,7 @@ impl Config {
         };
         redact(&mut c.server.secret_key);
         redact(&mut c.google.client_secret);
+        redact(&mut c.metrics.bearer_token);
         for p in &mut c.login.providers {
             redact(&mut p.client_secret);
         }
@@ -563,12 +592,61 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.server.mode == Mode::Production
     }
+
+    /// The hosts a login or TOS page may send the browser to besides this
+    /// server: `login.redirect_hosts`, or, when that is empty and
+    /// `auth.cookie_domain` is set, every host under the cookie's domain
+    /// (the sibling services that receive the cookie anyway).
+    pub fn redirect_hosts(&self) -> std::borrow::Cow<'_, [String]> {
+        let domain = self.auth.cookie_domain.trim().trim_start_matches('.');
+        if self.login.redirect_hosts.is_empty() && !domain.is_empty() {
+            std::borrow::Cow::Owned(vec![format!(".{domain}")])
+        } else {
+            std::borrow::Cow::Borrowed(&self.login.redirect_hosts)
+        }
+    }
+}
+
+/// A level, or comma-separated `level` / `target=level` directives.
+fn log_level_ok(spec: &str) -> bool {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    let target = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+    };
+    !spec.trim().is_empty()
+        && spec.split(',').all(|d| match d.trim().split_once('=') {
+            None => level(d),
+            Some((t, l)) => target(t.trim()) && level(l),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn log_levels_are_checked() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "info,dsg_store=debug",
+            "dsg::access=warn, debug",
+        ] {
+            assert!(log_level_ok(ok), "{ok}");
+        }
+        for bad in ["loud", "", "info,", "dsg=loud", "=info", "a b=info"] {
+            assert!(!log_level_ok(bad), "{bad}");
+        }
+        let mut c = Config::default();
+        c.log.level = "loud".into();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("log.level") && err.contains("loud"), "{err}");
+    }
 
     struct Vars(HashMap<&'static str, &'static str>);
     impl EnvSource for Vars {

@@ -38,12 +38,12 @@ pub fn extract(
                 Credential::None
             };
         };
-        if let Some(rest) = text.strip_prefix("Bearer ") {
-            return check(rest.trim().to_owned());
-        }
-        // "Bearer " with nothing after it arrives as "Bearer" (HTTP trims values).
-        if text == "Bearer" {
-            return Credential::Malformed;
+        // A bare "Bearer" (HTTP trims "Bearer " to it) carries no token: it
+        // counts as no credentials, so the query parameter may still supply one.
+        if let Some(rest) = text.strip_prefix("Bearer ").map(str::trim)
+            && !rest.is_empty()
+        {
+            return check(rest.to_owned());
         }
     }
     if let Some(q) = query {
@@ -147,16 +147,21 @@ mod tests {
     }
 
     #[test]
-    fn scheme_is_case_sensitive_and_empty_bearer_is_malformed() {
+    fn scheme_is_case_sensitive_and_empty_bearer_is_no_credential() {
         let n = names();
         assert_eq!(
             extract(&headers(&[("authorization", "bearer x")]), None, &n, &n),
             Credential::None
         );
-        assert_eq!(
-            extract(&headers(&[("authorization", "Bearer ")]), None, &n, &n),
-            Credential::Malformed
-        );
+        for bare in ["Bearer ", "Bearer", "Bearer    "] {
+            let h = HeaderMap::from_iter([(header::AUTHORIZATION, HeaderValue::from_static(bare))]);
+            assert_eq!(extract(&h, None, &n, &n), Credential::None, "{bare:?}");
+            assert_eq!(
+                extract(&h, Some("dsg_token=q"), &n, &n),
+                Credential::Token("q".into()),
+                "{bare:?} then query"
+            );
+        }
         assert_eq!(
             extract(&headers(&[("authorization", "Bearer a b")]), None, &n, &n),
             Credential::Malformed

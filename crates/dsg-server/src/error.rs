@@ -108,6 +108,14 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 impl ApiError {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Detail(s, _) | Self::Error(s, _) => *s,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     /// Renders the response (for layers that cannot use `IntoResponse` generically).
     pub fn into_response_pub(self) -> Response {
         IntoResponse::into_response(self)

@@ -95,6 +95,7 @@ impl Application {
             cache,
             clock: options.clock.unwrap_or_else(Clock::system),
             idp,
+            metrics: crate::metrics::Metrics::default(),
         }));
         let (shutdown, _) = watch::channel(false);
         state.idp.spawn_background(shutdown.subscribe());
@@ -276,15 +277,17 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
-        .merge(
-            crate::scim::routes(Router::new())
-                .route_layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
+        .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/version", get(health::version))
+        .merge(if state.config.metrics.enabled {
+            Router::new().route("/metrics", get(crate::metrics::handler))
+        } else {
+            Router::new()
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
@@ -295,6 +298,10 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".into()).into_response_pub()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::request_log::layer,
+        ))
 }
 
 /// Security headers on every response, in one synchronous pass.

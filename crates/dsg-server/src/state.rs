@@ -31,6 +31,8 @@ pub struct Inner {
     pub ngauth: crate::ngauth::Ngauth,
     /// Identity providers (login, JWT bearer issuers).
     pub idp: Arc<crate::idp::Registry>,
+    /// Prometheus metric families.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::ops::Deref for AppState {

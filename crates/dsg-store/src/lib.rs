@@ -215,6 +215,14 @@ impl Store {
         self.db.backend()
     }
 
+    /// Connections of the read pool: (open, idle).
+    pub fn pool_stats(&self) -> (u32, u32) {
+        match &self.db {
+            Db::Sqlite(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+            Db::Postgres(p) => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)),
+        }
+    }
+
     /// The read pool.
     pub fn db(&self) -> &Db {
         &self.db
@@ -233,6 +241,28 @@ impl Store {
         match &self.write_db {
             Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Applies the migrations up to and including `version` only: for tests
+    /// that check an upgrade from an older schema.
+    ///
+    /// # Errors
+    /// A failed or modified migration.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<()> {
+        match &self.write_db {
+            Db::Sqlite(pool) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run_to(version, pool)
+                    .await?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run_to(version, pool)
+                    .await?;
+            }
         }
         Ok(())
     }

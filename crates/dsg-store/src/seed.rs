@@ -55,7 +55,14 @@ pub struct Fixture {
     tos_acceptances: Vec<AcceptanceSpec>,
     #[serde(default)]
     service_accounts: Vec<ServiceAccountSpec>,
+    /// Keys no section has: only `_`-prefixed comments are allowed.
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
+
+/// The fixture's sections, for the message about an unknown key.
+const SECTIONS: &str = "permissions, services, datasets, tos, users, groups, memberships, \
+     grants, tokens, tos_acceptances, service_accounts";
 
 #[derive(Debug, Deserialize)]
 struct ServiceSpec {
@@ -272,7 +279,15 @@ struct ServiceAccountSpec {
 /// # Errors
 /// [`DomainError::Invalid`].
 pub fn parse(text: &str) -> Result<Fixture, DomainError> {
-    serde_json::from_str(text).map_err(|e| DomainError::Invalid(format!("fixture: {e}")))
+    let fixture: Fixture =
+        serde_json::from_str(text).map_err(|e| DomainError::Invalid(format!("fixture: {e}")))?;
+    if let Some(key) = fixture.other.keys().find(|k| !k.starts_with('_')) {
+        return Err(DomainError::Invalid(format!(
+            "fixture: unknown top-level key {key:?} (sections: {SECTIONS}; \
+             keys starting with '_' are comments)"
+        )));
+    }
+    Ok(fixture)
 }
 
 /// State threaded through one seed run.
@@ -646,4 +661,16 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         obj.insert("tokens".into(), json!(run.out_tokens));
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_top_level_keys_are_refused_and_underscore_keys_are_comments() {
+        assert!(super::parse(r#"{"_comment": "hi", "_x": {"any": 1}, "users": []}"#).is_ok());
+        for text in [r#"{"user": []}"#, r#"{"datasets": [], "extra": 1}"#] {
+            let err = super::parse(text).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("unknown top-level key"), "{text}: {err}");
+        }
+    }
 }

@@ -265,6 +265,39 @@ impl WriteTx {
     /// # Errors
     /// The database is unreachable.
     pub async fn revoke_user_token(&mut self, token_id: i64) -> Result<Option<i64>> {
+        self.revoke_user_token_for(token_id, None).await
+    }
+
+    /// Keeps only the `keep` newest never-expiring tokens of this user with
+    /// this description and revokes the rest (each audited with `reason`);
+    /// returns how many were revoked.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn prune_user_tokens(
+        &mut self,
+        user_id: i64,
+        description: &str,
+        keep: usize,
+        reason: &str,
+    ) -> Result<usize> {
+        const SQL: &str = "SELECT id FROM api_key WHERE user_id = $1 AND description = $2 \
+             AND expires_at IS NULL ORDER BY created DESC, id DESC";
+        let ids: Vec<i64> = on_tx!(&mut self.tx, conn => {
+            sqlx::query_scalar(SQL).bind(user_id).bind(description).fetch_all(conn).await
+        })?;
+        let surplus = ids.get(keep..).unwrap_or_default();
+        for id in surplus {
+            self.revoke_user_token_for(*id, Some(reason)).await?;
+        }
+        Ok(surplus.len())
+    }
+
+    async fn revoke_user_token_for(
+        &mut self,
+        token_id: i64,
+        reason: Option<&str>,
+    ) -> Result<Option<i64>> {
         const SQL: &str =
             "DELETE FROM api_key WHERE id = $1 RETURNING user_id, key_hash, description";
         let row: Option<(i64, Vec<u8>, String)> = on_tx!(&mut self.tx, conn => {
@@ -280,7 +313,12 @@ impl WriteTx {
             "api_token_revoked",
             "APIKey",
             token_id,
-            Some(serde_json::json!({"user_id": user_id, "description": description})),
+            Some(match reason {
+                None => serde_json::json!({"user_id": user_id, "description": description}),
+                Some(r) => {
+                    serde_json::json!({"user_id": user_id, "description": description, "reason": r})
+                }
+            }),
             None,
         )
         .await?;

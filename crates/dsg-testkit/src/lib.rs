@@ -53,16 +53,18 @@ pub fn pg_base_url() -> String {
 /// A fixed, realistic start instant for manual clocks.
 pub const T0: Timestamp = Timestamp(1_780_315_200_000_000);
 
-/// Starts a server on `backend`, letting `tweak` adjust the configuration.
+/// A database nobody has migrated yet: a SQLite file under `dir`, or a new
+/// schema in the test PostgreSQL. Returns its `DATABASE_URL` and, on
+/// PostgreSQL, `(base url, schema)` for [`drop_pg_schema`].
 ///
 /// # Errors
-/// Database or bind failures.
-pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
-    // reqwest is built without a default TLS provider; tests' clients need one.
-    dsg_server::outbound::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let (database_url, pg_schema) = match backend {
-        Backend::Sqlite => (dir.path().join("dsg.sqlite3").display().to_string(), None),
+/// PostgreSQL is unreachable.
+pub async fn empty_database(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> Result<(String, Option<(String, String)>)> {
+    Ok(match backend {
+        Backend::Sqlite => (dir.join("dsg.sqlite3").display().to_string(), None),
         Backend::Postgres => {
             let base = pg_base_url();
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -81,7 +83,32 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
                 Some((base, schema)),
             )
         }
-    };
+    })
+}
+
+/// Drops a schema made by [`empty_database`] (best effort).
+pub async fn drop_pg_schema(base: &str, schema: &str) {
+    if let Ok(target) = DatabaseTarget::parse(base)
+        && let Ok(admin) = Store::connect(&target, &PoolSettings::default()).await
+    {
+        if let dsg_store::Db::Postgres(pool) = admin.db() {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(pool)
+                .await;
+        }
+        admin.close().await;
+    }
+}
+
+/// Starts a server on `backend`, letting `tweak` adjust the configuration.
+///
+/// # Errors
+/// Database or bind failures.
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
+    // reqwest is built without a default TLS provider; tests' clients need one.
+    dsg_server::outbound::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let (database_url, pg_schema) = empty_database(backend, dir.path()).await?;
     let mut config = Config::default();
     config.database.url = database_url.clone();
     config.server.bind = "127.0.0.1:0".parse()?;
@@ -185,16 +212,8 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         self.store.close().await;
-        if let Some((base, schema)) = self.pg_schema.take()
-            && let Ok(target) = DatabaseTarget::parse(&base)
-            && let Ok(admin) = Store::connect(&target, &PoolSettings::default()).await
-        {
-            if let dsg_store::Db::Postgres(pool) = admin.db() {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                    .execute(pool)
-                    .await;
-            }
-            admin.close().await;
+        if let Some((base, schema)) = self.pg_schema.take() {
+            drop_pg_schema(&base, &schema).await;
         }
     }
 }

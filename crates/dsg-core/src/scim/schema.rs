@@ -468,7 +468,8 @@ impl Kind {
             "description": self.schema().description,
             "schema": self.schema().id,
             "schemaExtensions": self.extensions().iter()
-                .map(|s| json!({"schema": s.id, "required": true}))
+                // Optional (spec §9.6, RFC 7643 §6): clients may omit the extension.
+                .map(|s| json!({"schema": s.id, "required": false}))
                 .collect::<Vec<_>>(),
         })
     }

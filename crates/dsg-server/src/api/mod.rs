@@ -50,21 +50,8 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
             &p("/table/{table}/root_all_public"),
             any(tables::post_roots_all_public),
         )
-        .route(
-            &p("/create_token"),
-            any(tokens::create_token).layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
-        .route(
-            &p("/long_lived_token"),
-            any(tokens::long_lived_token)
-                .layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
-        .route(
-            &p("/refresh_token"),
-            any(tokens::refresh_token).layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
-        .route(
-            &p("/logout"),
-            any(tokens::logout).layer(axum::middleware::from_fn(crate::native::request_id)),
-        )
+        .route(&p("/create_token"), any(tokens::create_token))
+        .route(&p("/long_lived_token"), any(tokens::long_lived_token))
+        .route(&p("/refresh_token"), any(tokens::refresh_token))
+        .route(&p("/logout"), any(tokens::logout))
 }

@@ -34,26 +34,43 @@ pub async fn list_tokens(
                 "description": t.description,
                 "created": t.created.to_rfc3339(),
                 "last_used": t.last_used.map(|x| x.to_rfc3339()),
-                "expires_at": t.expires_at.map(|x| x.to_rfc3339()),
-                "prefix": t.prefix,
             })
         })
         .collect();
     Ok(Json(out).into_response())
 }
 
-async fn mint(state: &AppState, req: &ApiRequest, description: String) -> Result<String, ApiError> {
+/// Description of the tokens `long_lived_token` mints.
+const LONG_LIVED_DESCRIPTION: &str = "Default long-lived API token";
+
+/// How many `long_lived_token` tokens a user keeps: each call mints one (an
+/// earlier one cannot be shown again, it is stored hashed) and revokes the
+/// oldest beyond this many, so repeated calls never pile up tokens.
+pub const LONG_LIVED_KEEP: usize = 5;
+
+/// Mints a never-expiring token; with `keep`, revokes the caller's oldest
+/// tokens of the same description beyond that many, in the same transaction.
+async fn mint(
+    state: &AppState,
+    req: &ApiRequest,
+    description: String,
+    keep: Option<usize>,
+) -> Result<String, ApiError> {
     let (user_id, a) = req.human()?;
     let mut tx = state.store.begin(actor(req, a, user_id)).await?;
     let (_, token) = tx
         .create_user_token(
             user_id,
             NewToken {
-                description,
+                description: description.clone(),
                 ..NewToken::default()
             },
         )
         .await?;
+    if let Some(keep) = keep {
+        tx.prune_user_tokens(user_id, &description, keep, "long_lived_token_limit")
+            .await?;
+    }
     let events = tx.commit().await?;
     state.committed(&events);
     Ok(token.expose().to_owned())
@@ -83,19 +100,25 @@ pub async fn create_token(
         None => "API token".into(),
         Some(_) => return Err(ApiError::bad_request("expected a JSON object")),
     };
-    Ok(Json(mint(&state, &req, description).await?).into_response())
+    Ok(Json(mint(&state, &req, description, None).await?).into_response())
 }
 
 /// `GET /api/v1/long_lived_token` → `{"token": …}`: a new never-expiring token.
 /// Tokens are stored hashed, so an earlier one cannot be shown again; each
-/// call mints one. Humans only.
+/// call mints one and keeps only the [`LONG_LIVED_KEEP`] newest. Humans only.
 pub async fn long_lived_token(
     State(state): State<AppState>,
     req: ApiRequest,
 ) -> Result<Response, ApiError> {
     req.human()?;
     req.allow(&[Method::GET])?;
-    let token = mint(&state, &req, "Default long-lived API token".into()).await?;
+    let token = mint(
+        &state,
+        &req,
+        LONG_LIVED_DESCRIPTION.into(),
+        Some(LONG_LIVED_KEEP),
+    )
+    .await?;
     Ok(Json(json!({ "token": token })).into_response())
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -21,6 +22,8 @@ pub struct JwksCache {
     last_error: RwLock<Option<String>>,
     refetches: Mutex<(VecDeque<Instant>, HashMap<String, Instant>)>,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// Completed fetches: (succeeded, failed), for `/metrics`.
+    fetches: (AtomicU64, AtomicU64),
 }
 
 impl JwksCache {
@@ -32,6 +35,7 @@ impl JwksCache {
             last_error: RwLock::new(None),
             refetches: Mutex::new((VecDeque::new(), HashMap::new())),
             fetch_lock: tokio::sync::Mutex::new(()),
+            fetches: (AtomicU64::new(0), AtomicU64::new(0)),
         }
     }
 
@@ -43,6 +47,14 @@ impl JwksCache {
     /// True once a key set has been loaded.
     pub fn loaded(&self) -> bool {
         self.keys.read().is_some()
+    }
+
+    /// How many fetches of the key set succeeded and failed so far.
+    pub fn fetch_counts(&self) -> (u64, u64) {
+        (
+            self.fetches.0.load(Ordering::Relaxed),
+            self.fetches.1.load(Ordering::Relaxed),
+        )
     }
 
     /// Why the last fetch failed, if it did.
@@ -77,10 +89,12 @@ impl JwksCache {
             Ok(set) => {
                 *self.keys.write() = Some(Arc::new(set));
                 *self.last_error.write() = None;
+                self.fetches.0.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {
                 *self.last_error.write() = Some(e.clone());
+                self.fetches.1.fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }
         }

@@ -169,6 +169,17 @@ impl Registry {
         out
     }
 
+    /// Per JWT issuer: (issuer, successful key fetches, failed key fetches).
+    pub fn jwks_fetch_counts(&self) -> Vec<(String, u64, u64)> {
+        self.jwt
+            .iter()
+            .map(|i| {
+                let (ok, failed) = i.jwks.fetch_counts();
+                (i.config.issuer.clone(), ok, failed)
+            })
+            .collect()
+    }
+
     /// Each provider's and issuer's state for `/readyz`; `None` when none is configured.
     pub fn status(&self) -> Option<Value> {
         if self.providers.is_empty() && self.jwt.is_empty() {

@@ -67,7 +67,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         .route(BROWSER_CALLBACK, get(callback))
         .route("/logout", any(ngauth_logout))
         .route("/web/logout", any(web_logout));
-    router.merge(login.route_layer(axum::middleware::from_fn(crate::native::request_id)))
+    router.merge(login)
 }
 
 /// This server's public origin: `server.origin`, else the forwarded headers
@@ -124,10 +124,10 @@ async fn begin(
     let origin = public_origin(state, headers)?;
     let next = match next.filter(|n| !n.is_empty()) {
         None => state.config.login.default_next.clone(),
-        Some(n) => redirect::validate(&n, &origin, &state.config.login.redirect_hosts)
+        Some(n) => redirect::validate(&n, &origin, &state.config.redirect_hosts())
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "the redirect target must be on this server or a host listed in login.redirect_hosts",
+                    "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
                 )
             })?,
     };
@@ -282,6 +282,23 @@ pub async fn callback(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    let result = complete(&state, &headers, &uri).await;
+    state.metrics.login(match &result {
+        Ok(_) => "success",
+        Err(e) => match e.status().as_u16() {
+            403 => "denied",
+            400..=499 => "rejected",
+            _ => "failed",
+        },
+    });
+    result
+}
+
+async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<Response, ApiError> {
     let q = uri.query().unwrap_or_default();
     if let Some(e) = query_param(q, "error") {
         return Err(login_error(StatusCode::BAD_REQUEST, &e));
@@ -294,7 +311,7 @@ pub async fn callback(
     };
     let invalid_state = || login_error(StatusCode::BAD_REQUEST, "Invalid state parameter");
     let now = state.clock.now();
-    let ls = cookie(&headers, state::COOKIE)
+    let ls = cookie(headers, state::COOKIE)
         .and_then(|v| state::open(&state.idp.login_key, &v, now.as_secs()))
         .ok_or_else(invalid_state)?;
     let given = query_param(q, "state").unwrap_or_default();
@@ -346,13 +363,13 @@ pub async fn callback(
         name: claims.name,
         picture: claims.picture,
     };
-    let request_id = crate::native::request_id_of(&headers);
-    let token = finish(&state, &identity, now, request_id).await?;
+    let request_id = crate::native::request_id_of(headers);
+    let token = finish(state, &identity, now, request_id).await?;
     let mut r = found(&ls.next);
     if let Some(c) = crate::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
-    if let Some(c) = state_cookie(&state, "\"\"", 0) {
+    if let Some(c) = state_cookie(state, "\"\"", 0) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(r)

@@ -16,8 +16,8 @@ pub fn is_local_path(s: &str) -> bool {
 /// Validates `next` against our origin and the allowed hosts; returns the
 /// target to redirect to.
 ///
-/// `allowed` entries are host names (any scheme, http only for loopback) or
-/// full origins.
+/// `allowed` entries are host names (https only), `.domain` for that domain
+/// and every host under it (https only), or full origins (exact match).
 pub fn validate(next: &str, own_origin: &str, allowed: &[String]) -> Option<String> {
     if is_local_path(next) {
         return Some(next.to_owned());
@@ -37,6 +37,13 @@ pub fn validate(next: &str, own_origin: &str, allowed: &[String]) -> Option<Stri
     let ok = allowed.iter().any(|a| {
         if a.contains("://") {
             a.trim_end_matches('/') == origin
+        } else if let Some(domain) = a.strip_prefix('.') {
+            url.scheme() == "https"
+                && (host.eq_ignore_ascii_case(domain)
+                    || host.len() > domain.len() + 1
+                        && host
+                            .to_ascii_lowercase()
+                            .ends_with(&format!(".{}", domain.to_ascii_lowercase())))
         } else {
             a.eq_ignore_ascii_case(host) && url.scheme() == "https"
         }
@@ -73,6 +80,27 @@ mod tests {
             "/a b",
             "https://user@ng.example.org/",
             "",
+        ] {
+            assert!(validate(bad, o, &allowed).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_leading_dot_allows_the_domain_and_every_host_under_it() {
+        let allowed = vec![".example.org".to_owned()];
+        let o = "https://dsg.example.org";
+        for good in [
+            "https://example.org/",
+            "https://cave.example.org/x?y=1",
+            "https://a.b.Example.ORG/",
+        ] {
+            assert!(validate(good, o, &allowed).is_some(), "{good}");
+        }
+        for bad in [
+            "http://cave.example.org/",
+            "https://evilexample.org/",
+            "https://example.org.evil.net/",
+            "https://.example.org/",
         ] {
             assert!(validate(bad, o, &allowed).is_none(), "{bad}");
         }

@@ -3,9 +3,8 @@
 //! service accounts, terms of service, access requests, invitations and the
 //! audit log.
 //!
-//! Every route here runs behind a small request-id layer: the request's
-//! `X-Request-Id` (or a fresh UUID) is echoed on the response and recorded
-//! in the audit row of any mutation the request makes. Authority (spec §4.9,
+//! The request id ([`crate::request_log`]) is recorded in the audit row of
+//! any mutation a request makes. Authority (spec §4.9,
 //! with its bugs fixed) is decided from the presenting token's own permission
 //! document, so a read-only or dataset-limited token can never manage more
 //! than it can see.
@@ -22,10 +21,9 @@ mod tos;
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use dsg_core::Timestamp;
 use dsg_store::CacheEvent;
@@ -37,41 +35,7 @@ use crate::cache::Authenticated;
 use crate::error::ApiError;
 use crate::state::{ApiRequest, AppState};
 
-/// Header carrying the request id.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request id of the current request (set by [`request_id`]).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// Keeps a caller's `X-Request-Id` when it is short and printable, else makes one;
-/// stores it for handlers and echoes it on the response.
-pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        // Code that only sees the headers (logout, login, SCIM) reads it there.
-        req.headers_mut().insert(REQUEST_ID, v);
-    }
-    let mut response = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, v);
-    }
-    response
-}
-
-/// The request id [`request_id`] settled on, read from the request headers.
-pub fn request_id_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
+pub use crate::request_log::{REQUEST_ID, RequestId, request_id_of};
 
 /// Registers the native routes (merged, so the CAVE routes keep their fast path).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
@@ -84,7 +48,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     let native = service_accounts::routes(native);
     let native = tos::routes(native);
     let native = requests::routes(native);
-    router.merge(native.route_layer(axum::middleware::from_fn(request_id)))
+    router.merge(native)
 }
 
 /// What the presenting token's document says about the caller's authority.

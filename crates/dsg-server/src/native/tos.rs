@@ -229,7 +229,7 @@ fn safe_next(state: &AppState, next: &str) -> Option<String> {
     crate::login::redirect::validate(
         next,
         &state.config.server.origin,
-        &state.config.login.redirect_hosts,
+        &state.config.redirect_hosts(),
     )
 }
 

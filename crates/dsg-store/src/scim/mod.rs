@@ -211,21 +211,18 @@ fn render_user(u: &UserRow, groups: &[(String, String)], base: &str) -> Value {
         "emails".into(),
         json!([{"value": u.email, "type": "work", "primary": true}]),
     );
-    if !groups.is_empty() {
-        let g: Vec<Value> = groups
-            .iter()
-            .map(|(id, name)| json!({"value": id, "$ref": format!("{base}/Groups/{id}"), "display": name}))
-            .collect();
-        r.insert("groups".into(), Value::Array(g));
-    }
+    // Always present (`[]` when empty): clients read it without a presence check.
+    let g: Vec<Value> = groups
+        .iter()
+        .map(|(id, name)| json!({"value": id, "$ref": format!("{base}/Groups/{id}"), "display": name}))
+        .collect();
+    r.insert("groups".into(), Value::Array(g));
     let mut ext = Map::new();
     ext.insert("admin".into(), json!(u.admin));
     put_nonempty(&mut ext, "pi", &u.pi);
     ext.insert("gdprConsent".into(), json!(u.gdpr_consent));
-    // Only when true: the attribute is read-only, and an absent value reads as false.
-    if u.parent_id.is_some() {
-        ext.insert("serviceAccount".into(), json!(true));
-    }
+    // Read-only; reflects the legacy parent link (spec §9.3), always present.
+    ext.insert("serviceAccount".into(), json!(u.parent_id.is_some()));
     r.insert(USER_EXT.into(), Value::Object(ext));
     r.insert(
         "meta".into(),

@@ -87,9 +87,7 @@ fn top_col(kind: Kind, key: &str) -> Option<Col> {
         (Kind::User, k) if k == user_ext("admin") => plain("u.admin"),
         (Kind::User, k) if k == user_ext("pi") => text("u.pi"),
         (Kind::User, k) if k == user_ext("gdprConsent") => plain("u.gdpr_consent"),
-        (Kind::User, k) if k == user_ext("serviceAccount") => {
-            opt("(CASE WHEN u.parent_id IS NOT NULL THEN TRUE END)")
-        }
+        (Kind::User, k) if k == user_ext("serviceAccount") => plain("(u.parent_id IS NOT NULL)"),
         (Kind::Group, "id") => text("g.scim_id"),
         (Kind::Group, "externalId") => text("g.external_id"),
         (Kind::Group, "displayName") => text("g.name"),

@@ -176,3 +176,155 @@ both_backends!(
     a_failing_seed_writes_nothing,
     super::a_failing_seed_writes_nothing
 );
+
+/// Run from a folder without a database, a one-off command refuses with a
+/// hint instead of creating a fresh empty one at the default relative path;
+/// `migrate` creates it, and then every command says which database it uses.
+#[test]
+fn commands_refuse_a_missing_sqlite_database_instead_of_creating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let db = dir.path().join("data").join("dsg.sqlite3");
+    for args in [
+        &["token", "list"][..],
+        &["make-admin", "a@x.org"],
+        &["audit"],
+        &["service-account", "list"],
+    ] {
+        let (ok, _, err) = run(args);
+        assert!(!ok, "{args:?} must fail");
+        assert!(
+            err.contains("no database at") && err.contains("hint:"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(&db.display().to_string()),
+            "names the path: {err}"
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
+    // An absolute path was named on purpose: created, and said so.
+    let other = dir.path().join("elsewhere.sqlite3");
+    let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .args(["make-admin", "a@x.org"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_PATH", &other)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && other.exists(), "{err}");
+    assert!(err.contains("creating new database"), "{err}");
+    assert!(!db.exists());
+    let (ok, _, err) = run(&["migrate"]);
+    assert!(ok && db.exists(), "{err}");
+    let (ok, out, err) = run(&["make-admin", "a@x.org"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("a@x.org"));
+    assert!(
+        err.contains("using database sqlite:") && err.contains("dsg.sqlite3"),
+        "{err}"
+    );
+}
+
+/// A bad `log.level` stops the start with a message naming the key.
+#[test]
+fn a_bad_log_level_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [&["config", "check"][..], &["serve"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
+            .args(cmd)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LOG_LEVEL", "loud")
+            .env("DSG_SERVER__BIND", "127.0.0.1:0")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{cmd:?}");
+        assert!(err.contains("log.level") && err.contains("loud"), "{err}");
+    }
+}
+
+/// `dsg serve` logs every request at info: method, path (never the query,
+/// which may carry a token), status, latency and request id.
+#[test]
+fn serve_logs_each_request_with_its_id() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DSG_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("DSG_LOG__FORMAT", "json")
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &dyn Fn(&serde_json::Value) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Ok(line) = rx.recv_timeout(left) else {
+                break;
+            };
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && what(&v)
+            {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let started = wait_for(&|v| v["fields"]["message"] == "DatasetGateway listening");
+    assert!(started.is_some(), "server did not start");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"GET /api/v1/user/cache?dsg_token=secretvalue HTTP/1.1\r\nHost: x\r\nX-Request-Id: req-77\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut reply = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut reply);
+    assert!(reply.contains("x-request-id: req-77"), "{reply}");
+    let line = wait_for(&|v| v["fields"]["request_id"] == "req-77");
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("an access-log line for the request");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["fields"]["method"], "GET");
+    assert_eq!(line["fields"]["path"], "/api/v1/user/cache");
+    assert_eq!(line["fields"]["status"], 401);
+    assert!(line["fields"]["latency_us"].is_u64());
+    assert!(!line.to_string().contains("secretvalue"));
+}

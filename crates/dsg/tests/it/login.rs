@@ -346,6 +346,23 @@ async fn tampered_state_nonce_mismatch_and_foreign_next_are_refused(backend: Bac
     let cb = drive(&client, &auth_url, "alice", &app.url(BROWSER_CB)).await;
     let r = client.get(&cb).send().await.unwrap();
     assert_eq!(r.headers()["location"], "https://ng.example.org/#!x");
+    // Every callback above was counted by outcome.
+    let text = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| {
+        let series = format!("dsg_logins_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(count("success"), Some(1.0), "{text}");
+    assert_eq!(count("rejected"), Some(4.0), "{text}");
     app.shutdown().await;
 }
 both_backends!(
@@ -621,4 +638,39 @@ async fn redirect_uri_uses_forwarded_headers_only_when_trusted(backend: Backend)
 both_backends!(
     forwarded_headers,
     crate::login::redirect_uri_uses_forwarded_headers_only_when_trusted
+);
+
+/// With `auth.cookie_domain` set and no `login.redirect_hosts`, a login may
+/// end on any https host under the cookie's domain (CAVE's sibling
+/// subdomains), and nowhere else.
+async fn redirect_hosts_default_to_the_cookie_domain(backend: Backend) {
+    let (app, _idp) = app_with_idp(backend, |c, _| {
+        c.auth.cookie_domain = ".example.org".into();
+        c.login.redirect_hosts = Vec::new();
+    })
+    .await;
+    let (client, _) = browser();
+    for (next, status) in [
+        (
+            "https%3A%2F%2Fcave.example.org%2Fmaterialize%2F%3Fa%3D1",
+            302,
+        ),
+        ("https%3A%2F%2Fexample.org%2F", 302),
+        ("https%3A%2F%2Fevil.org%2F", 400),
+        ("https%3A%2F%2Fexample.org.evil.org%2F", 400),
+        ("http%3A%2F%2Fcave.example.org%2F", 400),
+    ] {
+        for path in [
+            format!("/auth/login?next={next}"),
+            format!("/api/v1/authorize?redirect={next}"),
+        ] {
+            let r = client.get(app.url(&path)).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status, "{path}");
+        }
+    }
+    app.shutdown().await;
+}
+both_backends!(
+    redirect_hosts_default,
+    crate::login::redirect_hosts_default_to_the_cookie_domain
 );

@@ -32,6 +32,7 @@ mod idp;
 mod imports;
 mod jwt;
 mod login;
+mod metrics;
 mod native;
 mod ngauth;
 mod ngauth_login;

@@ -90,3 +90,126 @@ async fn audit_log_is_append_only(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(audit_log_is_append_only, super::audit_log_is_append_only);
+
+async fn exec(store: &Store, sql: &str) {
+    let res = match store.db() {
+        Db::Sqlite(p) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(p)
+            .await
+            .map(|_| ()),
+        Db::Postgres(p) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(p)
+            .await
+            .map(|_| ()),
+    };
+    res.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn ids(store: &Store, sql: &str) -> Vec<i64> {
+    match store.db() {
+        Db::Sqlite(p) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await
+        }
+        Db::Postgres(p) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(p)
+                .await
+        }
+    }
+    .unwrap()
+}
+
+/// A database from before the shared id space, holding a service account
+/// whose id is a user's: the upgrade renumbers it (its token and grant
+/// follow), and afterwards users and service accounts never share an id.
+async fn upgrade_gives_service_accounts_ids_no_user_has(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = dsg_testkit::empty_database(backend, dir.path())
+        .await
+        .unwrap();
+    let store = Store::connect(
+        &DatabaseTarget::parse(&url).unwrap(),
+        &PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    store.migrate_to(5).await.unwrap();
+    let hash = match backend {
+        Backend::Sqlite => "X'00'",
+        Backend::Postgres => "decode('00', 'hex')",
+    };
+    exec(
+        &store,
+        &format!(
+            "INSERT INTO dsg_user (id, email, scim_id, created, updated) VALUES (1, 'a@x.org', 'u1', 0, 0), (2, 'b@x.org', 'u2', 0, 0);
+             INSERT INTO dataset (id, name, scim_id, created, updated) VALUES (1, 'd', 'd1', 0, 0);
+             INSERT INTO service_account (id, name, created, updated) VALUES (1, 'ci', 0, 0);
+             INSERT INTO service_account_token (service_account_id, key_hash, created) VALUES (1, {hash}, 0);
+             INSERT INTO service_account_grant (service_account_id, dataset_id, permission_id, created) VALUES (1, 1, 1, 0);"
+        ),
+    )
+    .await;
+    store.migrate().await.unwrap();
+    let sa = ids(&store, "SELECT id FROM service_account").await;
+    assert_eq!(sa.len(), 1);
+    assert!(sa[0] > 2, "renumbered past every user id: {sa:?}");
+    let follow = "SELECT service_account_id FROM service_account_token \
+         UNION ALL SELECT service_account_id FROM service_account_grant";
+    assert_eq!(ids(&store, follow).await, vec![sa[0], sa[0]]);
+    // New rows of either kind take ids above both tables'.
+    exec(
+        &store,
+        "INSERT INTO dsg_user (email, scim_id, created, updated) VALUES ('c@x.org', 'u3', 0, 0)",
+    )
+    .await;
+    exec(
+        &store,
+        "INSERT INTO service_account (name, created, updated) VALUES ('ci2', 0, 0)",
+    )
+    .await;
+    exec(
+        &store,
+        "INSERT INTO dsg_user (email, scim_id, created, updated) VALUES ('d@x.org', 'u4', 0, 0)",
+    )
+    .await;
+    let users = ids(&store, "SELECT id FROM dsg_user ORDER BY id").await;
+    let sas = ids(&store, "SELECT id FROM service_account ORDER BY id").await;
+    assert_eq!(users[..2], [1, 2]);
+    assert!(
+        users[2] > sa[0] && sas[1] > users[2] && users[3] > sas[1],
+        "{users:?} {sas:?}"
+    );
+    // An explicit id (as an import may give) that the other kind holds is refused.
+    for sql in [
+        format!(
+            "INSERT INTO service_account (id, name, created, updated) VALUES ({}, 'x', 0, 0)",
+            users[0]
+        ),
+        format!(
+            "INSERT INTO dsg_user (id, email, scim_id, created, updated) VALUES ({}, 'e@x.org', 'u5', 0, 0)",
+            sas[0]
+        ),
+    ] {
+        let res = match store.db() {
+            Db::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .execute(p)
+                .await
+                .map(|_| ()),
+            Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .execute(p)
+                .await
+                .map(|_| ()),
+        };
+        assert!(res.is_err(), "{sql} must be refused");
+    }
+    store.close().await;
+    if let Some((base, schema)) = pg {
+        dsg_testkit::drop_pg_schema(&base, &schema).await;
+    }
+}
+both_backends!(
+    upgrade_gives_service_accounts_ids_no_user_has,
+    super::upgrade_gives_service_accounts_ids_no_user_has
+);

@@ -150,6 +150,12 @@ async fn discovery_and_authentication(backend: Backend) {
             .body["endpoint"],
         "/Groups"
     );
+    // The user extension is optional (spec §9.6, RFC 7643 §6).
+    let r = scim_with(&app, Method::GET, "/ResourceTypes/User", None, None, &[]).await;
+    assert_eq!(
+        r.body["schemaExtensions"],
+        json!([{"schema": EXT, "required": false}])
+    );
 
     // Authentication failures are SCIM errors with WWW-Authenticate.
     let r = scim_with(&app, Method::GET, "/Users", None, None, &[]).await;
@@ -336,9 +342,10 @@ async fn users_lifecycle(backend: Backend) {
     assert_eq!(created.status, 201, "{}", created.body);
     let carol = created.body["id"].as_str().unwrap().to_owned();
     assert_eq!(created.body["active"], true);
+    assert_eq!(created.body["groups"], json!([]), "always present");
     assert_eq!(
         created.body[EXT],
-        json!({"admin": false, "pi": "Prof X", "gdprConsent": true})
+        json!({"admin": false, "pi": "Prof X", "gdprConsent": true, "serviceAccount": false})
     );
     assert_eq!(
         created.body["emails"],

@@ -376,3 +376,54 @@ both_backends!(
     scoped_tokens_show_only_what_they_allow,
     super::scoped_tokens_show_only_what_they_allow
 );
+
+/// CAVE services attribute edits by `user/cache`'s `id`: a service account's
+/// id is never a person's, whichever was created first.
+async fn service_account_ids_never_collide_with_user_ids(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let tok = json!([{"key": "t", "expires_in_s": null}]);
+    let a = app
+        .seed(json!({"users": [{"key": "a", "email": "a@x.org", "admin": true, "tokens": tok}]}))
+        .await
+        .unwrap();
+    let sa = app
+        .seed(json!({"service_accounts": [{"key": "ci", "name": "ci", "tokens": [{"key": "t"}]}]}))
+        .await
+        .unwrap();
+    let b = app
+        .seed(json!({"users": [{"key": "b", "email": "b@x.org", "tokens": tok}]}))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for token in [
+        user_token(&a, "a", "t"),
+        sa["service_accounts"]["ci"]["tokens"]["t"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        user_token(&b, "b", "t"),
+    ] {
+        let (st, doc) = app.user_cache(&token).await.unwrap();
+        assert_eq!(st, 200);
+        seen.push((doc["id"].as_i64().unwrap(), doc["service_account"].clone()));
+    }
+    let (user_a, sa_id, user_b) = (seen[0].0, seen[1].0, seen[2].0);
+    assert_eq!(seen[1].1, json!(true));
+    assert!(sa_id != user_a && sa_id != user_b, "{seen:?}");
+    assert_eq!(sa["service_accounts"]["ci"]["id"], json!(sa_id));
+    // The users' directory (asked by an admin) does not answer for the service account's id.
+    let (st, _) = call(
+        &app,
+        "GET",
+        &format!("/api/v1/user/{sa_id}/permissions"),
+        &user_token(&a, "a", "t"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 404);
+    app.shutdown().await;
+}
+both_backends!(
+    service_account_ids_never_collide_with_user_ids,
+    super::service_account_ids_never_collide_with_user_ids
+);

@@ -109,7 +109,7 @@ async fn refusals_are_401_with_the_original_details(backend: Backend) {
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body, json!({"detail": detail}));
     }
-    // Empty bearer and a lower-case scheme.
+    // A bare "Bearer" carries no token: no credentials, not a bad token…
     let r = app
         .client
         .get(app.url("/api/v1/user/cache"))
@@ -119,8 +119,18 @@ async fn refusals_are_401_with_the_original_details(backend: Backend) {
         .unwrap();
     assert_eq!(
         r.json::<serde_json::Value>().await.unwrap()["detail"],
-        "Invalid or expired token."
+        "Authentication credentials were not provided."
     );
+    // …so a public (eager) endpoint answers as for an anonymous caller.
+    let r = app
+        .client
+        .get(app.url("/api/v1/table/t/has_public"))
+        .header("authorization", "Bearer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!(false));
     let r = app
         .client
         .get(app.url("/api/v1/user/cache"))
