@@ -10,6 +10,7 @@
 pub mod access_requests;
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod buckets;
 pub mod catalog;
 pub mod console;
@@ -21,6 +22,7 @@ pub mod events;
 pub mod grants;
 pub mod groups;
 pub mod identities;
+pub mod imports;
 pub mod invitations;
 pub mod manage;
 pub mod ngauth;

@@ -75,9 +75,27 @@ impl WriteTx {
         sa_id: i64,
         description: &str,
     ) -> Result<(i64, ApiToken)> {
+        self.create_service_account_token_with(sa_id, description, None)
+            .await
+    }
+
+    /// As [`WriteTx::create_service_account_token`], keeping a literal value
+    /// when given (imports of existing tokens).
+    ///
+    /// # Errors
+    /// The database is unreachable; the value is already in use.
+    pub async fn create_service_account_token_with(
+        &mut self,
+        sa_id: i64,
+        description: &str,
+        literal: Option<ApiToken>,
+    ) -> Result<(i64, ApiToken)> {
         const SQL: &str = "INSERT INTO service_account_token (service_account_id, key_hash, key_prefix, description, created) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id";
-        let token = ApiToken::generate()?;
+        let token = match literal {
+            Some(t) => t,
+            None => ApiToken::generate()?,
+        };
         let hash = token.hash();
         let id: i64 = crate::on_tx!(&mut self.tx, conn => {
             sqlx::query_scalar(SQL)

@@ -62,6 +62,13 @@ enum Command {
     /// Manage service accounts, their tokens and grants.
     #[command(subcommand)]
     ServiceAccount(crate::native_cli::SaCommand),
+    /// Bulk imports: neuPrint, Clio, CSV, a Django DatasetGateway database.
+    #[command(subcommand)]
+    Import(crate::imports_cli::ImportCommand),
+    /// Write an integrity-checked backup bundle (optionally age-encrypted, rotated).
+    Backup(crate::backup::BackupArgs),
+    /// Verify a backup bundle; with --apply, replace the database with it.
+    Restore(crate::backup::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -376,6 +383,24 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::ServiceAccount(cmd) => {
             let store = open_store(&config).await?;
             let out = crate::native_cli::service_account(&store, cmd).await;
+            store.close().await;
+            out?;
+        }
+        Command::Import(cmd) => {
+            let store = open_store(&config).await?;
+            let out = crate::imports_cli::run(&store, cmd).await;
+            store.close().await;
+            out?;
+        }
+        Command::Backup(args) => {
+            let store = open_store(&config).await?;
+            let out = crate::backup::backup(&config, &store, args).await;
+            store.close().await;
+            out?;
+        }
+        Command::Restore(args) => {
+            let store = open_store(&config).await?;
+            let out = crate::backup::restore(&config, &store, args).await;
             store.close().await;
             out?;
         }

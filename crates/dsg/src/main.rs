@@ -1,7 +1,9 @@
 //! `dsg`: the DatasetGateway binary. Parses the command line, loads the
 //! configuration and dispatches; the work lives in `dsg-server` and `dsg-store`.
 
+mod backup;
 mod cli;
+mod imports_cli;
 mod native_cli;
 mod setup;
 
