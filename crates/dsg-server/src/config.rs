@@ -53,6 +53,8 @@ pub struct Config {
     pub login: crate::idp::config::LoginConfig,
     /// Native-API authority and terms-of-service pages.
     pub access: AccessConfig,
+    /// Swagger UI at `/docs` (its OAuth2 login).
+    pub swagger: crate::openapi::SwaggerConfig,
 }
 
 /// `[access]`
@@ -513,6 +515,9 @@ impl Config {
         crate::ngauth::origin::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
         self.gcs.validate().map_err(ConfigError)?;
         crate::idp::config::validate(self)?;
+        self.swagger
+            .validate(self.server.mode == Mode::Production)
+            .map_err(ConfigError)?;
         if self.server.mode == Mode::Production {
             if self.server.secret_key.len() < 32
                 || self.server.secret_key.starts_with("django-insecure")

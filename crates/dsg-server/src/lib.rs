@@ -15,6 +15,7 @@ pub mod idp;
 pub mod login;
 pub mod native;
 pub mod ngauth;
+pub mod openapi;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;

@@ -88,6 +88,7 @@ impl Application {
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
         let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
+        let docs = crate::openapi::Docs::build(&config).await;
         let state = AppState(Arc::new(Inner {
             ngauth,
             config,
@@ -95,6 +96,7 @@ impl Application {
             cache,
             clock: options.clock.unwrap_or_else(Clock::system),
             idp,
+            docs,
         }));
         let (shutdown, _) = watch::channel(false);
         state.idp.spawn_background(shutdown.subscribe());
@@ -278,6 +280,7 @@ pub fn router(state: AppState) -> Router {
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
         .merge(crate::scim::routes(Router::new()))
         .merge(crate::ngauth::routes())
+        .merge(crate::openapi::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -31,6 +31,8 @@ pub struct Inner {
     pub ngauth: crate::ngauth::Ngauth,
     /// Identity providers (login, JWT bearer issuers).
     pub idp: Arc<crate::idp::Registry>,
+    /// The OpenAPI document and Swagger UI configuration.
+    pub docs: crate::openapi::Docs,
 }
 
 impl std::ops::Deref for AppState {

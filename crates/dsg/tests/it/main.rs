@@ -33,6 +33,7 @@ mod login;
 mod native;
 mod ngauth;
 mod ngauth_login;
+mod openapi;
 mod scenarios;
 mod schema;
 mod scim;
