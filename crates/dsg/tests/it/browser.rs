@@ -70,7 +70,7 @@ async fn serve_page(listener: tokio::net::TcpListener, server: String) {
     });
 }
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     _profile: tempfile::TempDir,
@@ -91,7 +91,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver() -> (Driver, Client) {
+pub(crate) async fn start_driver() -> (Driver, Client) {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
