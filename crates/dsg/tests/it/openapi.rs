@@ -419,25 +419,49 @@ async fn swagger_ui_renders_and_tries_it_out_in_a_browser(backend: Backend) {
     assert!(count > 80, "only {count} operations rendered");
 
     // Authorize: the first scheme is `bearer`.
-    c.find(Locator::Css(".btn.authorize")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(".btn.authorize"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let input = c
         .wait()
         .for_element(Locator::Css(".modal-ux .auth-container input"))
         .await
         .unwrap();
     input.send_keys(&root).await.unwrap();
-    c.find(Locator::Css(".modal-ux .auth-container .btn.modal-btn.auth.authorize"))
+    c.find(Locator::Css(
+        ".modal-ux .auth-container .btn.modal-btn.auth.authorize",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    if c.wait()
+        .at_most(std::time::Duration::from_secs(5))
+        .for_element(Locator::Css(
+            ".modal-ux button[aria-label='Remove authorization']",
+        ))
         .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css(".modal-ux .btn-done, .modal-ux .close-modal"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+        .is_err()
+    {
+        let html = c
+            .execute(
+                "return document.querySelector('.modal-ux').innerHTML",
+                vec![],
+            )
+            .await
+            .unwrap();
+        panic!("the bearer token was not accepted by the dialog: {html}");
+    }
+    c.execute(
+        "document.querySelector('.modal-ux .btn-done, .modal-ux .close-modal').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
 
     op.find(Locator::Css(".opblock-summary-control, .opblock-summary"))
         .await
@@ -445,13 +469,7 @@ async fn swagger_ui_renders_and_tries_it_out_in_a_browser(backend: Backend) {
         .click()
         .await
         .unwrap();
-    c.wait()
-        .for_element(Locator::Css("#operations-cave-get_user_cache .try-out__btn"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // `tryItOutEnabled` is on: the operation opens ready to execute.
     c.wait()
         .for_element(Locator::Css("#operations-cave-get_user_cache .execute"))
         .await
@@ -463,7 +481,7 @@ async fn swagger_ui_renders_and_tries_it_out_in_a_browser(backend: Backend) {
         .wait()
         .at_most(std::time::Duration::from_secs(20))
         .for_element(Locator::Css(
-            "#operations-cave-get_user_cache .live-responses-table .response-col_status",
+            "#operations-cave-get_user_cache .live-responses-table tbody .response-col_status",
         ))
         .await
         .unwrap();
@@ -475,7 +493,10 @@ async fn swagger_ui_renders_and_tries_it_out_in_a_browser(backend: Backend) {
         .text()
         .await
         .unwrap_or_default();
-    assert!(text.trim().starts_with("200"), "Try it out answered {text}: {body}");
+    assert!(
+        text.trim().starts_with("200"),
+        "Try it out answered {text}: {body}"
+    );
     assert!(body.contains("root@example.org"), "{body}");
     c.close().await.unwrap();
     app.shutdown().await;
