@@ -229,6 +229,7 @@ pub struct EvalContext<'a> {
 
 /// One `missing_tos` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MissingTos {
     /// Dataset id.
     pub dataset_id: i64,
@@ -251,6 +252,7 @@ pub type PermissionLists = BTreeMap<String, Vec<String>>;
 
 /// The `GET /api/v1/user/cache` document, keys in the original's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CacheDocument {
     /// Principal id.
     pub id: i64,

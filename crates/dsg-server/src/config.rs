@@ -55,6 +55,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
+    /// Swagger UI at `/docs` (its OAuth2 login).
+    pub swagger: crate::openapi::SwaggerConfig,
 }
 
 /// `[metrics]`
@@ -542,6 +544,9 @@ impl Config {
         crate::ngauth::origin::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
         self.gcs.validate().map_err(ConfigError)?;
         crate::idp::config::validate(self)?;
+        self.swagger
+            .validate(self.server.mode == Mode::Production)
+            .map_err(ConfigError)?;
         if self.server.mode == Mode::Production {
             if self.server.secret_key.len() < 32
                 || self.server.secret_key.starts_with("django-insecure")

@@ -10,7 +10,19 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The OpenAPI description of the probes.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(health, healthz, readyz, version))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
 /// `GET /health` → `{"status": "ok"}` (other methods 405).
+#[utoipa::path(
+    get, path = "/health", tag = "probes", security(()),
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object))
+)]
 pub async fn health(method: Method) -> Result<Response, ApiError> {
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(&method));
@@ -19,12 +31,21 @@ pub async fn health(method: Method) -> Result<Response, ApiError> {
 }
 
 /// `GET /healthz` → 200 while the process serves requests; no I/O.
+#[utoipa::path(
+    get, path = "/healthz", tag = "probes", security(()),
+    responses((status = 200, description = "The process serves requests", body = Object))
+)]
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
 /// `GET /readyz` → 200 when the database answers and is fully migrated,
 /// else 503 with the reasons.
+#[utoipa::path(
+    get, path = "/readyz", tag = "probes", security(()),
+    responses((status = 200, description = "Ready (or degraded)", body = Object),
+        (status = 503, description = "Not ready, with reasons", body = Object))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let mut reasons = Vec::new();
     let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
@@ -63,6 +84,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /version` → name and version.
+#[utoipa::path(
+    get, path = "/version", tag = "probes", security(()),
+    responses((status = 200, description = "Name and version", body = Object))
+)]
 pub async fn version() -> Response {
     Json(json!({"name": "dsg", "version": env!("CARGO_PKG_VERSION")})).into_response()
 }

@@ -18,6 +18,7 @@ pub mod login;
 pub mod metrics;
 pub mod native;
 pub mod ngauth;
+pub mod openapi;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;

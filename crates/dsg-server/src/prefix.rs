@@ -37,6 +37,8 @@ const EXEMPT: &[&str] = &[
     "/readyz",
     "/version",
     "/metrics",
+    "/docs",
+    "/openapi.json",
 ];
 
 fn segment_ok(s: &str) -> bool {

@@ -91,6 +91,7 @@ impl Application {
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
         let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
+        let docs = crate::openapi::Docs::build(&config).await;
         let state = AppState(Arc::new(Inner {
             ngauth,
             config,
@@ -100,6 +101,7 @@ impl Application {
             idp,
             metrics: crate::metrics::Metrics::default(),
             trusted_proxies,
+            docs,
         }));
         let (shutdown, _) = watch::channel(false);
         state.idp.spawn_background(shutdown.subscribe());
@@ -296,6 +298,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ngauth::routes())
         .merge(crate::web::routes())
         .merge(crate::admin::routes())
+        .merge(crate::openapi::routes())
         .route("/health", any(health::health))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

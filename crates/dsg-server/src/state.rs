@@ -35,6 +35,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// `server.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The OpenAPI document and Swagger UI configuration.
+    pub docs: crate::openapi::Docs,
 }
 
 impl std::ops::Deref for AppState {

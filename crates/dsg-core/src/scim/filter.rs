@@ -126,7 +126,10 @@ impl AttrPath {
     /// # Errors
     /// A message when the text is not an attribute path.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (urn, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
+        let urn_prefix = text
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        let (urn, rest) = if text.len() > 4 && urn_prefix {
             match text.rfind(':') {
                 Some(i) => (Some(text[..i].to_owned()), &text[i + 1..]),
                 None => (None, text),
@@ -437,6 +440,15 @@ pub fn parse(input: &str) -> Result<Filter, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_paths_with_multibyte_text_are_refused_not_a_panic() {
+        // Byte 4 falls inside a character: once a slice panic (found by schemathesis).
+        for text in ["abc\u{e9}d", "a\u{1F600}", "urn\u{e9}x:y"] {
+            assert!(AttrPath::parse(text).is_err(), "{text}");
+        }
+        assert!(AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName").is_ok());
+    }
 
     #[test]
     fn parses_precedence_grouping_and_value_paths() {

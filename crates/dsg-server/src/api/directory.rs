@@ -56,6 +56,11 @@ fn directory_allowed(state: &AppState, req: &ApiRequest) -> Result<(), ApiError>
 }
 
 /// `GET /api/v1/username?id=…` → `[{"id","name"}]` in id order. Any principal.
+#[utoipa::path(
+    get, path = "/api/v1/username", tag = "cave",
+    params(("id" = Option<String>, Query, description = "Comma-separated user ids")),
+    responses((status = 200, description = "`[{\"id\",\"name\"}]` in id order", body = Vec<Object>))
+)]
 pub async fn list_usernames(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -73,6 +78,11 @@ pub async fn list_usernames(
 }
 
 /// `GET /api/v1/user?id=…` → user summaries in id order. Per `privacy.user_directory`.
+#[utoipa::path(
+    get, path = "/api/v1/user", tag = "cave",
+    params(("id" = Option<String>, Query, description = "Comma-separated user ids")),
+    responses((status = 200, description = "User summaries in id order", body = Vec<Object>))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -85,6 +95,11 @@ pub async fn list_users(
 }
 
 /// `GET /api/v1/user/{id}` → the user's summary with group names. Per `privacy.user_directory`.
+#[utoipa::path(
+    get, path = "/api/v1/user/{id}", tag = "cave",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user's summary with group names", body = Object))
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -110,6 +125,11 @@ pub async fn get_user(
 /// `GET /api/v1/user/{id}/permissions` → that user's full permission document.
 /// The user themself, global admins and service accounts only (the original
 /// showed anyone's to anyone).
+#[utoipa::path(
+    get, path = "/api/v1/user/{id}/permissions", tag = "cave",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "That user's permission document", body = dsg_core::permissions::CacheDocument))
+)]
 pub async fn get_user_permissions(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -139,6 +159,11 @@ pub async fn get_user_permissions(
 }
 
 /// `GET /api/v1/groups/{name}/members` → member e-mails. Per `privacy.user_directory`.
+#[utoipa::path(
+    get, path = "/api/v1/groups/{name}/members", tag = "cave",
+    params(("name" = String, Path, description = "Group name")),
+    responses((status = 200, description = "Member e-mails", body = Vec<String>))
+)]
 pub async fn list_group_member_emails(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -158,6 +183,11 @@ pub async fn list_group_member_emails(
 
 /// `GET /api/v1/group/{id}/user` (caveclient's `get_group_users`) → members
 /// as `[{"id","name","email",…}]`; `[]` for an unknown group, as caveclient expects.
+#[utoipa::path(
+    get, path = "/api/v1/group/{id}/user", tag = "cave",
+    params(("id" = String, Path, description = "Group id")),
+    responses((status = 200, description = "Members; `[]` for an unknown group", body = Vec<Object>))
+)]
 pub async fn list_group_users(
     State(state): State<AppState>,
     req: ApiRequest,

@@ -15,6 +15,31 @@ use axum::routing::any;
 
 use crate::state::AppState;
 
+/// The OpenAPI description of these routes.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(
+        user_cache::get_user_cache,
+        tables::get_table_dataset,
+        tables::get_has_public,
+        tables::get_root_is_public,
+        tables::post_roots_all_public,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::long_lived_token,
+        tokens::refresh_token,
+        tokens::logout,
+        directory::list_usernames,
+        directory::list_users,
+        directory::get_user,
+        directory::get_user_permissions,
+        directory::list_group_member_emails,
+        directory::list_group_users,
+    ))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
 /// Where the API lives.
 pub const BASE: &str = "/api/v1";
 

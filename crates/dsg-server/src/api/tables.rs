@@ -13,6 +13,11 @@ use crate::state::{ApiRequest, AppState};
 
 /// `GET /api/v1/service/{namespace}/table/{table}/dataset` → the dataset name
 /// as a JSON string. Any principal.
+#[utoipa::path(
+    get, path = "/api/v1/service/{namespace}/table/{table}/dataset", tag = "cave",
+    params(("namespace" = String, Path, description = "Service namespace"), ("table" = String, Path, description = "Table name")),
+    responses((status = 200, description = "The dataset's name", body = String))
+)]
 pub async fn get_table_dataset(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -27,6 +32,12 @@ pub async fn get_table_dataset(
 }
 
 /// `GET /api/v1/table/{table}/has_public` → `true`/`false`. Anonymous allowed.
+#[utoipa::path(
+    get, path = "/api/v1/table/{table}/has_public", tag = "cave",
+    params(("table" = String, Path, description = "Table name")),
+    security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    responses((status = 200, description = "Whether the table has public roots", body = bool))
+)]
 pub async fn get_has_public(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -37,6 +48,12 @@ pub async fn get_has_public(
 }
 
 /// `GET /api/v1/table/{table}/root/{root}/is_public` → `true`/`false`. Anonymous allowed.
+#[utoipa::path(
+    get, path = "/api/v1/table/{table}/root/{root}/is_public", tag = "cave",
+    params(("table" = String, Path, description = "Table name"), ("root" = String, Path, description = "Root id")),
+    security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    responses((status = 200, description = "Whether the root is public", body = bool))
+)]
 pub async fn get_root_is_public(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -60,6 +77,13 @@ pub async fn get_root_is_public(
 /// → one boolean per element, in order. Anything but an integer (strings
 /// included, as in the original) answers `false`.
 /// Anonymous allowed.
+#[utoipa::path(
+    post, path = "/api/v1/table/{table}/root_all_public", tag = "cave",
+    params(("table" = String, Path, description = "Table name")),
+    request_body(content = Vec<serde_json::Value>, description = "Root ids", content_type = "application/json"),
+    security((), ("bearer" = []), ("cookie" = []), ("query" = [])),
+    responses((status = 200, description = "One boolean per root id, in order", body = Vec<bool>))
+)]
 pub async fn post_roots_all_public(
     State(state): State<AppState>,
     req: ApiRequest,

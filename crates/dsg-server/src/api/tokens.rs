@@ -19,6 +19,10 @@ fn actor(req: &ApiRequest, a: &crate::cache::Authenticated, user_id: i64) -> Act
 }
 
 /// `GET /api/v1/user/token` → the caller's tokens (never their values). Humans only.
+#[utoipa::path(
+    get, path = "/api/v1/user/token", tag = "cave",
+    responses((status = 200, description = "The caller's tokens (never their values)", body = Vec<Object>))
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -78,6 +82,11 @@ async fn mint(
 
 /// `POST /api/v1/create_token` (optional JSON `{"description": …}`) → a new
 /// never-expiring token as a JSON string. Humans only.
+#[utoipa::path(
+    post, path = "/api/v1/create_token", tag = "cave",
+    request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    responses((status = 200, description = "The new token's value", body = String))
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -106,6 +115,10 @@ pub async fn create_token(
 /// `GET /api/v1/long_lived_token` → `{"token": …}`: a new never-expiring token.
 /// Tokens are stored hashed, so an earlier one cannot be shown again; each
 /// call mints one and keeps only the [`LONG_LIVED_KEEP`] newest. Humans only.
+#[utoipa::path(
+    get, path = "/api/v1/long_lived_token", tag = "cave",
+    responses((status = 200, description = "`{\"token\": …}`: a new never-expiring token", body = Object))
+)]
 pub async fn long_lived_token(
     State(state): State<AppState>,
     req: ApiRequest,
@@ -123,6 +136,10 @@ pub async fn long_lived_token(
 }
 
 /// `GET /api/v1/refresh_token` → the deprecation notice. Humans only.
+#[utoipa::path(
+    get, path = "/api/v1/refresh_token", tag = "cave",
+    responses((status = 200, description = "Deprecation notice", body = Object))
+)]
 pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
     req.human()?;
     req.allow(&[Method::GET])?;
@@ -135,6 +152,11 @@ pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
 /// `GET|POST /api/v1/logout` → `{"status":"logged out"}`: revokes the login
 /// cookie's token (when it is a live user token) and always clears the
 /// cookie, even when it is stale. Bearer-only callers keep their tokens.
+#[utoipa::path(
+    method(get, post), path = "/api/v1/logout", tag = "cave",
+    security((), ("cookie" = [])),
+    responses((status = 200, description = "`{\"status\": \"logged out\"}`; the login cookie is cleared", body = Object))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     method: Method,

@@ -12,6 +12,11 @@ use crate::state::{AppState, accepts_json};
 
 /// The caller's permission document (`?service=` applies that service's TOS).
 /// Any authenticated principal.
+#[utoipa::path(
+    get, path = "/api/v1/user/cache", tag = "cave",
+    params(("service" = Option<String>, Query, description = "Apply this service's terms of service")),
+    responses((status = 200, description = "The caller's permission document", body = dsg_core::permissions::CacheDocument))
+)]
 pub async fn get_user_cache(
     State(state): State<AppState>,
     request: Request,

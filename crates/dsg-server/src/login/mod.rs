@@ -109,6 +109,14 @@ fn state_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderVal
     .ok()
 }
 
+/// The OpenAPI description of the API-side login routes.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(cave_authorize, callback))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
 /// Starts a login: validates `next`, picks the provider, stores the login
 /// state in its cookie and returns the provider URL plus that cookie.
 async fn begin(
@@ -232,6 +240,14 @@ pub async fn browser_login(
 /// `GET|POST /api/v1/authorize[?redirect=…]` (POST may carry `{"redirect": …}`)
 /// → 302 to the provider, or `{"authorization_url": …}` when the request has
 /// an `X-Requested-With` header.
+#[utoipa::path(
+    method(get, post), path = "/api/v1/authorize", tag = "login",
+    params(("redirect" = Option<String>, Query, description = "Where to return after login")),
+    request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    security(()),
+    responses((status = 302, description = "To the identity provider"),
+        (status = 200, description = "`{\"authorization_url\": …}` when `X-Requested-With` is sent", body = Object))
+)]
 pub async fn cave_authorize(
     State(state): State<AppState>,
     method: Method,
@@ -274,6 +290,12 @@ fn login_error(status: StatusCode, msg: &str) -> ApiError {
 
 /// `GET /api/v1/oauth2callback` and `/accounts/google/login/callback/`:
 /// finishes the login and redirects to the validated `next`.
+#[utoipa::path(
+    get, path = "/api/v1/oauth2callback", tag = "login",
+    params(("code" = Option<String>, Query, description = "Authorization code"), ("state" = Option<String>, Query, description = "Login state")),
+    security(()),
+    responses((status = 302, description = "Logged in; to the validated `next`"))
+)]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -125,6 +125,13 @@ fn body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value, ApiError> {
 /// `POST /api/v1/check-access {"dataset", "version"?, "permission"?, "service"?}`
 /// → `{"allowed", "reason"[, "tos_id", "tos_name", "service"]}` for the caller
 /// (the token's scope applies). Any principal.
+#[utoipa::path(
+    post, path = "/api/v1/check-access", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "`{\"allowed\", \"reason\", …}`", body = Object),
+        (status = 400, description = "`{\"allowed\": false, \"reason\": …}` or `{\"detail\": …}`", body = Object),
+        (status = 404, description = "`{\"allowed\": false, \"reason\": \"Dataset not found\"}`", body = Object))
+)]
 async fn check_access(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -145,6 +152,13 @@ async fn check_access(
 /// "user"?: e-mail, "service_account"?: name}` → the decision plus every rule.
 /// About oneself: anyone. About someone else: global admins and managers of
 /// the dataset.
+#[utoipa::path(
+    post, path = "/api/v1/explain-access", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "The decision plus every rule considered", body = Object),
+        (status = 400, description = "`{\"allowed\": false, \"reason\": …}` or `{\"detail\": …}`", body = Object),
+        (status = 404, description = "`{\"allowed\": false, \"reason\": …}`", body = Object))
+)]
 async fn explain_access(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -81,6 +81,14 @@ fn filter(q: AuditQuery) -> Result<AuditFilter, ApiError> {
 
 /// `GET /api/v1/audit?actor=&action=&target_type=&target=&since=&until=&limit=`
 /// → newest first. Global admins only.
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "native",
+    params(("actor" = Option<String>, Query, description = "Actor e-mail"), ("action" = Option<String>, Query, description = "Action"),
+        ("target_type" = Option<String>, Query, description = "Target type"), ("target" = Option<String>, Query, description = "Target"),
+        ("since" = Option<String>, Query, description = "RFC 3339, date or Unix seconds"), ("until" = Option<String>, Query, description = "RFC 3339, date or Unix seconds"),
+        ("limit" = Option<String>, Query, description = "Most rows")),
+    responses((status = 200, description = "Audit rows, newest first", body = Vec<Object>))
+)]
 async fn list(
     State(state): State<AppState>,
     ctx: Ctx,

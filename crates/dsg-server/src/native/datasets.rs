@@ -21,6 +21,10 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
 }
 
 /// `GET /api/v1/whoami` → who the token belongs to (the original's keys).
+#[utoipa::path(
+    get, path = "/api/v1/whoami", tag = "native",
+    responses((status = 200, description = "Who the token belongs to", body = Object))
+)]
 async fn whoami(State(state): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET])?;
     let doc: Value = serde_json::from_slice(&ctx.auth.document.body).unwrap_or_default();
@@ -50,6 +54,12 @@ async fn whoami(State(state): State<AppState>, ctx: Ctx) -> Result<Response, Api
 /// `GET /api/v1/datasets` → datasets the caller holds anything on (global
 /// admins: all), `[{"id","name","description","has_tos"}]`.
 /// `POST {"name","description","access_mode"}` → 201 (global admins).
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: datasets the caller holds anything on", body = Vec<Object>),
+        (status = 201, description = "POST: created", body = Object))
+)]
 async fn datasets(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -93,6 +103,12 @@ async fn dataset(state: &AppState, name: &str) -> Result<dsg_store::manage::Data
 /// `GET /api/v1/datasets/{name}/versions` → `[{"id","version","buckets","is_public","prefix"}]`
 /// to callers with any access to the dataset (or a public one); others get 404.
 /// `POST {"version","prefix"?,"is_public"?,"buckets"?: [names]}` → 201 (dataset admins).
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/versions", tag = "native",
+    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: the dataset's versions", body = Vec<Object>),
+        (status = 201, description = "POST: created", body = Object))
+)]
 async fn versions(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -150,6 +166,12 @@ async fn versions(
 
 /// `GET /api/v1/datasets/{name}/buckets` → `[{"id","name"}]` (managers);
 /// `POST {"name"}` → 201 (dataset admins).
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/buckets", tag = "native",
+    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: the dataset's buckets", body = Vec<Object>),
+        (status = 201, description = "POST: created", body = Object))
+)]
 async fn buckets(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -56,6 +56,12 @@ pub(crate) fn may_handle_level(
 /// `GET /api/v1/datasets/{name}/grants` → every user grant on the dataset,
 /// expired ones marked (managers). `POST {"email", "permission", "version"?,
 /// "group"?, "expires_at"?}` → 201 with the new grant.
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/grants", tag = "native",
+    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: every user grant on the dataset", body = Vec<Object>),
+        (status = 201, description = "POST: the new grant", body = Object))
+)]
 async fn dataset_grants(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -152,6 +158,11 @@ async fn dataset_grants(
 
 /// `DELETE /api/v1/grants/{id}` → revokes a user grant (authority as for granting;
 /// nobody but a global admin revokes their own grants).
+#[utoipa::path(
+    delete, path = "/api/v1/grants/{id}", tag = "native",
+    params(("id" = String, Path, description = "Grant id")),
+    responses((status = 200, description = "Revoked", body = Object))
+)]
 async fn grant(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -198,6 +209,12 @@ async fn group_id(state: &AppState, name: &str) -> Result<i64, ApiError> {
 /// `GET /api/v1/groups/{name}/memberships` → members with admin flag and
 /// expiry, expired ones marked. `POST {"email", "admin"?, "expires_at"?}` → 201.
 /// Group admins of that group (making someone a group admin: global admins).
+#[utoipa::path(
+    method(get, post), path = "/api/v1/groups/{name}/memberships", tag = "native",
+    params(("name" = String, Path, description = "Group name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: members with admin flag and expiry", body = Vec<Object>),
+        (status = 201, description = "POST: added", body = Object))
+)]
 async fn memberships(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -248,6 +265,11 @@ async fn memberships(
 
 /// `DELETE /api/v1/groups/{name}/memberships/{user_id}` → removes the member
 /// (group admins of that group). The member's grants are left alone.
+#[utoipa::path(
+    delete, path = "/api/v1/groups/{name}/memberships/{user_id}", tag = "native",
+    params(("name" = String, Path, description = "Group name"), ("user_id" = String, Path, description = "User id")),
+    responses((status = 200, description = "Removed", body = Object))
+)]
 async fn membership(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -52,6 +52,43 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     router.merge(native)
 }
 
+/// The OpenAPI description of the native routes.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(
+        audit::list,
+        datasets::whoami,
+        datasets::datasets,
+        datasets::versions,
+        datasets::buckets,
+        access::check_access,
+        access::explain_access,
+        grants::dataset_grants,
+        grants::grant,
+        grants::memberships,
+        grants::membership,
+        tokens::tokens,
+        tokens::token,
+        service_accounts::list_or_create,
+        service_accounts::detail,
+        service_accounts::add,
+        service_accounts::remove,
+        tos::services,
+        tos::create_tos,
+        tos::invite_page,
+        tos::get_tos,
+        tos::retire,
+        tos::accept,
+        requests::dataset_requests,
+        requests::own_requests,
+        requests::decide,
+        requests::invitations,
+        requests::invitation,
+    ))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
 /// What the presenting token's document says about the caller's authority.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct View {

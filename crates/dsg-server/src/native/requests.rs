@@ -65,6 +65,12 @@ async fn dataset_row(
         .ok_or_else(|| ApiError::not_found("Dataset not found"))
 }
 
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/access-requests", tag = "native",
+    params(("name" = String, Path, description = "Dataset name"), ("status" = Option<String>, Query, description = "Only requests with this status")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: the dataset's requests", body = Vec<Object>),
+        (status = 201, description = "POST: filed", body = Object))
+)]
 async fn dataset_requests(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -115,6 +121,10 @@ async fn dataset_requests(
     Ok(created(request_json(&r)))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/access-requests", tag = "native",
+    responses((status = 200, description = "The caller's own requests", body = Vec<Object>))
+)]
 async fn own_requests(State(state): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.human()?;
     ctx.allow(&[Method::GET])?;
@@ -125,6 +135,11 @@ async fn own_requests(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
     Ok(Json(list.iter().map(request_json).collect::<Vec<_>>()).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/access-requests/{id}/{action}", tag = "native",
+    params(("id" = String, Path, description = "Request id"), ("action" = String, Path, description = "`approve` or `deny`")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    responses((status = 200, description = "Decided", body = Object))
+)]
 async fn decide(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -182,6 +197,12 @@ async fn decide(
     Ok(Json(request_json(&r)).into_response())
 }
 
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/invitations", tag = "native",
+    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: the dataset's invitations", body = Vec<Object>),
+        (status = 201, description = "POST: invited (or granted at once)", body = Object))
+)]
 async fn invitations(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -249,6 +270,11 @@ async fn invitations(
     Ok(created(out))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/datasets/{name}/invitations/{id}", tag = "native",
+    params(("name" = String, Path, description = "Dataset name"), ("id" = String, Path, description = "Invitation id")),
+    responses((status = 200, description = "Withdrawn", body = Object))
+)]
 async fn invitation(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -29,6 +29,12 @@ fn admin(ctx: &Ctx) -> Result<(), ApiError> {
     require(ctx.view().is_admin())
 }
 
+#[utoipa::path(
+    method(get, post), path = "/api/v1/service-accounts", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: every service account", body = Vec<Object>),
+        (status = 201, description = "POST: created, with its first token", body = Object))
+)]
 async fn list_or_create(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -69,6 +75,11 @@ async fn sa_id(state: &AppState, name: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::not_found("Service account not found"))
 }
 
+#[utoipa::path(
+    method(get, patch), path = "/api/v1/service-accounts/{name}", tag = "native",
+    params(("name" = String, Path, description = "Service account name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "The service account with its tokens and grants", body = Object))
+)]
 async fn detail(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -123,6 +134,11 @@ async fn detail(
     .into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/service-accounts/{name}/{kind}", tag = "native",
+    params(("name" = String, Path, description = "Service account name"), ("kind" = String, Path, description = "`tokens` or `grants`")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 201, description = "Added", body = Object))
+)]
 async fn add(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -166,6 +182,11 @@ async fn add(
     Ok(created(out))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/service-accounts/{name}/{kind}/{id}", tag = "native",
+    params(("name" = String, Path, description = "Service account name"), ("kind" = String, Path, description = "`tokens` or `grants`"), ("id" = String, Path, description = "Token or grant id")),
+    responses((status = 200, description = "Removed", body = Object))
+)]
 async fn remove(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -26,6 +26,12 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
 /// `GET` → the caller's tokens with their scopes (never values);
 /// `POST {"description", "expires_at", "read_only", "datasets": [..]}` → 201
 /// with the new token's value (shown once). Humans only.
+#[utoipa::path(
+    method(get, post), path = "/api/v1/tokens", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 200, description = "GET: the caller's tokens with their scopes", body = Vec<Object>),
+        (status = 201, description = "POST: the new token, its value shown once", body = Object))
+)]
 async fn tokens(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -101,6 +107,11 @@ async fn tokens(
 
 /// `DELETE /api/v1/tokens/{id}` → revokes one of the caller's tokens
 /// (global admins: anyone's). Humans only.
+#[utoipa::path(
+    delete, path = "/api/v1/tokens/{id}", tag = "native",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 200, description = "Revoked", body = Object))
+)]
 async fn token(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -63,6 +63,11 @@ struct TosPage<'a> {
     login: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/services", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 201, description = "Created", body = Object))
+)]
 async fn services(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -108,6 +113,11 @@ fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {
     v
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/tos", tag = "native",
+    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    responses((status = 201, description = "Created", body = Object))
+)]
 async fn create_tos(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -176,6 +186,11 @@ async fn tos(state: &AppState, id: &str) -> Result<TosRow, ApiError> {
         .ok_or_else(|| ApiError::not_found("TOS not found"))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/tos/{id}", tag = "native",
+    params(("id" = String, Path, description = "TOS id")),
+    responses((status = 200, description = "The document", body = Object))
+)]
 async fn get_tos(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -195,6 +210,11 @@ async fn get_tos(
     Ok(Json(v).into_response())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/tos/{id}/retire", tag = "native",
+    params(("id" = String, Path, description = "TOS id")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    responses((status = 200, description = "Retired", body = Object))
+)]
 async fn retire(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -289,6 +309,12 @@ fn query_next(uri: &Uri) -> String {
         .unwrap_or_default()
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/tos/invite/{token}", tag = "native",
+    params(("token" = String, Path, description = "Invitation token")),
+    security((), ("cookie" = [])),
+    responses((status = 200, description = "HTML page showing the document", content_type = "text/html"))
+)]
 async fn invite_page(
     State(state): State<AppState>,
     method: Method,
@@ -335,6 +361,12 @@ fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
         .any(|n| crate::credentials::cookie(headers, n).is_some())
 }
 
+#[utoipa::path(
+    method(get, post), path = "/api/v1/tos/{id}/accept", tag = "native",
+    params(("id" = String, Path, description = "TOS id")),
+    responses((status = 200, description = "GET: HTML acceptance page; POST: accepted", body = Object),
+        (status = 303, description = "POST from the HTML form: back to `next`"))
+)]
 async fn accept(
     State(state): State<AppState>,
     request_id: Option<axum::Extension<super::RequestId>>,
@@ -344,6 +376,9 @@ async fn accept(
     uri: Uri,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
+    if ![Method::GET, Method::HEAD, Method::POST].contains(&method) {
+        return Err(ApiError::method_not_allowed(&method));
+    }
     let t = tos(&state, &id).await?;
     if method == Method::GET || method == Method::HEAD {
         let who = browser_user(&state, &headers, &uri).await;
@@ -356,9 +391,6 @@ async fn accept(
             &query_next(&uri),
         )
         .await;
-    }
-    if method != Method::POST {
-        return Err(ApiError::method_not_allowed(&method));
     }
     let auth = state
         .authenticate(&headers, uri.query(), None)

@@ -171,7 +171,21 @@ fn preflight_or_method(method: &Method) -> Option<Response> {
     }
 }
 
+/// The OpenAPI description of `/token` and `/gcs_token`.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(token_endpoint, gcs_token_endpoint))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
+}
+
 /// `POST /token` (and its `OPTIONS` preflight).
+#[utoipa::path(
+    method(post, options), path = "/token", tag = "ngauth",
+    security((), ("cookie" = [])),
+    responses((status = 200, description = "A user token as plain text", body = String, content_type = "text/plain"),
+        (status = 204, description = "OPTIONS preflight"))
+)]
 async fn token_endpoint(
     State(state): State<AppState>,
     method: Method,
@@ -287,6 +301,13 @@ async fn issue_user_token(state: &AppState, headers: &HeaderMap) -> Result<Strin
 
 /// `POST /gcs_token` (and its `OPTIONS` preflight). The body is JSON
 /// whatever the `Content-Type` (Neuroglancer sends `text/plain`).
+#[utoipa::path(
+    method(post, options), path = "/gcs_token", tag = "ngauth",
+    request_body(content = Object, description = "`{\"token\": …}`; JSON whatever the content type", content_type = "application/json"),
+    security(()),
+    responses((status = 200, description = "`{\"token\": …}`: a Google access token", body = Object),
+        (status = 204, description = "OPTIONS preflight"))
+)]
 async fn gcs_token_endpoint(
     State(state): State<AppState>,
     method: Method,

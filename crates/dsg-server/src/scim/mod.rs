@@ -6,6 +6,9 @@
 
 pub mod auth;
 pub mod error;
+mod openapi;
+
+pub use openapi::{error_schema, openapi_paths};
 
 use axum::Router;
 use axum::body::Bytes;

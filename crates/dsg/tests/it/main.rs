@@ -38,6 +38,7 @@ mod metrics;
 mod native;
 mod ngauth;
 mod ngauth_login;
+mod openapi;
 mod scenarios;
 mod schema;
 mod scim;
