@@ -81,6 +81,8 @@ pub(crate) struct WebUser {
     pub view: View,
     /// The authentication (document, token).
     pub auth: Authenticated,
+    /// The client's address ([`crate::forwarded`]), recorded with TOS acceptances.
+    pub client_ip: Option<String>,
     request_id: Option<String>,
 }
 
@@ -109,6 +111,10 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         email: auth.document.info.email.clone(),
         view: View::of(&auth),
         auth,
+        client_ip: parts
+            .extensions
+            .get::<crate::forwarded::ClientIp>()
+            .map(|c| c.0.to_string()),
         request_id: parts
             .extensions
             .get::<crate::native::RequestId>()

@@ -184,7 +184,7 @@ async fn accept_one(
 ) -> Result<Option<Flash>, PageError> {
     let u = &posted.user;
     Ok(
-        match record_acceptance(state, u.actor(), u.id, &u.view, t, None).await? {
+        match record_acceptance(state, u.actor(), u.id, &u.view, t, u.client_ip.as_deref()).await? {
             Recorded::Accepted => Some(Flash::success(format!("Accepted: {}", t.name))),
             Recorded::Already => Some(Flash::info(format!(
                 "You have already accepted: {}",

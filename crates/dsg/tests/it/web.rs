@@ -760,6 +760,13 @@ async fn what_pages_change_shows_on_the_next_user_cache(backend: Backend) {
         cache_of(&app, &t("boss")).await["permissions_v2"]["fish2"],
         json!(["admin", "edit", "manage", "view"])
     );
+    // The acceptance records where it came from (the TCP peer: no trusted proxy here).
+    let sql = "SELECT ip_address FROM tos_acceptance WHERE ip_address IS NOT NULL";
+    let ips: Vec<String> = match app.store.db() {
+        dsg_store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        dsg_store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    };
+    assert_eq!(ips, ["127.0.0.1"]);
     // Someone without access to the invite-only dataset is refused (403), nothing recorded.
     let stranger = Visitor::new(&app, Some(&t("new")));
     let page = stranger.get(&landing).await;
