@@ -242,7 +242,9 @@ pub async fn browser_login(
 /// an `X-Requested-With` header.
 #[utoipa::path(
     method(get, post), path = "/api/v1/authorize", tag = "login",
-    params(("redirect" = Option<String>, Query, description = "Where to return after login")),
+    params(("redirect" = Option<String>, Query, description = "Where to return after login"),
+        ("service" = Option<String>, Query, description = "With `dataset`: pass the service-check page for pending terms"),
+        ("dataset" = Option<String>, Query, description = "With `service`: the dataset the login is for")),
     request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
     security(()),
     responses((status = 302, description = "To the identity provider"),
@@ -266,11 +268,38 @@ pub async fn cave_authorize(
         })?;
         next = v.get("redirect").and_then(Value::as_str).map(str::to_owned);
     }
-    let next = Some(next.unwrap_or_else(|| "/".into()));
+    let next = next.unwrap_or_else(|| "/".into());
+    // CAVE names the service and dataset the login is for: the browser then
+    // passes the service-check page, which asks for any terms still pending
+    // and continues to `redirect` (spec §3.8(b)).
+    let (service, dataset) = (
+        query_param(q, "service").unwrap_or_default(),
+        query_param(q, "dataset").unwrap_or_default(),
+    );
+    let next = if service.is_empty() || dataset.is_empty() {
+        next
+    } else {
+        let origin = public_origin(&state, &headers)?;
+        let inner = redirect::validate(&next, &origin, &state.config.redirect_hosts())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
+                )
+            })?;
+        let enc = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        format!(
+            "/web/tos/service-check/?service={}&dataset={}&next={}",
+            enc(&service),
+            enc(&dataset),
+            enc(&inner)
+        )
+    };
     let (url, cookie) = begin(
         &state,
         &headers,
-        next,
+        Some(next),
         query_param(q, "provider"),
         CAVE_CALLBACK,
     )

@@ -685,3 +685,54 @@ both_backends!(
     redirect_hosts_default,
     crate::login::redirect_hosts_default_to_the_cookie_domain
 );
+
+/// CAVE's `authorize?service=…&dataset=…` login passes the service-check
+/// page, which asks for pending terms and then continues to `redirect`.
+async fn cave_login_for_a_service_passes_the_service_check(backend: Backend) {
+    let (app, _idp) = app_with_idp(backend, |_, _| {}).await;
+    app.seed(serde_json::json!({
+        "datasets": [{"name": "fish2", "tos": "t"}, {"name": "free"}],
+        "tos": [{"key": "t", "name": "Fish terms", "text": "Be nice.", "dataset": "fish2"}]
+    }))
+    .await
+    .unwrap();
+    let (client, _) = browser();
+    let (auth_url, _) = start(
+        &app,
+        &client,
+        "/api/v1/authorize?redirect=%2Fdone%3Fa%3D1&service=datastack&dataset=fish2",
+    )
+    .await;
+    let cb = drive(&client, &auth_url, "alice", &app.url(CAVE_CB)).await;
+    let r = client.get(&cb).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let loc = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        loc,
+        "/web/tos/service-check/?service=datastack&dataset=fish2&next=%2Fdone%3Fa%3D1"
+    );
+    let page = client.get(app.url(&loc)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Fish terms"));
+    // Nothing pending: straight on to `redirect`.
+    let r = client
+        .get(app.url("/web/tos/service-check/?service=datastack&dataset=free&next=%2Fdone"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/done");
+    // A foreign `redirect` is refused before any login, service or not.
+    let r = client
+        .get(app.url(
+            "/api/v1/authorize?redirect=https%3A%2F%2Fevil.org%2F&service=datastack&dataset=fish2",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    app.shutdown().await;
+}
+both_backends!(
+    cave_service_check,
+    crate::login::cave_login_for_a_service_passes_the_service_check
+);
