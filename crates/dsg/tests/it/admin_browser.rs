@@ -7,14 +7,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dsg_server::idp::config::ProviderConfig;
-use dsg_testkit::{Backend, eventually, spawn_app_with};
+use dsg_testkit::{Backend, eventually};
 use fantoccini::{Client, Locator};
 use serde_json::json;
-
-use crate::idp::{SECRET, free_port, start_idp};
-
-const BROWSER_CB: &str = "/accounts/google/login/callback/";
 
 fn screenshot_dir() -> PathBuf {
     std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
@@ -52,23 +47,7 @@ async fn source(c: &Client) -> String {
 }
 
 async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let idp = start_idp(&[format!("{base}{BROWSER_CB}")]).await;
-    let issuer = idp.issuer.clone();
-    let app = spawn_app_with(backend, |c| {
-        c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.server.secret_key = SECRET.into();
-        c.login.providers = vec![ProviderConfig {
-            name: "testidp".into(),
-            issuer: issuer.clone(),
-            client_id: "dsg-test".into(),
-            client_secret: "dsg-test-secret".into(),
-            ..ProviderConfig::default()
-        }];
-    })
-    .await
-    .unwrap();
+    let (app, idp) = crate::idp::app_with_idp(backend, |_, _| {}).await;
     let s = app
         .seed(json!({
             "datasets": [{"name": "fish2", "description": "Zebrafish"}, {"name": "hemibrain"}],
@@ -104,7 +83,7 @@ async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend)
         .await
         .unwrap();
     // Back on the console page the login started from.
-    wait_url(&c, &format!("{base}/admin/datasets/")).await;
+    wait_url(&c, &app.url("/admin/datasets/")).await;
     let page = source(&c).await;
     assert!(page.contains("Signed in as alice@example.org"), "{page}");
     assert!(

@@ -11,6 +11,46 @@ use tokio::process::{Child, Command};
 /// Server secret used by login tests (so a test can forge the state cookie).
 pub const SECRET: &str = "login-test-secret-0123456789abcdef0123456789";
 
+/// The browser (allauth-style) login callback.
+pub const BROWSER_CB: &str = "/accounts/google/login/callback/";
+/// The CAVE login callback.
+pub const CAVE_CB: &str = "/api/v1/oauth2callback";
+
+/// A server whose login provider is a fresh test OpenID provider (both
+/// callbacks registered); `tweak` adjusts the rest of the configuration.
+pub async fn app_with_idp(
+    backend: dsg_testkit::Backend,
+    tweak: impl Fn(&mut dsg_server::Config, &str),
+) -> (dsg_testkit::TestApp, Idp) {
+    // The port is chosen before the server binds it (the provider must know
+    // the callback URL), so another socket may take it in between: retry.
+    let mut last = None;
+    for _ in 0..5 {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let idp = start_idp(&[format!("{base}{BROWSER_CB}"), format!("{base}{CAVE_CB}")]).await;
+        let issuer = idp.issuer.clone();
+        let app = dsg_testkit::spawn_app_with(backend, |c| {
+            c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
+            c.server.secret_key = SECRET.into();
+            c.login.providers = vec![dsg_server::idp::config::ProviderConfig {
+                name: "testidp".into(),
+                issuer: issuer.clone(),
+                client_id: "dsg-test".into(),
+                client_secret: "dsg-test-secret".into(),
+                ..dsg_server::idp::config::ProviderConfig::default()
+            }];
+            tweak(c, &issuer);
+        })
+        .await;
+        match app {
+            Ok(app) => return (app, idp),
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("server did not start: {last:?}")
+}
+
 /// A running provider; killed when dropped.
 pub struct Idp {
     pub issuer: String,

@@ -7,43 +7,9 @@ use dsg_server::login::state as login_state;
 use dsg_testkit::{Backend, TestApp, spawn_app_with};
 use serde_json::Value;
 
-use crate::idp::{SECRET, browser, drive, free_port, set_cookie, start_idp};
+use crate::idp::{SECRET, app_with_idp, browser, drive, free_port, set_cookie};
 
-const BROWSER_CB: &str = "/accounts/google/login/callback/";
-const CAVE_CB: &str = "/api/v1/oauth2callback";
-
-async fn app_with_idp(
-    backend: Backend,
-    tweak: impl Fn(&mut dsg_server::Config, &str),
-) -> (TestApp, crate::idp::Idp) {
-    // The port is chosen before the server binds it (the provider must know
-    // the callback URL), so another socket may take it in between: retry.
-    let mut last = None;
-    for _ in 0..5 {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let idp = start_idp(&[format!("{base}{BROWSER_CB}"), format!("{base}{CAVE_CB}")]).await;
-        let issuer = idp.issuer.clone();
-        let app = spawn_app_with(backend, |c| {
-            c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
-            c.server.secret_key = SECRET.into();
-            c.login.providers = vec![ProviderConfig {
-                name: "testidp".into(),
-                issuer: issuer.clone(),
-                client_id: "dsg-test".into(),
-                client_secret: "dsg-test-secret".into(),
-                ..ProviderConfig::default()
-            }];
-            tweak(c, &issuer);
-        })
-        .await;
-        match app {
-            Ok(app) => return (app, idp),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("server did not start: {last:?}")
-}
+use crate::idp::{BROWSER_CB, CAVE_CB};
 
 /// `/auth/login?next=…` → provider URL (and the login-state cookie).
 async fn start(app: &TestApp, client: &reqwest::Client, path: &str) -> (String, String) {

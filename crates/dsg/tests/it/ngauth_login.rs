@@ -2,40 +2,23 @@
 //! through the login entry point and a real OpenID provider, comes back to
 //! the popup, and the token it posts works on `/gcs_token`.
 
-use dsg_server::idp::config::ProviderConfig;
-use dsg_testkit::{Backend, spawn_app_with};
+use dsg_testkit::Backend;
 use serde_json::{Value, json};
 
 use crate::google::GoogleStub;
-use crate::idp::{SECRET, browser, drive, free_port, start_idp};
+use crate::idp::{BROWSER_CB, browser, drive};
 use crate::ngauth::{NG, world};
-
-const BROWSER_CB: &str = "/accounts/google/login/callback/";
 
 async fn popup_logs_in_through_the_identity_provider(backend: Backend) {
     let google = GoogleStub::start().await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let idp = start_idp(&[format!("{base}{BROWSER_CB}")]).await;
-    let issuer = idp.issuer.clone();
     let key = google.key_file.display().to_string();
     let sts = google.sts_url();
-    let app = spawn_app_with(backend, |c| {
-        c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.server.secret_key = SECRET.into();
-        c.login.providers = vec![ProviderConfig {
-            name: "testidp".into(),
-            issuer: issuer.clone(),
-            client_id: "dsg-test".into(),
-            client_secret: "dsg-test-secret".into(),
-            ..ProviderConfig::default()
-        }];
+    let (app, idp) = crate::idp::app_with_idp(backend, |c, _| {
         c.ngauth.allowed_origins = vec![NG.into()];
-        c.gcs.credentials_file = key;
-        c.gcs.sts_url = sts;
+        c.gcs.credentials_file = key.clone();
+        c.gcs.sts_url = sts.clone();
     })
-    .await
-    .unwrap();
+    .await;
     app.seed(world()).await.unwrap();
     let (client, _jar) = browser();
 

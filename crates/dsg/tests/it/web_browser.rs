@@ -10,16 +10,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dsg_server::idp::config::ProviderConfig;
-use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with, user_token};
+use dsg_testkit::{Backend, TestApp, eventually, user_token};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 use crate::browser::start_driver;
-use crate::idp::{SECRET, free_port, start_idp};
-
-const BROWSER_CB: &str = "/accounts/google/login/callback/";
 
 fn screenshot_dir() -> PathBuf {
     std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
@@ -116,23 +112,7 @@ async fn cache(app: &TestApp, token: &str) -> Value {
 }
 
 async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let idp = start_idp(&[format!("{base}{BROWSER_CB}")]).await;
-    let issuer = idp.issuer.clone();
-    let app = spawn_app_with(backend, |c| {
-        c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.server.secret_key = SECRET.into();
-        c.login.providers = vec![ProviderConfig {
-            name: "testidp".into(),
-            issuer: issuer.clone(),
-            client_id: "dsg-test".into(),
-            client_secret: "dsg-test-secret".into(),
-            ..ProviderConfig::default()
-        }];
-    })
-    .await
-    .unwrap();
+    let (app, idp) = crate::idp::app_with_idp(backend, |_, _| {}).await;
     let s = app.seed(world()).await.unwrap();
     let v_token = user_token(&s, "v", "t");
     let (_driver, c) = start_driver().await;
