@@ -48,13 +48,10 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Some(c) = client {
         req.extensions_mut().insert(c);
     }
+    // Reference-counted clones: nothing is copied on the request path.
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let uri = req.uri().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     req.extensions_mut().insert(RequestId(id));
     let mut response = next.run(req).await;
     if let Some(v) = &header {
@@ -62,7 +59,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     let elapsed = start.elapsed();
     state.metrics.request(
-        &route,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
         elapsed.as_secs_f64(),
@@ -70,11 +67,11 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     tracing::info!(
         target: "dsg::access",
         method = %method,
-        path = %path,
+        path = uri.path(),
         status = response.status().as_u16(),
         latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         request_id = header.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
-        client = %client.map(|c| c.0.to_string()).unwrap_or_default(),
+        client = ?client.map(|c| c.0),
         "request"
     );
     response
