@@ -117,6 +117,15 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     <Doc as utoipa::OpenApi>::openapi()
 }
 
+/// `next` when it is on this server or an allowed host, else 400.
+fn allowed_next(state: &AppState, origin: &str, next: &str) -> Result<String, ApiError> {
+    redirect::validate(next, origin, &state.config.redirect_hosts()).ok_or_else(|| {
+        ApiError::bad_request(
+            "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
+        )
+    })
+}
+
 /// Starts a login: validates `next`, picks the provider, stores the login
 /// state in its cookie and returns the provider URL plus that cookie.
 async fn begin(
@@ -129,12 +138,7 @@ async fn begin(
     let origin = public_origin(state, headers)?;
     let next = match next.filter(|n| !n.is_empty()) {
         None => state.config.login.default_next.clone(),
-        Some(n) => redirect::validate(&n, &origin, &state.config.redirect_hosts())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
-                )
-            })?,
+        Some(n) => allowed_next(state, &origin, &n)?,
     };
     let Some(p) = state.idp.provider(provider.as_deref()) else {
         return Err(ApiError::Error(
@@ -279,13 +283,7 @@ pub async fn cave_authorize(
     let next = if service.is_empty() || dataset.is_empty() {
         next
     } else {
-        let origin = public_origin(&state, &headers)?;
-        let inner = redirect::validate(&next, &origin, &state.config.redirect_hosts())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
-                )
-            })?;
+        let inner = allowed_next(&state, &public_origin(&state, &headers)?, &next)?;
         let enc = |v: &str| {
             percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
         };
