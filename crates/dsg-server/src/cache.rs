@@ -120,6 +120,25 @@ pub struct PermissionCache {
     last_used: Mutex<Vec<(TokenTable, i64, Timestamp)>>,
     last_used_resolution: i64,
     stats: Stats,
+    feed: Feed,
+}
+
+/// When the outbox was last replayed, and whether a PostgreSQL listener is
+/// connected: how `/readyz` judges the freshness of decisions.
+#[derive(Debug)]
+struct Feed {
+    started: std::time::Instant,
+    caught_up_ms: AtomicU64,
+    listening: std::sync::atomic::AtomicBool,
+}
+
+/// The cache's view of the change feed, for `/readyz`.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedStatus {
+    /// Time since the outbox was last replayed completely.
+    pub caught_up_ago: std::time::Duration,
+    /// PostgreSQL: a `LISTEN` connection is up (else polling only).
+    pub listening: bool,
 }
 
 /// What the cache has done since start, for `/metrics`.
@@ -181,6 +200,11 @@ impl PermissionCache {
             last_used: Mutex::new(Vec::new()),
             last_used_resolution: config.last_used_resolution_secs.max(1),
             stats: Stats::default(),
+            feed: Feed {
+                started: std::time::Instant::now(),
+                caught_up_ms: AtomicU64::new(0),
+                listening: std::sync::atomic::AtomicBool::new(false),
+            },
             store,
         })
     }
@@ -246,6 +270,24 @@ impl PermissionCache {
         Ok(())
     }
 
+    /// Records whether the PostgreSQL listener is connected.
+    pub fn set_listening(&self, up: bool) {
+        self.feed.listening.store(up, Ordering::Release);
+    }
+
+    /// How fresh this cache's knowledge of other processes' changes is.
+    pub fn feed_status(&self) -> FeedStatus {
+        let ms = self.feed.caught_up_ms.load(Ordering::Acquire);
+        FeedStatus {
+            caught_up_ago: self
+                .feed
+                .started
+                .elapsed()
+                .saturating_sub(std::time::Duration::from_millis(ms)),
+            listening: self.feed.listening.load(Ordering::Acquire),
+        }
+    }
+
     /// Replays every outbox row newer than the last one seen.
     ///
     /// # Errors
@@ -256,6 +298,8 @@ impl PermissionCache {
             let seen = self.seen_seq.load(Ordering::Acquire);
             let batch: Vec<SeqEvent> = self.store.events_since(seen).await?;
             let Some(last) = batch.last().map(|e| e.seq) else {
+                let ms = u64::try_from(self.feed.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.feed.caught_up_ms.store(ms, Ordering::Release);
                 return Ok(());
             };
             let events: Vec<CacheEvent> = batch.into_iter().map(|e| e.event).collect();

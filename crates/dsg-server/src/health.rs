@@ -1,13 +1,16 @@
 //! Probes: `/health` (the original's), `/healthz` (alive), `/readyz`
-//! (database reachable and migrated), `/version`. Unauthenticated.
+//! (every dependency, see [`readyz`]), `/version`. Unauthenticated.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::gcs::Reachability;
 use crate::state::AppState;
 
 /// The OpenAPI description of the probes.
@@ -39,8 +42,12 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// `GET /readyz` → 200 when the database answers and is fully migrated,
-/// else 503 with the reasons.
+/// `GET /readyz` → 200 `ready` (or `degraded`: login, JWT bearer tokens or
+/// `/gcs_token` are impaired, opaque tokens work) or 503 `unavailable` when
+/// this replica must not take traffic: the database is unreachable or not
+/// fully migrated, or (PostgreSQL) the change feed has stalled so that
+/// permission changes made elsewhere might not show here. `checks` has one
+/// entry per dependency.
 #[utoipa::path(
     get, path = "/readyz", tag = "probes", security(()),
     responses((status = 200, description = "Ready (or degraded)", body = Object),
@@ -48,38 +55,101 @@ pub async fn healthz() -> Response {
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let mut reasons = Vec::new();
-    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.ping()).await;
-    match ping {
-        Ok(Ok(())) => match state.store.migration_status().await {
-            Ok((applied, expected)) if applied >= expected => {}
-            Ok((applied, expected)) => reasons.push(format!(
-                "database migrated to {applied} of {expected}: run `dsg migrate`"
-            )),
-            Err(e) => reasons.push(format!("cannot read migration state: {e}")),
-        },
-        Ok(Err(e)) => reasons.push(format!("database unreachable: {e}")),
-        Err(_) => reasons.push("database did not answer within 2 s".into()),
-    }
-    let backend = state.store.backend().as_str();
+    let mut degraded = Vec::new();
+    let database = database_check(&state, &mut reasons).await;
+    let cache_feed = cache_feed_check(&state, &mut reasons);
+    let gcs = gcs_check(&state, &mut degraded);
     // Identity providers that are not ready degrade login / JWT bearer
     // tokens only; opaque tokens keep working, so the replica stays ready.
     let idp = state.idp.not_ready();
-    if reasons.is_empty() {
-        let mut body = json!({"status": "ready", "database": backend});
-        if !idp.is_empty() {
-            body["status"] = "degraded".into();
-            body["identity_providers_not_ready"] = idp.into();
-        }
-        if let Some(s) = state.idp.status() {
-            body["identity_providers"] = s;
-        }
-        Json(body).into_response()
+    degraded.extend(idp.iter().cloned());
+    let backend = state.store.backend().as_str();
+    let mut checks = json!({"database": database, "cache_feed": cache_feed, "gcs": gcs});
+    let mut body = json!({"database": backend});
+    if let Some(s) = state.idp.status() {
+        checks["identity_providers"] = s.clone();
+        body["identity_providers"] = s;
+    }
+    body["checks"] = checks;
+    let status = if !reasons.is_empty() {
+        body["reasons"] = reasons.into();
+        StatusCode::SERVICE_UNAVAILABLE
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "database": backend, "reasons": reasons})),
-        )
-            .into_response()
+        StatusCode::OK
+    };
+    body["status"] = match (status, degraded.is_empty()) {
+        (StatusCode::OK, true) => "ready",
+        (StatusCode::OK, false) => "degraded",
+        _ => "unavailable",
+    }
+    .into();
+    if !degraded.is_empty() {
+        body["degraded"] = degraded.into();
+    }
+    if !idp.is_empty() {
+        body["identity_providers_not_ready"] = idp.into();
+    }
+    (status, Json(body)).into_response()
+}
+
+async fn database_check(state: &AppState, reasons: &mut Vec<String>) -> Value {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
+    let reason = match ping {
+        Ok(Ok(())) => match state.store.migration_status().await {
+            Ok((applied, expected)) if applied >= expected => {
+                return json!({"ok": true, "migrations": format!("{applied}/{expected}")});
+            }
+            Ok((applied, expected)) => {
+                format!("database migrated to {applied} of {expected}: run `dsg migrate`")
+            }
+            Err(e) => format!("cannot read migration state: {e}"),
+        },
+        Ok(Err(e)) => format!("database unreachable: {e}"),
+        Err(_) => "database did not answer within 2 s".into(),
+    };
+    reasons.push(reason.clone());
+    json!({"ok": false, "error": reason})
+}
+
+/// How long the PostgreSQL change feed may go without a complete replay
+/// before decisions here count as possibly stale.
+pub fn feed_deadline(poll_interval_ms: u64) -> Duration {
+    Duration::from_millis(poll_interval_ms.saturating_mul(10)).max(Duration::from_secs(5))
+}
+
+fn cache_feed_check(state: &AppState, reasons: &mut Vec<String>) -> Value {
+    if state.store.sqlite_path().is_some() {
+        // Every request compares the outbox's newest sequence number first.
+        return json!({"ok": true, "mode": "checked on every request"});
+    }
+    let feed = state.cache.feed_status();
+    let deadline = feed_deadline(state.config.cache.poll_interval_ms);
+    let ok = feed.caught_up_ago <= deadline;
+    if !ok {
+        reasons.push(format!(
+            "permission changes not replayed for {} s (limit {} s): decisions here may be stale",
+            feed.caught_up_ago.as_secs(),
+            deadline.as_secs()
+        ));
+    }
+    json!({
+        "ok": ok,
+        "mode": if feed.listening { "LISTEN/NOTIFY and poll" } else { "poll only (no LISTEN connection)" },
+        "caught_up_ms_ago": u64::try_from(feed.caught_up_ago.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+fn gcs_check(state: &AppState, degraded: &mut Vec<String>) -> Value {
+    match state.ngauth.gcs.reachability() {
+        Reachability::NotConfigured => json!({"ok": true, "state": "not configured"}),
+        Reachability::NotContacted => json!({"ok": true, "state": "not contacted yet"}),
+        Reachability::Contacted(c) => match c.unavailable {
+            None => json!({"ok": true, "state": "reachable", "at": c.at.to_rfc3339()}),
+            Some(why) => {
+                degraded.push(format!("Google credentials (/gcs_token): {why}"));
+                json!({"ok": false, "state": "unavailable", "at": c.at.to_rfc3339(), "error": why})
+            }
+        },
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         status = response.status().as_u16(),
         latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         request_id = header.as_ref().and_then(|v| v.to_str().ok()).unwrap_or(""),
-        client = ?client.map(|c| c.0),
+        client = client.map(|c| tracing::field::display(c.0)),
         "request"
     );
     response

@@ -210,7 +210,7 @@ fn nodelay(
 /// (notifications sent meanwhile are lost).
 async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch::Receiver<bool>) {
     let poll = Duration::from_millis(state.config.cache.poll_interval_ms);
-    let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+    let listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
         Ok(mut l) => match l.listen(dsg_store::events::NOTIFY_CHANNEL).await {
             Ok(()) => Some(l),
             Err(e) => {
@@ -223,17 +223,29 @@ async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch
             None
         }
     };
+    let mut listener = listener;
+    state.cache.set_listening(listener.is_some());
     loop {
+        let cache = &state.cache;
         let woke = async {
             match listener.as_mut() {
                 Some(l) => match tokio::time::timeout(poll, l.try_recv()).await {
-                    Ok(Ok(None)) => true, // reconnected: notifications may be lost
+                    Ok(Ok(None)) => {
+                        // Lost (reconnects on the next call): notifications may be lost.
+                        cache.set_listening(false);
+                        true
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "cache listener error");
+                        cache.set_listening(false);
                         tokio::time::sleep(poll).await;
                         false
                     }
-                    _ => false,
+                    // A notification, or a quiet wait on a live connection.
+                    Ok(Ok(Some(_))) | Err(_) => {
+                        cache.set_listening(true);
+                        false
+                    }
                 },
                 None => {
                     tokio::time::sleep(poll).await;

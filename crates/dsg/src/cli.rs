@@ -27,7 +27,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server (creates and migrates the database if needed).
-    Serve,
+    Serve(crate::daemon::ServeArgs),
+    /// Stop a server started with `serve --detach` (or `serve --pid-file`).
+    #[command(visible_alias = "stop-serve")]
+    Stop(crate::daemon::StopArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Make a user a global admin (creating the user if needed), or --remove it.
@@ -230,11 +233,51 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if config.log.format == "json" {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// Serves in the foreground; with a PID file, writes it once listening,
+/// ignores hang-ups (a detached server outlives its terminal) and removes
+/// the file on the way out.
+async fn serve(config: Config, pid_file: Option<&std::path::Path>) -> Result<()> {
+    init_logging(&config);
+    if let Some(p) = pid_file {
+        crate::daemon::claim_pid_file(p)?;
+    }
+    let app = Application::build(config.clone(), Options::default()).await?;
+    if let Some(p) = pid_file {
+        crate::daemon::write_pid_file(p)?;
+        ignore_hangups();
+    }
+    tracing::info!(
+        port = app.port(),
+        database = %config.database_target()?.describe(),
+        mode = ?config.server.mode,
+        pid = std::process::id(),
+        "DatasetGateway listening"
+    );
+    let served = app.run_until_stopped().await;
+    if let Some(p) = pid_file {
+        crate::daemon::remove_own_pid_file(p);
+    }
+    tracing::info!("DatasetGateway stopped");
+    Ok(served?)
+}
+
+fn ignore_hangups() {
+    #[cfg(unix)]
+    if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP ignored (stop the server with SIGTERM or `dsg stop`)");
+            }
+        });
     }
 }
 
@@ -248,17 +291,14 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => {
-            init_logging(&config);
-            let app = Application::build(config.clone(), Options::default()).await?;
-            tracing::info!(
-                port = app.port(),
-                database = %config.database_target()?.describe(),
-                mode = ?config.server.mode,
-                "DatasetGateway listening"
-            );
-            app.run_until_stopped().await?;
+        Command::Serve(args) => {
+            if args.detach {
+                let bind = config.server.bind.to_string();
+                return crate::daemon::detach(cli.config.as_deref(), &args, &bind);
+            }
+            serve(config, args.pid_file.as_deref()).await?;
         }
+        Command::Stop(args) => crate::daemon::stop(&args)?,
         Command::Migrate => {
             eprintln!(
                 "dsg: using database {}",

@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+mod daemon;
 mod imports_cli;
 mod native_cli;
 mod setup;

@@ -151,6 +151,27 @@ struct Configured {
     cached: tokio::sync::Mutex<Option<(String, Timestamp)>>,
     bucket_locks:
         parking_lot::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    last_contact: parking_lot::Mutex<Option<Contact>>,
+}
+
+/// Whether Google's token endpoints answered, for `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachability {
+    /// No service-account key configured (`/gcs_token` answers 503).
+    NotConfigured,
+    /// Configured, no call made yet.
+    NotContacted,
+    /// The last call.
+    Contacted(Contact),
+}
+
+/// The outcome of the last call to Google's token endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// When it was made.
+    pub at: Timestamp,
+    /// `None` when Google answered; else why it was unavailable.
+    pub unavailable: Option<String>,
 }
 
 /// The Google client (cheap to clone). Unconfigured when no key file is set.
@@ -305,6 +326,7 @@ impl Gcs {
                 refresh_margin_secs: config.refresh_margin_secs,
                 cached: tokio::sync::Mutex::new(None),
                 bucket_locks: parking_lot::Mutex::new(std::collections::HashMap::new()),
+                last_contact: parking_lot::Mutex::new(None),
             })),
             iam_sync: config.iam_sync,
         })
@@ -317,6 +339,34 @@ impl Gcs {
 
     fn configured(&self) -> Result<&Configured, GcsError> {
         self.inner.as_deref().ok_or(GcsError::NotConfigured)
+    }
+
+    /// What `/readyz` reports: no credentials, not contacted yet, or the
+    /// outcome of the last call to Google's token endpoints.
+    pub fn reachability(&self) -> Reachability {
+        match self.inner.as_deref() {
+            None => Reachability::NotConfigured,
+            Some(c) => match c.last_contact.lock().clone() {
+                None => Reachability::NotContacted,
+                Some(contact) => Reachability::Contacted(contact),
+            },
+        }
+    }
+
+    /// Remembers whether Google was reachable (a refusal of one exchange
+    /// is an answer, not an outage).
+    fn record<T>(&self, now: Timestamp, result: &Result<T, GcsError>) {
+        let Some(c) = self.inner.as_deref() else {
+            return;
+        };
+        let unavailable = match result {
+            Err(GcsError::Unavailable(why)) => Some(why.clone()),
+            _ => None,
+        };
+        *c.last_contact.lock() = Some(Contact {
+            at: now,
+            unavailable,
+        });
     }
 
     /// The service-account access token, from cache while it has more than
@@ -332,6 +382,18 @@ impl Gcs {
         {
             return Ok(token.clone());
         }
+        let fetched = self.fetch_source_token(c, now).await;
+        self.record(now, &fetched);
+        let (token, expires) = fetched?;
+        *cached = Some((token.clone(), expires));
+        Ok(token)
+    }
+
+    async fn fetch_source_token(
+        &self,
+        c: &Configured,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), GcsError> {
         let iat = now.as_secs();
         let claims = JwtClaims {
             iss: &c.email,
@@ -364,8 +426,7 @@ impl Gcs {
             .await
             .map_err(|e| GcsError::Unavailable(format!("OAuth token endpoint: bad answer: {e}")))?;
         let expires = now.plus_secs(body.expires_in.unwrap_or(3600));
-        *cached = Some((body.access_token.clone(), expires));
-        Ok(body.access_token)
+        Ok((body.access_token, expires))
     }
 
     /// A token that can only read `bucket` (or only the objects under
@@ -382,6 +443,18 @@ impl Gcs {
     ) -> Result<String, GcsError> {
         let c = self.configured()?;
         let source = self.source_token(now).await?;
+        let exchanged = self.exchange(c, &source, bucket, prefixes).await;
+        self.record(now, &exchanged);
+        exchanged
+    }
+
+    async fn exchange(
+        &self,
+        c: &Configured,
+        source: &str,
+        bucket: &str,
+        prefixes: Option<&[String]>,
+    ) -> Result<String, GcsError> {
         let options = match prefixes {
             None => access_boundary(bucket),
             Some(p) => prefix_access_boundary(bucket, p),
@@ -392,7 +465,7 @@ impl Gcs {
             .post(&c.sts_url)
             .form(&[
                 ("grant_type", TOKEN_EXCHANGE),
-                ("subject_token", source.as_str()),
+                ("subject_token", source),
                 ("subject_token_type", ACCESS_TOKEN_TYPE),
                 ("requested_token_type", ACCESS_TOKEN_TYPE),
                 ("options", options.as_str()),

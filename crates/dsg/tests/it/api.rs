@@ -377,7 +377,26 @@ async fn probes_answer(backend: Backend) {
         json!({"status": "ok"})
     );
     let ready = body(app.get("/readyz", None).await.unwrap(), 200).await;
-    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let checks = &ready["checks"];
+    assert_eq!(checks["database"]["ok"], true, "{ready}");
+    let migrations = checks["database"]["migrations"].as_str().unwrap();
+    let (applied, expected) = migrations.split_once('/').unwrap();
+    assert_eq!(applied, expected);
+    assert_eq!(checks["cache_feed"]["ok"], true, "{ready}");
+    assert_eq!(
+        checks["gcs"],
+        json!({"ok": true, "state": "not configured"})
+    );
+    if backend == Backend::Postgres {
+        // The LISTEN connection shows once it has waited one poll interval.
+        let listening = dsg_testkit::eventually(std::time::Duration::from_secs(5), || async {
+            let r = body(app.get("/readyz", None).await.unwrap(), 200).await;
+            r["checks"]["cache_feed"]["mode"] == "LISTEN/NOTIFY and poll"
+        })
+        .await;
+        assert!(listening);
+    }
     assert_eq!(
         body(app.get("/version", None).await.unwrap(), 200).await["name"],
         "dsg"
@@ -388,3 +407,44 @@ async fn probes_answer(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(probes_answer, super::probes_answer);
+
+/// PostgreSQL: when the change feed cannot be replayed, the replica leaves
+/// rotation (503, naming why) until it can again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_fails_while_the_change_feed_is_stalled() {
+    let app = dsg_testkit::spawn_app_with(Backend::Postgres, |c| c.cache.poll_interval_ms = 100)
+        .await
+        .unwrap();
+    let dsg_store::Db::Postgres(pool) = app.store.db().clone() else {
+        unreachable!()
+    };
+    sqlx::query("ALTER TABLE cache_event RENAME TO cache_event_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let stalled = dsg_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        app.get("/readyz", None).await.unwrap().status() == 503
+    })
+    .await;
+    assert!(stalled, "readyz must fail once replays stall");
+    let r: Value = app
+        .get("/readyz", None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "unavailable");
+    assert_eq!(r["checks"]["cache_feed"]["ok"], false, "{r}");
+    assert!(r["reasons"].to_string().contains("may be stale"), "{r}");
+    sqlx::query("ALTER TABLE cache_event_away RENAME TO cache_event")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let back = dsg_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        app.get("/readyz", None).await.unwrap().status() == 200
+    })
+    .await;
+    assert!(back, "readyz recovers once replays work again");
+    app.shutdown().await;
+}

@@ -326,5 +326,117 @@ fn serve_logs_each_request_with_its_id() {
     assert_eq!(line["fields"]["path"], "/api/v1/user/cache");
     assert_eq!(line["fields"]["status"], 401);
     assert!(line["fields"]["latency_us"].is_u64());
+    assert_eq!(line["fields"]["client"], "127.0.0.1");
     assert!(!line.to_string().contains("secretvalue"));
+}
+
+fn dsg_in(dir: &std::path::Path, port: u16, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DSG_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `serve --detach` returns once the server listens, writing `serve.pid` and
+/// appending to `serve.log`; a second one is refused; `dsg stop` lets an
+/// in-flight request finish (SIGTERM drains), removes the PID file and is
+/// tolerant of missing and stale ones.
+#[test]
+fn serve_detach_and_stop() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (ok, out, err) = dsg_in(dir.path(), port, &["serve", "--detach"]);
+    assert!(ok, "{out}{err}");
+    let pid: u32 = std::fs::read_to_string(dir.path().join("serve.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(out.contains(&format!("PID {pid}")), "{out}");
+    let (ok, _, err) = dsg_in(dir.path(), port, &["serve", "--detach"]);
+    assert!(!ok && err.contains("already running"), "{err}");
+
+    let (ok, token, err) = dsg_in(dir.path(), port, &["scim", "token", "create", "okta"]);
+    assert!(ok, "{err}");
+    let body = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"drain@example.org"}"#;
+    let (first, rest) = body.split_at(20);
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "POST /auth/scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        token.trim(),
+        body.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopper = {
+        let dir = dir.path().to_owned();
+        std::thread::spawn(move || dsg_in(&dir, port, &["stop", "--timeout", "30"]))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    conn.write_all(rest.as_bytes()).unwrap();
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    let (ok, out, err) = stopper.join().unwrap();
+    assert!(
+        ok && out.contains(&format!("server PID {pid} stopped")),
+        "{out}{err}"
+    );
+    assert!(!dir.path().join("serve.pid").exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    assert!(log.contains("DatasetGateway stopped"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal colours in the log file"
+    );
+
+    let (ok, out, _) = dsg_in(dir.path(), port, &["stop"]);
+    assert!(ok && out.contains("no server to stop"), "{out}");
+    std::fs::write(dir.path().join("serve.pid"), "4194999\n").unwrap();
+    let (ok, out, _) = dsg_in(dir.path(), port, &["stop-serve"]);
+    assert!(ok && out.contains("no server was running"), "{out}");
+    assert!(!dir.path().join("serve.pid").exists());
+}
+
+/// A detached server that cannot start says why (the log's last lines) and
+/// leaves no PID file.
+#[test]
+fn serve_detach_reports_a_failed_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (ok, _, err) = dsg_in(
+        dir.path(),
+        port,
+        &["serve", "--detach", "--log-file", "x.log"],
+    );
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("stopped at once") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(!dir.path().join("serve.pid").exists());
+    assert!(dir.path().join("x.log").exists());
 }

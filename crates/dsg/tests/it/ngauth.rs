@@ -215,10 +215,20 @@ fn body(token: &str, bucket: &str) -> String {
     json!({"token": token, "bucket": bucket}).to_string()
 }
 
+async fn readyz(app: &TestApp) -> Value {
+    let r = app.get("/readyz", None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
 async fn gcs_token_is_downscoped_through_sts(backend: Backend) {
     let google = GoogleStub::start().await;
     let app = app_with_google(backend, &google, "http://127.0.0.1:9").await;
     let s = app.seed(world()).await.unwrap();
+    assert_eq!(
+        readyz(&app).await["checks"]["gcs"],
+        json!({"ok": true, "state": "not contacted yet"})
+    );
     let t = ngauth_token_for(&app, &user_token(&s, "a", "login")).await;
 
     let r = post_gcs(&app, Some(NG), &body(&t, "fish2-data")).await;
@@ -378,6 +388,35 @@ async fn gcs_token_refusals_have_documented_statuses(backend: Backend) {
     // Denials happen before any Google call.
     let sts = google.forms("/v1/token").await;
     assert_eq!(sts.len(), 2, "only the two STS failure buckets reached STS");
+
+    // A Google outage degrades readiness (opaque tokens still work); any
+    // answer from Google, even a refusal of one exchange, clears it.
+    let ready = readyz(&app).await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    assert_eq!(ready["checks"]["gcs"]["state"], "unavailable", "{ready}");
+    assert!(
+        ready["degraded"].to_string().contains("Google credentials"),
+        "{ready}"
+    );
+    assert_eq!(
+        post_gcs(&app, Some(NG), &body(&t, "sts-refuses"))
+            .await
+            .status(),
+        502
+    );
+    assert_eq!(readyz(&app).await["status"], "ready");
+    let broken = post_gcs(&app, Some(NG), &body(&t, "sts-broken")).await;
+    assert_eq!(broken.status(), 503);
+    assert_eq!(readyz(&app).await["status"], "degraded");
+    assert_eq!(
+        post_gcs(&app, Some(NG), &body(&t, "fish2-data"))
+            .await
+            .status(),
+        200
+    );
+    let ready = readyz(&app).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"]["gcs"]["state"], "reachable", "{ready}");
 
     // Disallowed origin → 403 (readable); malformed → 400.
     let r = post_gcs(&app, Some("https://evil.example"), &body(&t, "fish2-data")).await;
