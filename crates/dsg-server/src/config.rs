@@ -57,6 +57,30 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Swagger UI at `/docs` (its OAuth2 login).
     pub swagger: crate::openapi::SwaggerConfig,
+    /// Optional Redis shared by replicas (cache invalidation, rate limits).
+    pub redis: RedisConfig,
+}
+
+/// `[redis]`: optional. Without it, replicas share everything through the
+/// database (PostgreSQL `LISTEN/NOTIFY`, rate-limit counters in a table).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]`; empty = no Redis.
+    pub url: String,
+    /// Prefix of every channel and key, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl RedisConfig {
+    /// The prefix, `dsg` when unset.
+    pub fn prefix(&self) -> &str {
+        if self.key_prefix.is_empty() {
+            "dsg"
+        } else {
+            &self.key_prefix
+        }
+    }
 }
 
 /// `[metrics]`
@@ -477,6 +501,17 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: String| Err(ConfigError(m));
         self.database_target()?;
+        if !self.redis.url.is_empty() {
+            let ok = url::Url::parse(&self.redis.url)
+                .is_ok_and(|u| u.scheme() == "redis" && u.host_str().is_some());
+            if !ok {
+                return fail(format!(
+                    "redis.url {:?} must be redis://host:port[/db] (rediss:// is not supported; \
+                     leave it empty to share everything through the database)",
+                    dsg_store::redact_url(&self.redis.url)
+                ));
+            }
+        }
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1".into());
         }
@@ -598,6 +633,7 @@ impl Config {
             redact(&mut p.client_secret);
         }
         c.database.url = dsg_store::redact_url(&c.database.url);
+        c.redis.url = dsg_store::redact_url(&c.redis.url);
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 
@@ -771,9 +807,10 @@ mod tests {
         let mut c = Config::default();
         c.server.secret_key = "supersecretvalue".into();
         c.database.url = "postgres://u:pw@h/db".into();
+        c.redis.url = "redis://:redispw@h:6379".into();
         let t = c.redacted_toml();
         assert!(
-            !t.contains("supersecretvalue") && !t.contains(":pw@"),
+            !t.contains("supersecretvalue") && !t.contains(":pw@") && !t.contains("redispw"),
             "{t}"
         );
     }

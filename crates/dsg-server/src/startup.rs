@@ -31,6 +31,9 @@ pub enum StartError {
     /// Database.
     #[error(transparent)]
     Store(#[from] dsg_store::StoreError),
+    /// Redis (`[redis] url`) unreachable.
+    #[error("{0}")]
+    Redis(String),
     /// Binding the listener.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -92,7 +95,11 @@ impl Application {
         let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
         let docs = crate::openapi::Docs::build(&config).await;
+        let redis = crate::redis_link::Redis::connect(&config.redis)
+            .await
+            .map_err(StartError::Redis)?;
         let state = AppState(Arc::new(Inner {
+            redis,
             ngauth,
             config,
             store,

@@ -37,6 +37,8 @@ pub struct Inner {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The OpenAPI document and Swagger UI configuration.
     pub docs: crate::openapi::Docs,
+    /// The shared Redis, when `[redis] url` is set.
+    pub redis: Option<crate::redis_link::Redis>,
 }
 
 impl std::ops::Deref for AppState {
