@@ -234,16 +234,43 @@ impl Store {
         self.sqlite_path.as_deref()
     }
 
-    /// Applies every pending migration (idempotent; takes a lock on PostgreSQL).
+    /// Applies every pending migration. Idempotent, and safe when several
+    /// replicas start at once: on PostgreSQL the migrator holds an advisory
+    /// lock, so a second replica waits and then finds nothing to do.
+    ///
+    /// Migrations are expand-only (new tables, columns with defaults,
+    /// triggers), so a database migrated by a newer release still serves an
+    /// older one during a rolling upgrade: migrations this binary does not
+    /// know are tolerated with a warning instead of refusing to start.
     ///
     /// # Errors
     /// A failed or modified migration.
     pub async fn migrate(&self) -> Result<()> {
         match &self.write_db {
-            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool) => Self::migrator(Backend::Sqlite).run(pool).await?,
+            Db::Postgres(pool) => Self::migrator(Backend::Postgres).run(pool).await?,
+        }
+        if let Ok((applied, expected)) = self.migration_status().await
+            && applied > expected
+        {
+            tracing::warn!(
+                applied,
+                known = expected,
+                "the database was migrated by a newer release; serving with this one's schema subset"
+            );
         }
         Ok(())
+    }
+
+    /// This release's migrations for `backend`, tolerant of newer ones.
+    #[doc(hidden)]
+    pub fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
+        let mut m = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        m.set_ignore_missing(true);
+        m
     }
 
     /// Applies the migrations up to and including `version` only: for tests
@@ -255,14 +282,14 @@ impl Store {
     pub async fn migrate_to(&self, version: i64) -> Result<()> {
         match &self.write_db {
             Db::Sqlite(pool) => {
-                sqlx::migrate!("./migrations/sqlite")
+                Self::migrator(Backend::Sqlite)
                     .run_to(version, pool)
-                    .await?;
+                    .await?
             }
             Db::Postgres(pool) => {
-                sqlx::migrate!("./migrations/postgres")
+                Self::migrator(Backend::Postgres)
                     .run_to(version, pool)
-                    .await?;
+                    .await?
             }
         }
         Ok(())
@@ -273,10 +300,7 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn migration_status(&self) -> Result<(usize, usize)> {
-        let expected = match &self.db {
-            Db::Sqlite(_) => sqlx::migrate!("./migrations/sqlite").iter().count(),
-            Db::Postgres(_) => sqlx::migrate!("./migrations/postgres").iter().count(),
-        };
+        let expected = Self::migrator(self.backend()).iter().count();
         const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE";
         let applied: i64 = on_db!(&self.db, pool => {
             match sqlx::query_scalar::<_, i64>(SQL).fetch_one(pool).await {

@@ -213,3 +213,61 @@ both_backends!(
     upgrade_gives_service_accounts_ids_no_user_has,
     super::upgrade_gives_service_accounts_ids_no_user_has
 );
+
+async fn run(m: &sqlx::migrate::Migrator, db: &Db) -> Result<(), sqlx::migrate::MigrateError> {
+    match db {
+        Db::Sqlite(p) => m.run(p).await,
+        Db::Postgres(p) => m.run(p).await,
+    }
+}
+
+/// Rolling upgrade: a database a newer release migrated (one migration this
+/// binary does not know) still opens; the strict migrator would refuse it.
+async fn an_older_release_serves_a_newer_database(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let mut older = Store::migrator(app.store.backend());
+    let known = older.migrations.len();
+    older.migrations = std::borrow::Cow::Owned(older.migrations[..known - 1].to_vec());
+    let db = app.store.db();
+    run(&older, db).await.expect("tolerant of a newer database");
+    older.set_ignore_missing(false);
+    assert!(
+        run(&older, db).await.is_err(),
+        "the strict migrator refuses it"
+    );
+    app.shutdown().await;
+}
+both_backends!(
+    older_release_newer_database,
+    super::an_older_release_serves_a_newer_database
+);
+
+/// Several replicas starting at once on an empty PostgreSQL database: the
+/// advisory lock lets one migrate, the others wait and find nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_at_once_migrate_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, schema) = dsg_testkit::empty_database(Backend::Postgres, dir.path())
+        .await
+        .unwrap();
+    let target = DatabaseTarget::parse(&url).unwrap();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(
+            Store::connect(&target, &PoolSettings::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let results = futures::future::join_all(stores.iter().map(Store::migrate)).await;
+    for r in results {
+        r.expect("every concurrent migrate succeeds");
+    }
+    let (applied, expected) = stores[0].migration_status().await.unwrap();
+    assert_eq!(applied, expected);
+    for s in stores {
+        s.close().await;
+    }
+    let (base, schema) = schema.unwrap();
+    dsg_testkit::drop_pg_schema(&base, &schema).await;
+}
