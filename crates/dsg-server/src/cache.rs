@@ -123,22 +123,51 @@ pub struct PermissionCache {
     feed: Feed,
 }
 
-/// When the outbox was last replayed, and whether a PostgreSQL listener is
-/// connected: how `/readyz` judges the freshness of decisions.
+/// When the outbox was last replayed, and which doorbells are connected:
+/// how `/readyz` judges the freshness of decisions.
 #[derive(Debug)]
 struct Feed {
     started: std::time::Instant,
+    /// Milliseconds after `started` of the last complete replay; `u64::MAX` before the first.
     caught_up_ms: AtomicU64,
-    listening: std::sync::atomic::AtomicBool,
+    pg_listen: std::sync::atomic::AtomicU8,
+    redis_sub: std::sync::atomic::AtomicU8,
+}
+
+/// The state of one doorbell connection (PostgreSQL `LISTEN`, Redis subscription).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The first connection attempt since start is still under way.
+    Never,
+    /// Connected.
+    Up,
+    /// Down (lost, or the first attempt failed); being retried.
+    Lost,
+}
+
+impl Link {
+    fn load(cell: &std::sync::atomic::AtomicU8) -> Self {
+        match cell.load(Ordering::Acquire) {
+            1 => Self::Up,
+            2 => Self::Lost,
+            _ => Self::Never,
+        }
+    }
+
+    fn store(cell: &std::sync::atomic::AtomicU8, up: bool) {
+        cell.store(if up { 1 } else { 2 }, Ordering::Release);
+    }
 }
 
 /// The cache's view of the change feed, for `/readyz`.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedStatus {
-    /// Time since the outbox was last replayed completely.
-    pub caught_up_ago: std::time::Duration,
-    /// PostgreSQL: a `LISTEN` connection is up (else polling only).
-    pub listening: bool,
+    /// Time since the outbox was last replayed completely; `None` before the first replay.
+    pub caught_up_ago: Option<std::time::Duration>,
+    /// PostgreSQL's `LISTEN` connection.
+    pub pg_listen: Link,
+    /// The Redis invalidation channel's subscription.
+    pub redis_sub: Link,
 }
 
 /// What the cache has done since start, for `/metrics`.
@@ -202,8 +231,9 @@ impl PermissionCache {
             stats: Stats::default(),
             feed: Feed {
                 started: std::time::Instant::now(),
-                caught_up_ms: AtomicU64::new(0),
-                listening: std::sync::atomic::AtomicBool::new(false),
+                caught_up_ms: AtomicU64::new(u64::MAX),
+                pg_listen: std::sync::atomic::AtomicU8::new(0),
+                redis_sub: std::sync::atomic::AtomicU8::new(0),
             },
             store,
         })
@@ -272,19 +302,26 @@ impl PermissionCache {
 
     /// Records whether the PostgreSQL listener is connected.
     pub fn set_listening(&self, up: bool) {
-        self.feed.listening.store(up, Ordering::Release);
+        Link::store(&self.feed.pg_listen, up);
+    }
+
+    /// Records whether the Redis invalidation channel is subscribed.
+    pub fn set_redis_subscribed(&self, up: bool) {
+        Link::store(&self.feed.redis_sub, up);
     }
 
     /// How fresh this cache's knowledge of other processes' changes is.
     pub fn feed_status(&self) -> FeedStatus {
         let ms = self.feed.caught_up_ms.load(Ordering::Acquire);
         FeedStatus {
-            caught_up_ago: self
-                .feed
-                .started
-                .elapsed()
-                .saturating_sub(std::time::Duration::from_millis(ms)),
-            listening: self.feed.listening.load(Ordering::Acquire),
+            caught_up_ago: (ms != u64::MAX).then(|| {
+                self.feed
+                    .started
+                    .elapsed()
+                    .saturating_sub(std::time::Duration::from_millis(ms))
+            }),
+            pg_listen: Link::load(&self.feed.pg_listen),
+            redis_sub: Link::load(&self.feed.redis_sub),
         }
     }
 

@@ -130,6 +130,11 @@ pub struct ServerConfig {
     /// `10.0.0.0/8`) whose `X-Forwarded-For` / `-Proto` / `-Host` are
     /// believed. From any other peer those headers are dropped on arrival.
     pub trusted_proxies: Vec<String>,
+    /// On SIGTERM, seconds to keep serving while `/readyz` answers 503
+    /// `draining` (and responses carry `Connection: close`), so a load
+    /// balancer moves traffic away before the listener closes; in-flight
+    /// requests then finish. 0 closes the listener at once.
+    pub drain_secs: u64,
 }
 
 /// `[database]`
@@ -207,6 +212,10 @@ pub struct CacheConfig {
     pub last_used_resolution_secs: i64,
     /// PostgreSQL: safety poll of the change outbox, in milliseconds.
     pub poll_interval_ms: u64,
+    /// PostgreSQL: wake on `NOTIFY` through a `LISTEN` connection. Turn it
+    /// off behind a pooler that cannot hold one (PgBouncer in transaction
+    /// mode); then Redis, if configured, and the poll carry changes.
+    pub postgres_listen: bool,
 }
 
 /// `[privacy]`
@@ -278,6 +287,7 @@ impl Default for ServerConfig {
             secret_key: String::new(),
             max_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
+            drain_secs: 0,
         }
     }
 }
@@ -326,6 +336,7 @@ impl Default for CacheConfig {
             last_used_flush_secs: 10,
             last_used_resolution_secs: 60,
             poll_interval_ms: 500,
+            postgres_listen: true,
         }
     }
 }
@@ -511,6 +522,13 @@ impl Config {
                     dsg_store::redact_url(&self.redis.url)
                 ));
             }
+        }
+        if self.server.drain_secs > 300 {
+            return fail(format!(
+                "server.drain_secs = {} is too long: at most 300 (a few seconds more than the \
+                 load balancer's health-check interval is enough)",
+                self.server.drain_secs
+            ));
         }
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1".into());

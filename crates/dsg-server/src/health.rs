@@ -9,6 +9,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::cache::Link;
 use crate::error::ApiError;
 use crate::gcs::Reachability;
 use crate::state::AppState;
@@ -54,10 +55,14 @@ pub async fn healthz() -> Response {
         (status = 503, description = "Not ready, with reasons", body = Object))
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_draining() {
+        let body = json!({"status": "draining", "reasons": ["shutting down: finishing in-flight requests"]});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     let mut reasons = Vec::new();
     let mut degraded = Vec::new();
     let database = database_check(&state, &mut reasons).await;
-    let cache_feed = cache_feed_check(&state, &mut reasons);
+    let cache_feed = cache_feed_check(&state, &mut reasons, &mut degraded);
     let gcs = gcs_check(&state, &mut degraded);
     // Identity providers that are not ready degrade login / JWT bearer
     // tokens only; opaque tokens keep working, so the replica stays ready.
@@ -117,26 +122,76 @@ pub fn feed_deadline(poll_interval_ms: u64) -> Duration {
     Duration::from_millis(poll_interval_ms.saturating_mul(10)).max(Duration::from_secs(5))
 }
 
-fn cache_feed_check(state: &AppState, reasons: &mut Vec<String>) -> Value {
+/// The change feed: 503 while starting (no replay yet, or a configured
+/// doorbell never connected) or when replays stalled; degraded when a
+/// doorbell dropped (the outbox poll keeps decisions correct, only slower).
+fn cache_feed_check(
+    state: &AppState,
+    reasons: &mut Vec<String>,
+    degraded: &mut Vec<String>,
+) -> Value {
+    let feed = state.cache.feed_status();
+    let mut problems = Vec::new();
+    let mut v = json!({});
     if state.store.sqlite_path().is_some() {
         // Every request compares the outbox's newest sequence number first.
-        return json!({"ok": true, "mode": "checked on every request"});
+        v["mode"] = "outbox checked on every request".into();
+    } else {
+        v["postgres_listen"] = if state.config.cache.postgres_listen {
+            doorbell(feed.pg_listen, "PostgreSQL LISTEN", &mut problems, degraded)
+        } else {
+            "disabled".into()
+        };
+        let deadline = feed_deadline(state.config.cache.poll_interval_ms);
+        match feed.caught_up_ago {
+            None => problems.push("starting: the change outbox has not been replayed yet".into()),
+            Some(ago) => {
+                v["caught_up_ms_ago"] = u64::try_from(ago.as_millis()).unwrap_or(u64::MAX).into();
+                if ago > deadline {
+                    problems.push(format!(
+                        "permission changes not replayed for {} s (limit {} s): decisions here may be stale",
+                        ago.as_secs(),
+                        deadline.as_secs()
+                    ));
+                }
+            }
+        }
     }
-    let feed = state.cache.feed_status();
-    let deadline = feed_deadline(state.config.cache.poll_interval_ms);
-    let ok = feed.caught_up_ago <= deadline;
-    if !ok {
-        reasons.push(format!(
-            "permission changes not replayed for {} s (limit {} s): decisions here may be stale",
-            feed.caught_up_ago.as_secs(),
-            deadline.as_secs()
-        ));
+    if state.redis.is_some() {
+        v["redis_subscription"] = doorbell(
+            feed.redis_sub,
+            "Redis subscription",
+            &mut problems,
+            degraded,
+        );
     }
-    json!({
-        "ok": ok,
-        "mode": if feed.listening { "LISTEN/NOTIFY and poll" } else { "poll only (no LISTEN connection)" },
-        "caught_up_ms_ago": u64::try_from(feed.caught_up_ago.as_millis()).unwrap_or(u64::MAX),
-    })
+    v["ok"] = problems.is_empty().into();
+    reasons.extend(problems);
+    v
+}
+
+/// One doorbell's state: never connected is "starting" (not ready), lost
+/// after connecting is degraded.
+fn doorbell(
+    link: Link,
+    what: &str,
+    problems: &mut Vec<String>,
+    degraded: &mut Vec<String>,
+) -> Value {
+    match link {
+        Link::Up => "connected",
+        Link::Never => {
+            problems.push(format!("starting: {what} not connected yet"));
+            "connecting"
+        }
+        Link::Lost => {
+            degraded.push(format!(
+                "{what} lost: other replicas' changes show within cache.poll_interval_ms"
+            ));
+            "reconnecting"
+        }
+    }
+    .into()
 }
 
 fn gcs_check(state: &AppState, degraded: &mut Vec<String>) -> Value {

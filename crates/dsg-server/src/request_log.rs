@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -56,6 +56,12 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
     let mut response = next.run(req).await;
     if let Some(v) = &header {
         response.headers_mut().insert(REQUEST_ID, v.clone());
+    }
+    if state.is_draining() {
+        // Keep-alive clients reconnect, and the balancer sends them elsewhere.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let elapsed = start.elapsed();
     state.metrics.request(

@@ -100,6 +100,7 @@ impl Application {
             .map_err(StartError::Redis)?;
         let state = AppState(Arc::new(Inner {
             redis,
+            draining: std::sync::atomic::AtomicBool::new(false),
             ngauth,
             config,
             store,
@@ -148,6 +149,7 @@ impl Application {
             }
         });
         crate::gcs::sync::spawn_worker(self.state.clone(), self.shutdown.subscribe());
+        crate::redis_link::spawn_bus(self.state.clone(), self.shutdown.subscribe());
         if let Db::Postgres(pool) = self.state.store.db().clone() {
             let state = self.state.clone();
             let stop = self.shutdown.subscribe();
@@ -160,22 +162,13 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let Self {
-            listener,
-            state,
-            shutdown,
-        } = self;
-        axum::serve(nodelay(listener), make_service(state.clone()))
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                let _ = shutdown.send(true);
-            })
-            .await?;
-        state.flush_last_used().await;
-        Ok(())
+        self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` resolves (tests).
+    /// Serves until `stop` resolves; then answers `/readyz` with 503 for
+    /// `server.drain_secs` while still serving, closes the listener, lets
+    /// in-flight requests finish, stops the background tasks and writes the
+    /// pending `last_used` marks.
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -188,14 +181,27 @@ impl Application {
             state,
             shutdown,
         } = self;
-        axum::serve(nodelay(listener), make_service(state.clone()))
+        let draining = state.clone();
+        let served = axum::serve(nodelay(listener), make_service(state.clone()))
             .with_graceful_shutdown(async move {
                 stop.await;
-                let _ = shutdown.send(true);
+                draining
+                    .draining
+                    .store(true, std::sync::atomic::Ordering::Release);
+                let secs = draining.config.server.drain_secs;
+                if secs > 0 {
+                    tracing::info!(
+                        secs,
+                        "draining: /readyz answers 503, then the listener closes"
+                    );
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                }
+                tracing::info!("listener closed; finishing in-flight requests");
             })
-            .await?;
+            .await;
+        let _ = shutdown.send(true);
         state.flush_last_used().await;
-        Ok(())
+        served
     }
 }
 
@@ -213,32 +219,34 @@ fn nodelay(
 }
 
 /// PostgreSQL: replay the outbox when `NOTIFY dsg_cache` arrives, and on a
-/// short poll as a safety net; flush everything if the listener reconnected
-/// (notifications sent meanwhile are lost).
+/// short poll as a safety net (the outbox sequence is the generation check:
+/// nothing is missed even if a notification is). Without a `LISTEN`
+/// connection it polls and retries the connection every few seconds; after
+/// a reconnect it flushes the cache (notifications sent meanwhile are lost).
 async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch::Receiver<bool>) {
+    const RETRY: Duration = Duration::from_secs(5);
     let poll = Duration::from_millis(state.config.cache.poll_interval_ms);
-    let listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-        Ok(mut l) => match l.listen(dsg_store::events::NOTIFY_CHANNEL).await {
-            Ok(()) => Some(l),
-            Err(e) => {
-                tracing::warn!(error = %e, "LISTEN failed; polling only");
-                None
-            }
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "no LISTEN connection; polling only");
-            None
-        }
-    };
-    let mut listener = listener;
-    state.cache.set_listening(listener.is_some());
+    let listen = state.config.cache.postgres_listen;
+    let mut listener: Option<sqlx::postgres::PgListener> = None;
+    let mut next_attempt = tokio::time::Instant::now();
     loop {
+        if listen && listener.is_none() && tokio::time::Instant::now() >= next_attempt {
+            listener = connect_listener(&pool).await;
+            state.cache.set_listening(listener.is_some());
+            next_attempt = tokio::time::Instant::now() + RETRY;
+        }
+        // Replay first, so a starting replica is ready without waiting a poll.
+        if let Err(e) = state.cache.catch_up().await {
+            tracing::warn!(error = %e, "replaying cache events failed");
+        }
         let cache = &state.cache;
         let woke = async {
             match listener.as_mut() {
                 Some(l) => match tokio::time::timeout(poll, l.try_recv()).await {
+                    // A notification, or a quiet wait on a live connection.
+                    Ok(Ok(Some(_))) | Err(_) => false,
+                    // Lost; it reconnects on the next call.
                     Ok(Ok(None)) => {
-                        // Lost (reconnects on the next call): notifications may be lost.
                         cache.set_listening(false);
                         true
                     }
@@ -246,12 +254,7 @@ async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch
                         tracing::warn!(error = %e, "cache listener error");
                         cache.set_listening(false);
                         tokio::time::sleep(poll).await;
-                        false
-                    }
-                    // A notification, or a quiet wait on a live connection.
-                    Ok(Ok(Some(_))) | Err(_) => {
-                        cache.set_listening(true);
-                        false
+                        true
                     }
                 },
                 None => {
@@ -266,9 +269,25 @@ async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch
         };
         if lost {
             state.cache.flush();
+        } else if listener.is_some() {
+            state.cache.set_listening(true);
         }
-        if let Err(e) = state.cache.catch_up().await {
-            tracing::warn!(error = %e, "replaying cache events failed");
+    }
+}
+
+async fn connect_listener(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
+    let mut l = match sqlx::postgres::PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "no LISTEN connection; polling the outbox, retrying");
+            return None;
+        }
+    };
+    match l.listen(dsg_store::events::NOTIFY_CHANNEL).await {
+        Ok(()) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "LISTEN failed; polling the outbox, retrying");
+            None
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Inner {
     pub docs: crate::openapi::Docs,
     /// The shared Redis, when `[redis] url` is set.
     pub redis: Option<crate::redis_link::Redis>,
+    /// Set once shutdown began: `/readyz` answers 503 and connections close.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for AppState {
@@ -49,9 +51,21 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// True once shutdown began.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Applies the events a committed transaction returned to this server's cache.
+    /// Other replicas hear of it through Redis when configured (PostgreSQL's
+    /// `NOTIFY` and the outbox poll carry it regardless).
     pub fn committed(&self, events: &[CacheEvent]) {
         self.cache.apply(events);
+        if let Some(r) = &self.redis
+            && !events.is_empty()
+        {
+            r.announce_change();
+        }
     }
 
     /// Writes the pending `last_used` marks (run every few seconds and at shutdown).

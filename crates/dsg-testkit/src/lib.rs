@@ -50,6 +50,16 @@ pub fn pg_base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// URL of the Redis used by tests (`DSG_TEST_REDIS_URL`, default the local one).
+pub fn redis_url() -> String {
+    std::env::var("DSG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis key prefix no other test uses.
+pub fn unique_redis_prefix() -> String {
+    format!("dsgtest{}", uuid::Uuid::new_v4().simple())
+}
+
 /// A fixed, realistic start instant for manual clocks.
 pub const T0: Timestamp = Timestamp(1_780_315_200_000_000);
 
@@ -109,6 +119,33 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     dsg_server::outbound::install_crypto_provider();
     let dir = tempfile::tempdir()?;
     let (database_url, pg_schema) = empty_database(backend, dir.path()).await?;
+    start(backend, dir, database_url, pg_schema, tweak).await
+}
+
+/// Starts a second server (a replica) on `primary`'s database. Its
+/// shutdown leaves the database to the primary.
+///
+/// # Errors
+/// Database or bind failures.
+pub async fn spawn_replica(primary: &TestApp, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
+    let dir = tempfile::tempdir()?;
+    start(
+        primary.backend,
+        dir,
+        primary.database_url.clone(),
+        None,
+        tweak,
+    )
+    .await
+}
+
+async fn start(
+    backend: Backend,
+    dir: tempfile::TempDir,
+    database_url: String,
+    pg_schema: Option<(String, String)>,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<TestApp> {
     let mut config = Config::default();
     config.database.url = database_url.clone();
     config.server.bind = "127.0.0.1:0".parse()?;

@@ -298,7 +298,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             serve(config, args.pid_file.as_deref()).await?;
         }
-        Command::Stop(args) => crate::daemon::stop(&args)?,
+        Command::Stop(args) => {
+            let timeout = args.timeout.unwrap_or(config.server.drain_secs + 10);
+            crate::daemon::stop(&args, timeout)?;
+        }
         Command::Migrate => {
             eprintln!(
                 "dsg: using database {}",

@@ -40,9 +40,10 @@ pub struct StopArgs {
     /// PID file of the server to stop.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
     pub pid_file: PathBuf,
-    /// Seconds to wait after SIGTERM (in-flight requests finish) before SIGKILL.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub timeout: u64,
+    /// Seconds to wait after SIGTERM (drain, in-flight requests finish)
+    /// before SIGKILL [default: server.drain_secs + 10].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
 }
 
 /// The state a PID file describes.
@@ -207,7 +208,7 @@ fn child_pid(child: &std::process::Child) -> i32 {
 ///
 /// # Errors
 /// The server survived SIGKILL, or the PID file cannot be read or removed.
-pub fn stop(args: &StopArgs) -> Result<()> {
+pub fn stop(args: &StopArgs, timeout: u64) -> Result<()> {
     let path = &args.pid_file;
     let pid = match read_pid_file(path)? {
         Recorded::Missing => {
@@ -222,7 +223,7 @@ pub fn stop(args: &StopArgs) -> Result<()> {
         Recorded::Running(pid) => pid,
     };
     sys::terminate(pid)?;
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
     while sys::alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -235,10 +236,7 @@ pub fn stop(args: &StopArgs) -> Result<()> {
         if sys::alive(pid) {
             bail!("PID {pid} survived SIGKILL");
         }
-        format!(
-            "killed (it did not stop within {} s of SIGTERM)",
-            args.timeout
-        )
+        format!("killed (it did not stop within {timeout} s of SIGTERM)")
     } else {
         "stopped".to_owned()
     };

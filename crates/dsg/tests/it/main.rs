@@ -39,6 +39,7 @@ mod native;
 mod ngauth;
 mod ngauth_login;
 mod openapi;
+mod replicas;
 mod scenarios;
 mod schema;
 mod scim;
