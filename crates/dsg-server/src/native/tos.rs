@@ -376,7 +376,6 @@ fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
 )]
 async fn accept(
     State(state): State<AppState>,
-    request_id: Option<axum::Extension<super::RequestId>>,
     method: Method,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -439,7 +438,7 @@ async fn accept(
     let actor = Actor::user(
         user_id,
         &auth.document.info.email,
-        request_id.map(|axum::Extension(r)| r.0),
+        super::request_id_of(&headers),
     );
     let already = match record_acceptance(&state, actor, user_id, &view, &t, None).await? {
         Recorded::NotInForce => {
