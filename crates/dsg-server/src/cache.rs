@@ -368,7 +368,14 @@ impl PermissionCache {
         self.catalog(self.epoch.load(Ordering::Acquire)).await
     }
 
-    async fn token(&self, hash: &TokenHash) -> CacheResult<TokenEntry> {
+    /// The token's entry: from memory when fresh, else `before_lookup` runs
+    /// (the failed-authentication gate) and the token table is read.
+    async fn token<E, F, Fut>(&self, hash: &TokenHash, before_lookup: F) -> Result<TokenEntry, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
         let epoch = self.epoch.load(Ordering::Acquire);
         let generation = self.token_gen(hash);
         if let Some(e) = self.tokens.get(hash)
@@ -378,6 +385,7 @@ impl PermissionCache {
             self.stats.token_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(e);
         }
+        before_lookup().await?;
         self.stats.token_misses.fetch_add(1, Ordering::Relaxed);
         let record = self.store.lookup_token(hash).await?;
         let entry = TokenEntry {
@@ -400,8 +408,31 @@ impl PermissionCache {
         service: Option<&str>,
         now: Timestamp,
     ) -> CacheResult<Result<Authenticated, Rejection>> {
+        self.authenticate_gated(presented, service, now, || async { Ok(()) })
+            .await
+    }
+
+    /// As [`PermissionCache::authenticate`], running `before_lookup` first
+    /// when the token is not in memory (only then: a cached token costs
+    /// nothing extra). Its error is returned as is.
+    ///
+    /// # Errors
+    /// `Ok(Err(rejection))` for a refused credential; `Err` for a database
+    /// failure or from `before_lookup`.
+    pub async fn authenticate_gated<E, F, Fut>(
+        &self,
+        presented: &str,
+        service: Option<&str>,
+        now: Timestamp,
+        before_lookup: F,
+    ) -> Result<Result<Authenticated, Rejection>, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
         let hash = TokenHash::of(presented);
-        let entry = self.token(&hash).await?;
+        let entry = self.token(&hash, before_lookup).await?;
         let Some(record) = entry.record.as_ref() else {
             return Ok(Err(Rejection::InvalidToken));
         };

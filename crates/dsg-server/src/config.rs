@@ -59,6 +59,99 @@ pub struct Config {
     pub swagger: crate::openapi::SwaggerConfig,
     /// Optional Redis shared by replicas (cache invalidation, rate limits).
     pub redis: RedisConfig,
+    /// Rate limits shared by replicas (login, token creation, SCIM, failed authentications).
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[rate_limit]`: fixed-window limits, counted in the database (or in Redis
+/// when `[redis] url` is set) so every replica sees the same counts. Over a
+/// limit, requests get 429 with `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Apply the limits below.
+    pub enabled: bool,
+    /// Client addresses (IP addresses or CIDR ranges) never limited per IP,
+    /// e.g. the backends of CAVE services that relay many users' tokens.
+    pub exempt: Vec<String>,
+    /// Login starts and callbacks, per client IP.
+    pub login: LimitConfig,
+    /// Minted user and service-account tokens, per acting user.
+    pub token_creation: LimitConfig,
+    /// Requests under `/auth/scim/v2`, per bearer token (else per client IP).
+    pub scim: LimitConfig,
+    /// Requests refused for an invalid or unknown token, per client IP. Over
+    /// it, tokens this replica has not cached are refused without a lookup;
+    /// tokens it has cached keep working.
+    pub failed_auth: LimitConfig,
+}
+
+/// One limit: at most `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Requests allowed per window; 0 turns this limit off.
+    pub limit: u32,
+    /// Window length in seconds (1 to 86400); windows start on multiples of it.
+    pub window_secs: u32,
+}
+
+impl LimitConfig {
+    /// `limit` per minute.
+    pub const fn per_minute(limit: u32) -> Self {
+        Self {
+            limit,
+            window_secs: 60,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            exempt: Vec::new(),
+            login: LimitConfig::per_minute(30),
+            token_creation: LimitConfig::per_minute(20),
+            scim: LimitConfig::per_minute(1200),
+            failed_auth: LimitConfig::per_minute(60),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// `exempt` parsed.
+    ///
+    /// # Errors
+    /// An entry that is neither an IP address nor a CIDR range, as a message.
+    pub fn exempt_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        parse_nets("rate_limit.exempt", &self.exempt)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.exempt_nets().map_err(ConfigError)?;
+        for (name, l) in [
+            ("login", self.login),
+            ("token_creation", self.token_creation),
+            ("scim", self.scim),
+            ("failed_auth", self.failed_auth),
+        ] {
+            if !(1..=86_400).contains(&l.window_secs) {
+                return Err(ConfigError(format!(
+                    "rate_limit.{name}.window_secs is {}: use 1 to 86400 seconds (e.g. 60)",
+                    l.window_secs
+                )));
+            }
+            if l.limit > 1_000_000 {
+                return Err(ConfigError(format!(
+                    "rate_limit.{name}.limit is {}: use at most 1000000 per window, or 0 to turn \
+                     this limit off",
+                    l.limit
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[redis]`: optional. Without it, replicas share everything through the
@@ -559,6 +652,7 @@ impl Config {
         if let Err(e) = self.trusted_proxy_nets() {
             return fail(e);
         }
+        self.rate_limit.validate()?;
         if !log_level_ok(&self.log.level) {
             return fail(format!(
                 "log.level (LOG_LEVEL) {:?} must be one of trace, debug, info, warn, error, off, \
@@ -660,20 +754,7 @@ impl Config {
     /// # Errors
     /// An entry that is neither an IP address nor a CIDR range, as a message.
     pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .map(|e| {
-                let e = e.trim();
-                e.parse::<ipnet::IpNet>()
-                    .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        format!(
-                            "server.trusted_proxies entry {e:?} must be an IP address or a CIDR range, e.g. \"127.0.0.1\" or \"10.0.0.0/8\""
-                        )
-                    })
-            })
-            .collect()
+        parse_nets("server.trusted_proxies", &self.server.trusted_proxies)
     }
 
     /// `Secure` on cookies: everywhere but local mode.
@@ -693,6 +774,23 @@ impl Config {
             std::borrow::Cow::Borrowed(&self.login.redirect_hosts)
         }
     }
+}
+
+/// IP addresses or CIDR ranges; the error names the key and the bad entry.
+fn parse_nets(key: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    entries
+        .iter()
+        .map(|e| {
+            let e = e.trim();
+            e.parse::<ipnet::IpNet>()
+                .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "{key} entry {e:?} must be an IP address or a CIDR range, e.g. \"127.0.0.1\" or \"10.0.0.0/8\""
+                    )
+                })
+        })
+        .collect()
 }
 
 /// A level, or comma-separated `level` / `target=level` directives.
@@ -818,6 +916,42 @@ mod tests {
         let env = Env::prefixed("DSG_UNUSED_IN_TESTS_").split("__");
         let e = Config::load_from(Some(&p), env, &Vars(HashMap::new())).unwrap_err();
         assert!(e.0.contains("bindd"), "{e}");
+    }
+
+    #[test]
+    fn rate_limits_have_defaults_partial_overrides_and_checked_values() {
+        let c = load(&[]).unwrap();
+        assert!(c.rate_limit.enabled);
+        assert_eq!(c.rate_limit.login, LimitConfig::per_minute(30));
+        assert_eq!(c.rate_limit.failed_auth, LimitConfig::per_minute(60));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dsg.toml");
+        std::fs::write(
+            &p,
+            "[rate_limit]\nexempt = [\"10.0.0.0/8\"]\n[rate_limit.login]\nlimit = 5\n",
+        )
+        .unwrap();
+        let env = Env::prefixed("DSG_UNUSED_IN_TESTS_").split("__");
+        let c = Config::load_from(Some(&p), env, &Vars(HashMap::new())).unwrap();
+        assert_eq!(
+            c.rate_limit.login,
+            LimitConfig {
+                limit: 5,
+                window_secs: 60
+            }
+        );
+        assert_eq!(c.rate_limit.scim, LimitConfig::per_minute(1200));
+        let mut c = Config::default();
+        c.rate_limit.scim.window_secs = 0;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("rate_limit.scim.window_secs"), "{err}");
+        let mut c = Config::default();
+        c.rate_limit.exempt = vec!["services".into()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("rate_limit.exempt") && err.contains("services"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub enum ApiError {
     Detail(StatusCode, String),
     /// `{"error": message}` with this status.
     Error(StatusCode, String),
+    /// 429 `{"detail": …}` with `Retry-After`: a rate limit ([`crate::rate_limit`]).
+    TooManyRequests {
+        /// Seconds until the limit's window ends.
+        retry_after: u64,
+    },
     /// 500 with the cause logged, never shown.
     Internal(String),
 }
@@ -37,6 +42,16 @@ pub mod msg {
     pub const FORBIDDEN: &str = "You do not have permission to perform this action.";
     /// No such route.
     pub const NOT_FOUND: &str = "Not found.";
+
+    /// Over a rate limit, in DRF's words.
+    pub fn throttled(retry_after: u64) -> String {
+        let unit = if retry_after == 1 {
+            "second"
+        } else {
+            "seconds"
+        };
+        format!("Request was throttled. Expected available in {retry_after} {unit}.")
+    }
 }
 
 impl ApiError {
@@ -66,6 +81,14 @@ impl ApiError {
     /// 400 `{"error": …}`.
     pub fn bad_request(what: impl Into<String>) -> Self {
         Self::Error(StatusCode::BAD_REQUEST, what.into())
+    }
+}
+
+impl From<crate::rate_limit::Limited> for ApiError {
+    fn from(l: crate::rate_limit::Limited) -> Self {
+        Self::TooManyRequests {
+            retry_after: l.retry_after,
+        }
     }
 }
 
@@ -112,6 +135,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Detail(s, _) | Self::Error(s, _) => *s,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,6 +151,15 @@ impl IntoResponse for ApiError {
         match self {
             Self::Detail(s, m) => json_response(s, json!({ "detail": m })),
             Self::Error(s, m) => json_response(s, json!({ "error": m })),
+            Self::TooManyRequests { retry_after } => {
+                let mut r = json_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({ "detail": msg::throttled(retry_after) }),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                r
+            }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 json_response(

@@ -11,8 +11,21 @@ use axum::http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 
 /// The client's address as far as it can be known (a request extension).
+/// Handlers take it as `Option<ClientIp>`: `None` when the server was
+/// reached without a socket address (router-level tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
+
+impl<S: Sync> axum::extract::OptionalFromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().copied())
+    }
+}
 
 const FORWARDED: [HeaderName; 4] = [
     HeaderName::from_static("x-forwarded-for"),

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod pages;
 pub mod prefix;
+pub mod rate_limit;
 pub mod redis_link;
 pub mod request_log;
 pub mod scim;

@@ -1,6 +1,6 @@
 //! Prometheus metrics at `GET /metrics` (OpenMetrics text): requests by
 //! route, method and status with latency histograms, the permission cache,
-//! the database pool, logins and JWKS refreshes.
+//! the database pool, logins, rate-limit refusals and JWKS refreshes.
 //!
 //! HTTP and login families live in one registry per server (no global, so
 //! servers in one test process stay apart); cache, pool and JWKS figures are
@@ -39,11 +39,19 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// Labels of a rate-limit refusal.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabels {
+    /// `login`, `token_creation`, `scim` or `failed_auth`.
+    pub class: &'static str,
+}
+
 /// The server's metric families.
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     logins: Family<OutcomeLabels, Counter>,
+    rate_limited: Family<ClassLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -57,6 +65,7 @@ impl Default for Metrics {
                 ))
             }),
             logins: Family::default(),
+            rate_limited: Family::default(),
         }
     }
 }
@@ -84,6 +93,12 @@ impl Metrics {
     /// (provider or server trouble).
     pub fn login(&self, outcome: &'static str) {
         self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// The family of requests refused by a rate limit, shared with
+    /// [`crate::rate_limit::RateLimiter`], which counts into it.
+    pub fn rate_limited(&self) -> Family<ClassLabels, Counter> {
+        self.rate_limited.clone()
     }
 }
 
@@ -115,6 +130,11 @@ pub fn render(state: &AppState) -> String {
         m.latency.clone(),
     );
     reg.register("logins", "Login callbacks by outcome", m.logins.clone());
+    reg.register(
+        "rate_limited",
+        "Requests refused with 429 by a rate limit, by class",
+        m.rate_limited.clone(),
+    );
     let c = state.cache.stats();
     let counter = |v: u64| {
         let x: Counter = Counter::default();

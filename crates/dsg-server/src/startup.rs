@@ -1,6 +1,6 @@
 //! Building and running the application: bind, open and migrate the
 //! database, start the background tasks (cache-event listener, `last_used`
-//! flusher, outbox pruning), serve until a shutdown signal.
+//! flusher, outbox and rate-limit pruning), serve until a shutdown signal.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +98,16 @@ impl Application {
         let redis = crate::redis_link::Redis::connect(&config.redis)
             .await
             .map_err(StartError::Redis)?;
+        let clock = options.clock.unwrap_or_else(Clock::system);
+        let metrics = crate::metrics::Metrics::default();
+        let limits = crate::rate_limit::RateLimiter::new(
+            &config.rate_limit,
+            store.clone(),
+            redis.clone(),
+            clock.clone(),
+            metrics.rate_limited(),
+        )
+        .map_err(|e| StartError::Config(crate::config::ConfigError(e)))?;
         let state = AppState(Arc::new(Inner {
             redis,
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -105,11 +115,12 @@ impl Application {
             config,
             store,
             cache,
-            clock: options.clock.unwrap_or_else(Clock::system),
+            clock,
             idp,
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             trusted_proxies,
             docs,
+            limits,
         }));
         let (shutdown, _) = watch::channel(false);
         state.idp.spawn_background(shutdown.subscribe());
@@ -146,6 +157,14 @@ impl Application {
                 if let Err(e) = state.store.prune_events().await {
                     tracing::warn!(error = %e, "pruning cache events failed");
                 }
+                if let Err(e) = state
+                    .store
+                    .prune_rate_limits(state.clock.now().as_secs())
+                    .await
+                {
+                    tracing::warn!(error = %e, "pruning rate-limit counters failed");
+                }
+                state.limits.forget_expired();
             }
         });
         crate::gcs::sync::spawn_worker(self.state.clone(), self.shutdown.subscribe());
@@ -332,7 +351,9 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
     crate::native::routes(crate::login::routes(api::routes(Router::new())))
-        .merge(crate::scim::routes(Router::new()))
+        .merge(crate::scim::routes(Router::new()).route_layer(
+            axum::middleware::from_fn_with_state(state.clone(), crate::scim::rate_limit),
+        ))
         .merge(crate::ngauth::routes())
         .merge(crate::web::routes())
         .merge(crate::admin::routes())

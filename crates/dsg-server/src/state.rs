@@ -7,11 +7,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use dsg_store::{CacheEvent, Store};
 
-use crate::cache::{Authenticated, PermissionCache};
+use crate::cache::{Authenticated, PermissionCache, Rejection};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::{self, Credential};
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 
 /// Cheap-to-clone handle on everything a request needs.
 #[derive(Clone)]
@@ -41,6 +42,8 @@ pub struct Inner {
     pub redis: Option<crate::redis_link::Redis>,
     /// Set once shutdown began: `/readyz` answers 503 and connections close.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Rate limits shared by replicas (`[rate_limit]`).
+    pub limits: crate::rate_limit::RateLimiter,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,21 +80,23 @@ impl AppState {
     }
 
     /// Authenticates a request eagerly: `Ok(None)` when anonymous, 401 when a
-    /// presented credential is bad.
+    /// presented credential is bad (429 once `client` is over the
+    /// failed-authentication limit).
     ///
     /// # Errors
-    /// 401 variants; 500 on database failure.
+    /// 401 and 429 variants; 500 on database failure.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         query: Option<&str>,
         service: Option<&str>,
+        client: Option<ClientIp>,
     ) -> Result<Option<Authenticated>, ApiError> {
         let auth = &self.config.auth;
         match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
             Credential::None => Ok(None),
-            Credential::Malformed => Err(crate::cache::Rejection::InvalidToken.into()),
-            Credential::Token(t) => self.authenticate_token(&t, service).await.map(Some),
+            Credential::Malformed => Err(self.refused(client).await),
+            Credential::Token(t) => self.authenticate_token(&t, service, client).await.map(Some),
         }
     }
 }
@@ -100,50 +105,68 @@ impl AppState {
     /// A presented token: a JWT from a configured issuer when it looks like
     /// one, else an opaque token looked up by hash in the cache.
     ///
+    /// Failed authentications are counted per `client` only when the token
+    /// is refused, and a client over that limit is refused (429) before a
+    /// token-table lookup only: a token in the cache answers as always.
+    ///
     /// # Errors
-    /// 401 variants; 500 on database failure.
+    /// 401 and 429 variants; 500 on database failure.
     pub async fn authenticate_token(
         &self,
         token: &str,
         service: Option<&str>,
+        client: Option<ClientIp>,
     ) -> Result<Authenticated, ApiError> {
-        if self.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(token) {
-            return self.authenticate_jwt(token, service).await;
+        let outcome = if self.idp.accepts_jwt() && crate::idp::jwt::looks_like_jwt(token) {
+            self.authenticate_jwt(token, service).await?
+        } else {
+            self.cache.sync().await?;
+            let limits = &self.limits;
+            self.cache
+                .authenticate_gated(token, service, self.clock.now(), || async move {
+                    limits
+                        .failed_auth_blocked(client)
+                        .await
+                        .map_err(ApiError::from)
+                })
+                .await?
+        };
+        match outcome {
+            Ok(a) => Ok(a),
+            Err(Rejection::InvalidToken) => Err(self.refused(client).await),
+            Err(r) => Err(r.into()),
         }
-        self.cache.sync().await?;
-        Ok(self
-            .cache
-            .authenticate(token, service, self.clock.now())
-            .await??)
+    }
+
+    /// The answer to an invalid token: 401, or 429 once `client` is over
+    /// the failed-authentication limit.
+    pub async fn refused(&self, client: Option<ClientIp>) -> ApiError {
+        match self.limits.failed_auth(client).await {
+            Ok(()) => Rejection::InvalidToken.into(),
+            Err(l) => l.into(),
+        }
     }
 
     /// A bearer JWT from a configured external issuer: verified, mapped to a
     /// user, and given that user's document.
-    ///
-    /// # Errors
-    /// 401 when refused; 500 on database failure.
-    pub async fn authenticate_jwt(
+    async fn authenticate_jwt(
         &self,
         token: &str,
         service: Option<&str>,
-    ) -> Result<Authenticated, ApiError> {
+    ) -> Result<Result<Authenticated, Rejection>, ApiError> {
         let now = self.clock.now();
         let Some((principal, scope)) = self
             .idp
             .authenticate_jwt(&self.store, token, now.as_secs())
             .await?
         else {
-            return Err(crate::cache::Rejection::InvalidToken.into());
+            return Ok(Err(Rejection::InvalidToken));
         };
         self.cache.sync().await?;
-        match self
+        Ok(self
             .cache
             .authenticate_principal(principal, scope, token, service, now)
-            .await?
-        {
-            Ok(a) => Ok(a),
-            Err(r) => Err(r.into()),
-        }
+            .await?)
     }
 }
 
@@ -218,8 +241,9 @@ impl FromRequestParts<AppState> for ApiRequest {
                 "Could not satisfy the request Accept header.".into(),
             ));
         }
+        let client = parts.extensions.get::<ClientIp>().copied();
         let auth = state
-            .authenticate(&parts.headers, parts.uri.query(), None)
+            .authenticate(&parts.headers, parts.uri.query(), None, client)
             .await?;
         Ok(Self {
             auth,

@@ -28,6 +28,7 @@ pub mod manage;
 pub mod ngauth;
 pub mod principals;
 pub mod probe;
+pub mod rate_limits;
 pub mod scim;
 pub mod seed;
 pub mod service_accounts;

@@ -115,43 +115,28 @@ pub async fn drop_pg_schema(base: &str, schema: &str) {
 /// # Errors
 /// Database or bind failures.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
-    // reqwest is built without a default TLS provider; tests' clients need one.
-    dsg_server::outbound::install_crypto_provider();
     let dir = tempfile::tempdir()?;
     let (database_url, pg_schema) = empty_database(backend, dir.path()).await?;
-    start(backend, dir, database_url, pg_schema, tweak).await
+    let clock = Clock::manual(Timestamp(dsg_store::now_micros()));
+    start(backend, database_url, dir, pg_schema, clock, tweak).await
 }
 
-/// Starts a second server (a replica) on `primary`'s database. Its
-/// shutdown leaves the database to the primary.
-///
-/// # Errors
-/// Database or bind failures.
-pub async fn spawn_replica(primary: &TestApp, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
-    let dir = tempfile::tempdir()?;
-    start(
-        primary.backend,
-        dir,
-        primary.database_url.clone(),
-        None,
-        tweak,
-    )
-    .await
-}
-
+/// Builds and serves one server on `database_url`.
 async fn start(
     backend: Backend,
-    dir: tempfile::TempDir,
     database_url: String,
+    dir: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
+    clock: Clock,
     tweak: impl FnOnce(&mut Config),
 ) -> Result<TestApp> {
+    // reqwest is built without a default TLS provider; tests' clients need one.
+    dsg_server::outbound::install_crypto_provider();
     let mut config = Config::default();
     config.database.url = database_url.clone();
     config.server.bind = "127.0.0.1:0".parse()?;
     config.cache.poll_interval_ms = 100;
     tweak(&mut config);
-    let clock = Clock::manual(Timestamp(dsg_store::now_micros()));
     let app = Application::build(
         config,
         Options {
@@ -170,7 +155,6 @@ async fn start(
             })
             .await;
     });
-    dsg_server::outbound::install_crypto_provider();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -200,6 +184,24 @@ pub async fn spawn_app(backend: Backend) -> Result<TestApp> {
 }
 
 impl TestApp {
+    /// Starts a second server on this one's database, sharing its clock: a
+    /// replica, as a deployment runs several behind one load balancer. Shut
+    /// it down before this one (which owns the database).
+    ///
+    /// # Errors
+    /// As [`spawn_app_with`].
+    pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
+        start(
+            self.backend,
+            self.database_url.clone(),
+            tempfile::tempdir()?,
+            None,
+            self.clock.clone(),
+            tweak,
+        )
+        .await
+    }
+
     /// Absolute URL of a path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -27,6 +27,7 @@ use dsg_store::console::{self, Entity, ListQuery};
 use dsg_store::tokens::PrincipalRef;
 use dsg_store::write::Actor;
 
+use crate::forwarded::ClientIp;
 use crate::state::AppState;
 use crate::web::csrf;
 
@@ -128,8 +129,13 @@ impl Admin {
 
 /// The admin behind the request, or the response to send instead: a login
 /// redirect for anonymous (or stale) credentials, 403 for non-admins.
-async fn admin(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Admin, Reject> {
-    let auth = match state.authenticate(headers, uri.query(), None).await {
+async fn admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    client: Option<ClientIp>,
+) -> Result<Admin, Reject> {
+    let auth = match state.authenticate(headers, uri.query(), None, client).await {
         Ok(Some(a)) => a,
         Ok(None) | Err(crate::error::ApiError::Detail(StatusCode::UNAUTHORIZED, _)) => {
             let here = uri.path_and_query().map_or("/admin/", |p| p.as_str());
@@ -252,8 +258,9 @@ async fn index(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     Ok(a.finish(pages::index(&a.email)))
 }
 
@@ -263,8 +270,9 @@ async fn list(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let e = entity_or_404(&slug)?;
     let params = query_map(q.as_deref());
     let mut lq = ListQuery {
@@ -320,8 +328,9 @@ async fn view(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     let row = state
         .store
@@ -370,8 +379,9 @@ async fn new_form(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let e = entity_or_404(&slug)?;
     if !e.create {
         return Ok(pages::read_only(e));
@@ -413,9 +423,10 @@ async fn create(
     Path(slug): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
     body: Bytes,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let e = entity_or_404(&slug)?;
     if !e.create {
         return Ok(pages::read_only(e));
@@ -489,8 +500,9 @@ async fn edit_form(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.editable() {
         return Ok(pages::read_only(e));
@@ -523,9 +535,10 @@ async fn update(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
     body: Bytes,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.editable() {
         return Ok(pages::read_only(e));
@@ -576,8 +589,9 @@ async fn delete_form(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.delete {
         return Ok(pages::read_only(e));
@@ -601,9 +615,10 @@ async fn delete(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
     body: Bytes,
 ) -> Result<Response, Reject> {
-    let a = admin(&state, &headers, &uri).await?;
+    let a = admin(&state, &headers, &uri, client).await?;
     let (e, id) = (entity_or_404(&slug)?, id_or_404(&id)?);
     if !e.delete {
         return Ok(pages::read_only(e));

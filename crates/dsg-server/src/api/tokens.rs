@@ -61,6 +61,7 @@ async fn mint(
     keep: Option<usize>,
 ) -> Result<String, ApiError> {
     let (user_id, a) = req.human()?;
+    state.limits.token_creation(user_id).await?;
     let mut tx = state.store.begin(actor(req, a, user_id)).await?;
     let (_, token) = tx
         .create_user_token(
@@ -85,7 +86,8 @@ async fn mint(
 #[utoipa::path(
     post, path = "/api/v1/create_token", tag = "cave",
     request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
-    responses((status = 200, description = "The new token's value", body = String))
+    responses((status = 200, description = "The new token's value", body = String),
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
 )]
 pub async fn create_token(
     State(state): State<AppState>,
@@ -117,7 +119,8 @@ pub async fn create_token(
 /// call mints one and keeps only the [`LONG_LIVED_KEEP`] newest. Humans only.
 #[utoipa::path(
     get, path = "/api/v1/long_lived_token", tag = "cave",
-    responses((status = 200, description = "`{\"token\": …}`: a new never-expiring token", body = Object))
+    responses((status = 200, description = "`{\"token\": …}`: a new never-expiring token", body = Object),
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
 )]
 pub async fn long_lived_token(
     State(state): State<AppState>,

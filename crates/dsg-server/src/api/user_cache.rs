@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::credentials::{self, Credential};
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 use crate::state::{AppState, accepts_json};
 
 /// The caller's permission document (`?service=` applies that service's TOS).
@@ -15,7 +16,8 @@ use crate::state::{AppState, accepts_json};
 #[utoipa::path(
     get, path = "/api/v1/user/cache", tag = "cave",
     params(("service" = Option<String>, Query, description = "Apply this service's terms of service")),
-    responses((status = 200, description = "The caller's permission document", body = dsg_core::permissions::CacheDocument))
+    responses((status = 200, description = "The caller's permission document", body = dsg_core::permissions::CacheDocument),
+        (status = 429, description = "Too many refused tokens from this address; a token this server has cached still answers", body = crate::openapi::Detail))
 )]
 pub async fn get_user_cache(
     State(state): State<AppState>,
@@ -29,6 +31,9 @@ pub async fn get_user_cache(
             "Could not satisfy the request Accept header.".into(),
         ));
     }
+    // Read only when the token is refused or not cached (failed-auth limit).
+    let extensions = request.extensions();
+    let client = || extensions.get::<ClientIp>().copied();
     let query = uri.query();
     let service = query
         .and_then(|q| credentials::query_param(q, "service"))
@@ -36,10 +41,12 @@ pub async fn get_user_cache(
     let auth = &state.config.auth;
     let token = match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
         Credential::None => return Err(ApiError::not_provided()),
-        Credential::Malformed => return Err(crate::cache::Rejection::InvalidToken.into()),
+        Credential::Malformed => return Err(state.refused(client()).await),
         Credential::Token(t) => t,
     };
-    let authed = state.authenticate_token(&token, service.as_deref()).await?;
+    let authed = state
+        .authenticate_token(&token, service.as_deref(), client())
+        .await?;
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(method));
     }

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use self::state::LoginState;
 use crate::credentials::{cookie, query_param};
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 use crate::idp::config::Signup;
 use crate::idp::oidc::ExchangeError;
 use crate::state::AppState;
@@ -226,7 +227,9 @@ pub async fn browser_login(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
+    state.limits.login(client).await?;
     let q = uri.query().unwrap_or_default();
     let (url, cookie) = begin(
         &state,
@@ -252,18 +255,21 @@ pub async fn browser_login(
     request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
     security(()),
     responses((status = 302, description = "To the identity provider"),
-        (status = 200, description = "`{\"authorization_url\": …}` when `X-Requested-With` is sent", body = Object))
+        (status = 200, description = "`{\"authorization_url\": …}` when `X-Requested-With` is sent", body = Object),
+        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::openapi::Detail))
 )]
 pub async fn cave_authorize(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    client: Option<ClientIp>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(&method));
     }
+    state.limits.login(client).await?;
     let q = uri.query().unwrap_or_default();
     let mut next = query_param(q, "redirect");
     if next.is_none() && method == Method::POST && !body.is_empty() {
@@ -321,13 +327,17 @@ fn login_error(status: StatusCode, msg: &str) -> ApiError {
     get, path = "/api/v1/oauth2callback", tag = "login",
     params(("code" = Option<String>, Query, description = "Authorization code"), ("state" = Option<String>, Query, description = "Login state")),
     security(()),
-    responses((status = 302, description = "Logged in; to the validated `next`"))
+    responses((status = 302, description = "Logged in; to the validated `next`"),
+        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::openapi::Detail))
 )]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
+    // Throttled before the code exchange: not a login outcome.
+    state.limits.login(client).await?;
     let result = complete(&state, &headers, &uri).await;
     state.metrics.login(match &result {
         Ok(_) => "success",

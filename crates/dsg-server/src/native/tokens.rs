@@ -30,7 +30,8 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     method(get, post), path = "/api/v1/tokens", tag = "native",
     request_body(content = Object, description = "JSON object", content_type = "application/json"),
     responses((status = 200, description = "GET: the caller's tokens with their scopes", body = Vec<Object>),
-        (status = 201, description = "POST: the new token, its value shown once", body = Object))
+        (status = 201, description = "POST: the new token, its value shown once", body = Object),
+        (status = 429, description = "POST: too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
 )]
 async fn tokens(
     State(state): State<AppState>,
@@ -86,6 +87,7 @@ async fn tokens(
         read_only,
         datasets,
     };
+    state.limits.token_creation(user_id).await?;
     let mut tx = state.store.begin(ctx.actor()).await?;
     let (id, token) = tx
         .create_user_token(

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use super::{Ctx, View, commit, created, instant, object, opt_str, req_str, require, rfc};
 use crate::cache::Authenticated;
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 use crate::state::AppState;
 use crate::web::csrf;
 
@@ -251,8 +252,13 @@ pub(crate) fn safe_next(state: &AppState, next: &str) -> Option<String> {
 }
 
 /// The human user behind the request, if any (stale credentials count as anonymous here).
-async fn browser_user(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<Authenticated> {
-    match state.authenticate(headers, uri.query(), None).await {
+async fn browser_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    client: Option<ClientIp>,
+) -> Option<Authenticated> {
+    match state.authenticate(headers, uri.query(), None, client).await {
         Ok(Some(a)) if matches!(a.token.principal, PrincipalRef::User(_)) => Some(a),
         _ => None,
     }
@@ -321,6 +327,7 @@ async fn invite_page(
     Path(token): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(&method));
@@ -339,7 +346,7 @@ async fn invite_page(
         )
             .into_response());
     };
-    let who = browser_user(&state, &headers, &uri).await;
+    let who = browser_user(&state, &headers, &uri, client).await;
     render(
         &state,
         &t,
@@ -369,11 +376,11 @@ fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
 )]
 async fn accept(
     State(state): State<AppState>,
-    request_id: Option<axum::Extension<super::RequestId>>,
     method: Method,
     Path(id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
+    client: Option<ClientIp>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     if ![Method::GET, Method::HEAD, Method::POST].contains(&method) {
@@ -381,7 +388,7 @@ async fn accept(
     }
     let t = tos(&state, &id).await?;
     if method == Method::GET || method == Method::HEAD {
-        let who = browser_user(&state, &headers, &uri).await;
+        let who = browser_user(&state, &headers, &uri, client).await;
         return render(
             &state,
             &t,
@@ -393,7 +400,7 @@ async fn accept(
         .await;
     }
     let auth = state
-        .authenticate(&headers, uri.query(), None)
+        .authenticate(&headers, uri.query(), None, client)
         .await?
         .ok_or_else(ApiError::not_provided)?;
     let PrincipalRef::User(user_id) = auth.token.principal else {
@@ -431,7 +438,7 @@ async fn accept(
     let actor = Actor::user(
         user_id,
         &auth.document.info.email,
-        request_id.map(|axum::Extension(r)| r.0),
+        super::request_id_of(&headers),
     );
     let already = match record_acceptance(&state, actor, user_id, &view, &t, None).await? {
         Recorded::NotInForce => {

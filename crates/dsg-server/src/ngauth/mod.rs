@@ -29,6 +29,7 @@ use dsg_store::tokens::PrincipalRef;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 use crate::gcs::{Gcs, GcsError};
 use crate::state::AppState;
 use origin::AllowedOrigins;
@@ -190,6 +191,7 @@ async fn token_endpoint(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    client: Option<ClientIp>,
 ) -> Response {
     let origin = RequestOrigin::of(&headers, &state.ngauth.origins);
     let preflight = method == Method::OPTIONS;
@@ -197,7 +199,7 @@ async fn token_endpoint(
         Err(r) => r,
         Ok(()) => match preflight_or_method(&method) {
             Some(r) => r,
-            None => match issue_user_token(&state, &headers).await {
+            None => match issue_user_token(&state, &headers, client).await {
                 Ok(token) => {
                     let mut r = token.into_response();
                     r.headers_mut().insert(
@@ -228,14 +230,16 @@ pub struct CookieLogin {
     pub key_expires: Option<dsg_core::Timestamp>,
 }
 
-/// Resolves the login cookie; `Ok(None)` when absent or not valid.
+/// Resolves the login cookie; `Ok(None)` when absent or not valid (a refused
+/// value counts against `client`'s failed-authentication limit).
 ///
 /// # Errors
-/// A database failure (answered as 503 by callers, never 500).
+/// 429 over that limit; a database failure (answered as 503 by callers, never 500).
 pub async fn cookie_login(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<CookieLogin>, dsg_store::StoreError> {
+    client: Option<ClientIp>,
+) -> Result<Option<CookieLogin>, ApiError> {
     let value = state
         .config
         .auth
@@ -248,10 +252,10 @@ pub async fn cookie_login(
     if dsg_core::token::presented(&value).is_none() {
         return Ok(None);
     }
-    state.cache.sync().await?;
-    let now = state.clock.now();
-    let Ok(auth) = state.cache.authenticate(&value, None, now).await? else {
-        return Ok(None);
+    let auth = match state.authenticate_token(&value, None, client).await {
+        Ok(a) => a,
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => return Ok(None),
+        Err(e) => return Err(e),
     };
     let PrincipalRef::User(user_id) = auth.token.principal else {
         return Ok(None);
@@ -262,6 +266,15 @@ pub async fn cookie_login(
         key_id: auth.token.token_id,
         key_expires: auth.token.expires_at,
     }))
+}
+
+/// A [`cookie_login`] failure as a response: 429 as it is, else 503 (logged).
+pub(crate) fn login_failure(e: ApiError, what: &str) -> Response {
+    if e.status() == StatusCode::TOO_MANY_REQUESTS {
+        return e.into_response();
+    }
+    tracing::error!(error = ?e, "{what}: database failure");
+    unavailable()
 }
 
 /// Mints the one-hour user token for a cookie login.
@@ -288,14 +301,15 @@ fn unavailable() -> Response {
     )
 }
 
-async fn issue_user_token(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
-    match cookie_login(state, headers).await {
+async fn issue_user_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<ClientIp>,
+) -> Result<String, Response> {
+    match cookie_login(state, headers, client).await {
         Ok(Some(login)) => Ok(mint(state, &login)),
         Ok(None) => Err(error(StatusCode::UNAUTHORIZED, "Not logged in")),
-        Err(e) => {
-            tracing::error!(error = %e, "ngauth /token: database failure");
-            Err(unavailable())
-        }
+        Err(e) => Err(login_failure(e, "ngauth /token")),
     }
 }
 

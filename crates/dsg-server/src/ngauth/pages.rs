@@ -25,9 +25,10 @@ use dsg_store::write::Actor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
-use super::{CookieLogin, cookie_login, mint, origin};
+use super::{CookieLogin, cookie_login, login_failure, mint, origin};
 use crate::credentials::query_param;
 use crate::error::ApiError;
+use crate::forwarded::ClientIp;
 use crate::pages::MessagePage;
 use crate::state::AppState;
 
@@ -131,15 +132,11 @@ pub fn login_url(next: &str) -> String {
 async fn current_login(
     state: &AppState,
     headers: &HeaderMap,
+    client: Option<ClientIp>,
 ) -> Result<Option<CookieLogin>, Response> {
-    cookie_login(state, headers).await.map_err(|e| {
-        tracing::error!(error = %e, "ngauth page: database failure");
-        ApiError::Error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service temporarily unavailable".into(),
-        )
-        .into_response()
-    })
+    cookie_login(state, headers, client)
+        .await
+        .map_err(|e| login_failure(e, "ngauth page"))
 }
 
 fn only_get(method: &Method) -> Result<(), Response> {
@@ -155,9 +152,10 @@ pub async fn login(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    client: Option<ClientIp>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut r = login_inner(&state, &method, &headers, query.as_deref())
+    let mut r = login_inner(&state, &method, &headers, client, query.as_deref())
         .await
         .unwrap_or_else(|r| r);
     popup_headers(&mut r);
@@ -168,13 +166,14 @@ async fn login_inner(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    client: Option<ClientIp>,
     query: Option<&str>,
 ) -> Result<Response, Response> {
     only_get(method)?;
     let requested = query
         .and_then(|q| query_param(q, "origin"))
         .filter(|o| !o.is_empty());
-    let login = current_login(state, headers).await?;
+    let login = current_login(state, headers, client).await?;
     let Some(target) = requested else {
         let email = login.as_ref().map(|l| l.email.as_str());
         return Ok(html(LoginStatusPage {
@@ -216,11 +215,16 @@ async fn login_inner(
 }
 
 /// `GET /`: who is logged in.
-pub async fn index(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
+pub async fn index(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    client: Option<ClientIp>,
+) -> Response {
     if let Err(r) = only_get(&method) {
         return r;
     }
-    match current_login(&state, &headers).await {
+    match current_login(&state, &headers, client).await {
         Ok(login) => html(IndexPage {
             email: login.as_ref().map(|l| l.email.as_str()),
         }),
@@ -280,10 +284,9 @@ pub async fn activate(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
-    client: Option<axum::Extension<crate::forwarded::ClientIp>>,
+    client: Option<ClientIp>,
     body: Bytes,
 ) -> Response {
-    let client = client.map(|axum::Extension(c)| c);
     match activate_inner(&state, &method, &headers, client, &body).await {
         Ok(r) | Err(r) => r,
     }
@@ -293,7 +296,7 @@ async fn activate_inner(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
-    client: Option<crate::forwarded::ClientIp>,
+    client: Option<ClientIp>,
     body: &Bytes,
 ) -> Result<Response, Response> {
     if method != Method::POST {
@@ -303,7 +306,7 @@ async fn activate_inner(
     if !same_origin(state, headers) {
         return Err(err(StatusCode::FORBIDDEN, "Cross-site request refused"));
     }
-    let Some(login) = current_login(state, headers).await? else {
+    let Some(login) = current_login(state, headers, client).await? else {
         return Err(err(StatusCode::UNAUTHORIZED, "Not logged in"));
     };
     let fields = form_or_json(headers, body)

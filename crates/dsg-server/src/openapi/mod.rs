@@ -162,8 +162,39 @@ fn security(doc: &mut Value, config: &crate::Config, oauth: Option<&OauthFlow>) 
             "description": "A SCIM error (RFC 7644 §3.12).",
             "content": {"application/scim+json": {"schema": crate::scim::error_schema()}},
         },
+        "RateLimited": {
+            "description": "Over a rate limit (`[rate_limit]`): too many refused tokens from this \
+                address, logins, or minted tokens. Retry after `Retry-After` seconds.",
+            "headers": {"Retry-After": retry_after()},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Detail"}}},
+        },
+        "ScimRateLimited": {
+            "description": "Over `rate_limit.scim` or `rate_limit.failed_auth`: a SCIM error with \
+                status \"429\". Retry after `Retry-After` seconds.",
+            "headers": {"Retry-After": retry_after()},
+            "content": {"application/scim+json": {"schema": crate::scim::error_schema()}},
+        },
     });
     doc["security"] = Value::Array(global);
+}
+
+/// The `Retry-After` header of a 429.
+fn retry_after() -> Value {
+    json!({
+        "description": "Seconds until the rate limit's window ends.",
+        "schema": {"type": "integer", "minimum": 1},
+    })
+}
+
+/// Whether an operation reads a token (its own `security`, or the global
+/// one), so a refused token may be answered 429 by `rate_limit.failed_auth`.
+fn reads_token(op: &Map<String, Value>) -> bool {
+    match op.get("security").and_then(Value::as_array) {
+        None => true,
+        Some(reqs) => reqs
+            .iter()
+            .any(|r| r.as_object().is_some_and(|o| !o.is_empty())),
+    }
 }
 
 const METHODS: [&str; 8] = [
@@ -171,8 +202,10 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Per operation: a unique `operationId` (one handler may serve several
-/// methods), no request body on GET/DELETE/OPTIONS, and the error envelope
-/// for every 4xx not described more precisely.
+/// methods), no request body on GET/DELETE/OPTIONS, the error envelope
+/// for every 4xx not described more precisely, and 429 (with `Retry-After`)
+/// wherever a rate limit applies: every SCIM operation and every operation
+/// that reads a token.
 fn finish_operations(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -201,10 +234,24 @@ fn finish_operations(doc: &mut Value) {
                 op.remove("requestBody");
             }
             let error = if scim { "ScimError" } else { "ApiError" };
+            let limited = (scim || reads_token(op)).then(|| {
+                let name = if scim {
+                    "ScimRateLimited"
+                } else {
+                    "RateLimited"
+                };
+                json!({"$ref": format!("#/components/responses/{name}")})
+            });
             if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                 responses
                     .entry("4XX")
                     .or_insert_with(|| json!({"$ref": format!("#/components/responses/{error}")}));
+                if let Some(own) = responses.get_mut("429").and_then(Value::as_object_mut) {
+                    own.entry("headers")
+                        .or_insert_with(|| json!({"Retry-After": retry_after()}));
+                } else if let Some(r) = limited {
+                    responses.insert("429".into(), r);
+                }
             }
         }
     }
@@ -228,6 +275,12 @@ mod tests {
                         "duplicate operationId {id} at {path}"
                     );
                     assert!(op["responses"].get("4XX").is_some(), "{m} {path}");
+                    let limited = path.starts_with(crate::scim::BASE)
+                        || path.starts_with("/api/v1/")
+                        || path == "/token";
+                    if limited {
+                        assert!(op["responses"].get("429").is_some(), "no 429 at {m} {path}");
+                    }
                     if m == "get" {
                         assert!(op.get("requestBody").is_none(), "GET {path} has a body");
                     }

@@ -11,6 +11,7 @@ use dsg_store::write::Actor;
 
 use super::error::ScimError;
 use crate::cache::Rejection;
+use crate::forwarded::ClientIp;
 use crate::state::AppState;
 
 /// An authorised SCIM caller, as the audit log will name it.
@@ -41,9 +42,16 @@ impl FromRequestParts<AppState> for ScimCaller {
                 ));
             }
         };
+        let client = parts.extensions.get::<ClientIp>().copied();
+        let invalid = async || match state.limits.failed_auth(client).await {
+            Ok(()) => ScimError::unauthorized("Invalid token."),
+            Err(l) => l.into(),
+        };
         if dsg_core::token::presented(token).is_none() {
-            return Err(ScimError::unauthorized("Invalid token."));
+            return Err(invalid().await);
         }
+        // SCIM tokens are not cached: every lookup waits on the failed-auth limit.
+        state.limits.failed_auth_blocked(client).await?;
         let rid = request_id(parts);
         if let Some((_, name)) = state.store.scim_token(&TokenHash::of(token)).await? {
             return Ok(Self {
@@ -73,7 +81,10 @@ impl FromRequestParts<AppState> for ScimCaller {
             Err(Rejection::UserDisabled) => {
                 Err(ScimError::unauthorized("User account is disabled."))
             }
-            Err(_) => Err(ScimError::unauthorized("Invalid token.")),
+            Err(Rejection::InvalidToken) => Err(invalid().await),
+            Err(Rejection::ServiceAccountDisabled) => {
+                Err(ScimError::unauthorized("Invalid token."))
+            }
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct ScimError {
     pub scim_type: Option<&'static str>,
     /// Human-readable detail.
     pub detail: String,
+    /// `Retry-After` seconds (429 only).
+    pub retry_after: Option<u64>,
 }
 
 impl ScimError {
@@ -31,6 +33,7 @@ impl ScimError {
             status,
             scim_type: None,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl ScimError {
             status: StatusCode::BAD_REQUEST,
             scim_type: Some(scim_type),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -62,6 +66,18 @@ impl ScimError {
     }
 }
 
+impl From<crate::rate_limit::Limited> for ScimError {
+    fn from(l: crate::rate_limit::Limited) -> Self {
+        Self {
+            retry_after: Some(l.retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                crate::error::msg::throttled(l.retry_after),
+            )
+        }
+    }
+}
+
 impl From<Invalid> for ScimError {
     fn from(e: Invalid) -> Self {
         Self::bad(e.scim_type, e.detail)
@@ -78,6 +94,7 @@ impl From<StoreError> for ScimError {
                 status: StatusCode::CONFLICT,
                 scim_type: Some("uniqueness"),
                 detail: m,
+                retry_after: None,
             },
             DomainError::Invalid(m) => Self::bad("invalidValue", m),
             DomainError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
@@ -114,6 +131,10 @@ impl IntoResponse for ScimError {
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }

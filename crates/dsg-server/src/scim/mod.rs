@@ -100,6 +100,32 @@ async fn search_everywhere(_c: ScimCaller) -> ScimError {
     )
 }
 
+/// Layer over every SCIM route: `rate_limit.scim`, per bearer token (by
+/// its hash), else per client IP; over it, the SCIM error with 429 and
+/// `Retry-After`.
+pub async fn rate_limit(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty());
+    let client = request
+        .extensions()
+        .get::<crate::forwarded::ClientIp>()
+        .copied();
+    match state.limits.scim(bearer, client).await {
+        Ok(()) => next.run(request).await,
+        Err(l) => ScimError::from(l).into_response(),
+    }
+}
+
 async fn not_found() -> ScimError {
     ScimError::new(StatusCode::NOT_FOUND, "Not found.")
 }

@@ -323,6 +323,7 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
         datasets: (form.get("limit_datasets") == "on" || !chosen.is_empty())
             .then(|| chosen.iter().map(|d| (*d).to_owned()).collect()),
     };
+    state.limits.token_creation(user.id).await?;
     let mut tx = state.store.begin(user.actor()).await?;
     let (_, token) = tx
         .create_user_token(

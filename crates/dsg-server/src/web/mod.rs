@@ -102,7 +102,11 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         .cookie_names
         .iter()
         .find_map(|n| crate::credentials::cookie(&parts.headers, n))?;
-    let auth = state.authenticate_token(&token, None).await.ok()?;
+    let client = parts
+        .extensions
+        .get::<crate::forwarded::ClientIp>()
+        .copied();
+    let auth = state.authenticate_token(&token, None, client).await.ok()?;
     let PrincipalRef::User(id) = auth.token.principal else {
         return None;
     };
@@ -111,10 +115,7 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         email: auth.document.info.email.clone(),
         view: View::of(&auth),
         auth,
-        client_ip: parts
-            .extensions
-            .get::<crate::forwarded::ClientIp>()
-            .map(|c| c.0.to_string()),
+        client_ip: client.map(|c| c.0.to_string()),
         request_id: parts
             .extensions
             .get::<crate::native::RequestId>()
@@ -319,8 +320,16 @@ pub(crate) enum PageError {
     Invalid(String),
     /// 403: the CSRF token or `Origin` did not match.
     Csrf,
+    /// 429 with `Retry-After`: a rate limit ([`crate::rate_limit`]).
+    TooManyRequests(u64),
     /// 500, cause logged.
     Internal(String),
+}
+
+impl From<crate::rate_limit::Limited> for PageError {
+    fn from(l: crate::rate_limit::Limited) -> Self {
+        Self::TooManyRequests(l.retry_after)
+    }
 }
 
 impl From<StoreError> for PageError {
@@ -344,6 +353,7 @@ impl From<ApiError> for PageError {
                 _ if s.is_client_error() => Self::Invalid(m),
                 _ => Self::Internal(m),
             },
+            ApiError::TooManyRequests { retry_after } => Self::TooManyRequests(retry_after),
             ApiError::Internal(m) => Self::Internal(m),
         }
     }
@@ -383,6 +393,11 @@ impl IntoResponse for PageError {
                 "Request Refused",
                 "CSRF verification failed. Reload the page and try again.".to_owned(),
             ),
+            Self::TooManyRequests(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                format!("Too many requests; try again in {secs} s."),
+            ),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "web page failed");
                 (
@@ -410,6 +425,10 @@ impl IntoResponse for PageError {
         .unwrap_or_else(|_| message.clone());
         let mut r = (status, axum::response::Html(body)).into_response();
         html_headers(&mut r);
+        if let Self::TooManyRequests(secs) = self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }

@@ -39,6 +39,7 @@ mod native;
 mod ngauth;
 mod ngauth_login;
 mod openapi;
+mod rate_limits;
 mod replicas;
 mod scenarios;
 mod schema;

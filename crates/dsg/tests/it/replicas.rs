@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with, spawn_replica, user_token};
+use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with, user_token};
 use serde_json::{Value, json};
 
 fn world() -> Value {
@@ -42,7 +42,7 @@ async fn revoke_crosses_over(
     doorbell: &str,
 ) -> (TestApp, TestApp) {
     let a = spawn_app_with(Backend::Postgres, tweak).await.unwrap();
-    let b = spawn_replica(&a, tweak).await.unwrap();
+    let b = a.spawn_replica(tweak).await.unwrap();
     for app in [&a, &b] {
         let up = eventually(Duration::from_secs(10), || async {
             let (status, body) = readyz(app).await;
