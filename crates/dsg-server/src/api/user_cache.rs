@@ -31,9 +31,9 @@ pub async fn get_user_cache(
             "Could not satisfy the request Accept header.".into(),
         ));
     }
-    // Read only when the token is refused or not cached (failed-auth limit).
-    let extensions = request.extensions();
-    let client = || extensions.get::<ClientIp>().copied();
+    // An extension read, no I/O: the failed-auth limit is consulted only
+    // when the token is refused or not in the cache.
+    let client = request.extensions().get::<ClientIp>().copied();
     let query = uri.query();
     let service = query
         .and_then(|q| credentials::query_param(q, "service"))
@@ -41,11 +41,11 @@ pub async fn get_user_cache(
     let auth = &state.config.auth;
     let token = match credentials::extract(headers, query, &auth.cookie_names, &auth.query_names) {
         Credential::None => return Err(ApiError::not_provided()),
-        Credential::Malformed => return Err(state.refused(client()).await),
+        Credential::Malformed => return Err(state.refused(client).await),
         Credential::Token(t) => t,
     };
     let authed = state
-        .authenticate_token(&token, service.as_deref(), client())
+        .authenticate_token(&token, service.as_deref(), client)
         .await?;
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(method));

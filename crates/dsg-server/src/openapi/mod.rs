@@ -288,6 +288,23 @@ mod tests {
             }
         }
         assert!(doc["components"]["securitySchemes"]["oauth2"].is_null());
+        for r in ["RateLimited", "ScimRateLimited"] {
+            let h = &doc["components"]["responses"][r]["headers"]["Retry-After"];
+            assert_eq!(h["schema"]["type"], "integer", "{r}");
+        }
+        let own = &doc["paths"]["/api/v1/create_token"]["post"]["responses"]["429"];
+        assert!(
+            own["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("token_creation")
+        );
+        assert!(own["headers"].get("Retry-After").is_some(), "{own}");
+        assert!(
+            doc["paths"]["/healthz"]["get"]["responses"]
+                .get("429")
+                .is_none()
+        );
     }
 
     #[test]
