@@ -50,6 +50,13 @@ pub fn pg_base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// A free loopback port (for servers that must know their port before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
+}
+
 /// URL of the Redis used by tests (`DSG_TEST_REDIS_URL`, default the local one).
 pub fn redis_url() -> String {
     std::env::var("DSG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -217,6 +224,16 @@ impl TestApp {
             r = r.bearer_auth(t);
         }
         Ok(r.send().await?)
+    }
+
+    /// `GET /readyz` → (status, JSON body).
+    ///
+    /// # Errors
+    /// Transport failures or a non-JSON body.
+    pub async fn readyz(&self) -> Result<(u16, Value)> {
+        let r = self.get("/readyz", None).await?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await?))
     }
 
     /// `GET /api/v1/user/cache` → (status, JSON body).

@@ -423,17 +423,11 @@ async fn readyz_fails_while_the_change_feed_is_stalled() {
         .await
         .unwrap();
     let stalled = dsg_testkit::eventually(std::time::Duration::from_secs(15), || async {
-        app.get("/readyz", None).await.unwrap().status() == 503
+        app.readyz().await.unwrap().0 == 503
     })
     .await;
     assert!(stalled, "readyz must fail once replays stall");
-    let r: Value = app
-        .get("/readyz", None)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, r) = app.readyz().await.unwrap();
     assert_eq!(r["status"], "unavailable");
     assert_eq!(r["checks"]["cache_feed"]["ok"], false, "{r}");
     assert!(r["reasons"].to_string().contains("may be stale"), "{r}");
@@ -442,7 +436,7 @@ async fn readyz_fails_while_the_change_feed_is_stalled() {
         .await
         .unwrap();
     let back = dsg_testkit::eventually(std::time::Duration::from_secs(15), || async {
-        app.get("/readyz", None).await.unwrap().status() == 200
+        app.readyz().await.unwrap().0 == 200
     })
     .await;
     assert!(back, "readyz recovers once replays work again");

@@ -12,26 +12,35 @@ pub(crate) fn dsg(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (bool, String, String) {
+    run_dsg(None, &[("DATABASE_URL", &app.database_url)], args, stdin)
+}
+
+/// Runs the `dsg` binary with only `PATH` and `env` set, in `dir` (else
+/// here), feeding it `stdin`: (success, stdout, stderr).
+pub(crate) fn run_dsg(
+    dir: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (bool, String, String) {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsg"));
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", &app.database_url)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    } else {
-        drop(child.stdin.take());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
     }
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
     let out = child.wait_with_output().unwrap();
     (
         out.status.success(),
@@ -268,11 +277,7 @@ fn a_bad_log_level_stops_the_start() {
 fn serve_logs_each_request_with_its_id() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = dsg_testkit::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsg"))
         .arg("serve")
         .env_clear()
@@ -331,27 +336,8 @@ fn serve_logs_each_request_with_its_id() {
 }
 
 fn dsg_in(dir: &std::path::Path, port: u16, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dsg"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DSG_SERVER__BIND", format!("127.0.0.1:{port}"))
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let bind = format!("127.0.0.1:{port}");
+    run_dsg(Some(dir), &[("DSG_SERVER__BIND", &bind)], args, None)
 }
 
 /// `serve --detach` returns once the server listens, writing `serve.pid` and
@@ -362,7 +348,7 @@ fn free_port() -> u16 {
 fn serve_detach_and_stop() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = dsg_testkit::free_port();
     let (ok, out, err) = dsg_in(dir.path(), port, &["serve", "--detach"]);
     assert!(ok, "{out}{err}");
     let pid: u32 = std::fs::read_to_string(dir.path().join("serve.pid"))

@@ -26,7 +26,7 @@ pub async fn app_with_idp(
     // the callback URL), so another socket may take it in between: retry.
     let mut last = None;
     for _ in 0..5 {
-        let port = free_port();
+        let port = dsg_testkit::free_port();
         let base = format!("http://127.0.0.1:{port}");
         let idp = start_idp(&[format!("{base}{BROWSER_CB}"), format!("{base}{CAVE_CB}")]).await;
         let issuer = idp.issuer.clone();
@@ -90,16 +90,6 @@ pub async fn start_idp(redirect_uris: &[String]) -> Idp {
         issuer: v["issuer"].as_str().unwrap().to_owned(),
         _child: child,
     }
-}
-
-/// A free loopback port for the server under test (so the provider can be
-/// told its redirect URIs before the server starts).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A browser: cookie jar, no automatic redirects.

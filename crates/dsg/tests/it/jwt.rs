@@ -233,7 +233,7 @@ both_backends!(
 );
 
 async fn a_strict_unreachable_issuer_refuses_to_start(backend: Backend) {
-    let dead = format!("http://127.0.0.1:{}", crate::idp::free_port());
+    let dead = format!("http://127.0.0.1:{}", dsg_testkit::free_port());
     let r = spawn_app_with(backend, |c| {
         c.auth.enabled = true;
         c.auth.issuer = dead.clone();

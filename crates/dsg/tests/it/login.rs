@@ -7,7 +7,8 @@ use dsg_server::login::state as login_state;
 use dsg_testkit::{Backend, TestApp, spawn_app_with};
 use serde_json::Value;
 
-use crate::idp::{SECRET, app_with_idp, browser, drive, free_port, set_cookie};
+use crate::idp::{SECRET, app_with_idp, browser, drive, set_cookie};
+use dsg_testkit::free_port;
 
 use crate::idp::{BROWSER_CB, CAVE_CB};
 

@@ -216,9 +216,9 @@ fn body(token: &str, bucket: &str) -> String {
 }
 
 async fn readyz(app: &TestApp) -> Value {
-    let r = app.get("/readyz", None).await.unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    let (status, body) = app.readyz().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 async fn gcs_token_is_downscoped_through_sts(backend: Backend) {

@@ -264,20 +264,12 @@ each_store!(
     super::token_creation_is_limited_per_user
 );
 
-async fn scim_token(app: &TestApp, name: &str) -> String {
-    let mut tx = app
-        .store
-        .begin(dsg_store::write::Actor::cli("test"))
-        .await
-        .unwrap();
-    let (_, t) = tx.create_scim_token(name).await.unwrap();
-    tx.commit().await.unwrap();
-    t.expose().to_owned()
-}
-
 async fn scim_is_limited_per_token_else_per_ip(backend: Backend, counters: Counters) {
     let app = app(backend, counters).await;
-    let (one, two) = (scim_token(&app, "one").await, scim_token(&app, "two").await);
+    let (one, two) = (
+        crate::scim::scim_token(&app, "one").await,
+        crate::scim::scim_token(&app, "two").await,
+    );
     let ip = "198.51.100.7";
     for _ in 0..4 {
         assert_eq!(

@@ -2,7 +2,6 @@
 //! `NOTIFY` or Redis within a second, and a replica restarted under load
 //! (drain, stop, start) fails no request.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -30,11 +29,6 @@ async fn revoke_through(replica: &TestApp, token: &str) {
     assert_eq!(r.status(), 200);
 }
 
-async fn readyz(app: &TestApp) -> (u16, Value) {
-    let r = app.get("/readyz", None).await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 /// A revoke on A answers 401 on B within a second, carried only by the
 /// doorbell under test (the outbox poll is set to a minute).
 async fn revoke_crosses_over(
@@ -45,11 +39,11 @@ async fn revoke_crosses_over(
     let b = a.spawn_replica(tweak).await.unwrap();
     for app in [&a, &b] {
         let up = eventually(Duration::from_secs(10), || async {
-            let (status, body) = readyz(app).await;
+            let (status, body) = app.readyz().await.unwrap();
             status == 200 && body["checks"]["cache_feed"][doorbell] == "connected"
         })
         .await;
-        assert!(up, "{:?}", readyz(app).await);
+        assert!(up, "{:?}", app.readyz().await.unwrap());
     }
     let s = a.seed(world()).await.unwrap();
     let one = user_token(&s, "a", "one");
@@ -92,7 +86,7 @@ async fn redis_carries_a_revoke_when_listen_is_off_and_survives_a_cut() {
     }
     let (a, b) = revoke_crosses_over(tweak, "redis_subscription").await;
     assert_eq!(
-        readyz(&b).await.1["checks"]["cache_feed"]["postgres_listen"],
+        b.readyz().await.unwrap().1["checks"]["cache_feed"]["postgres_listen"],
         "disabled"
     );
 
@@ -114,7 +108,7 @@ async fn redis_carries_a_revoke_when_listen_is_off_and_survives_a_cut() {
     let t = user_token(&s, "c", "t");
     assert_eq!(b.user_cache(&t).await.unwrap().0, 200);
     let back = eventually(Duration::from_secs(10), || async {
-        readyz(&b).await.1["checks"]["cache_feed"]["redis_subscription"] == "connected"
+        b.readyz().await.unwrap().1["checks"]["cache_feed"]["redis_subscription"] == "connected"
     })
     .await;
     assert!(back);
@@ -137,28 +131,12 @@ struct Proc {
 
 impl Proc {
     fn dsg(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-        use std::io::Write;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsg"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(&self.dir)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        crate::cli::run_dsg(Some(&self.dir), &env, args, stdin)
     }
 }
 
@@ -176,14 +154,6 @@ impl Drop for StopAll {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Two `dsg serve` processes start at once on an empty database (one
 /// migrates, the other waits on the lock). Under steady load, with clients
 /// routing by `/readyz` as a load balancer would, replica B is stopped
@@ -197,7 +167,7 @@ async fn a_replica_restarted_under_load_fails_no_request() {
     let (url, schema) = dsg_testkit::empty_database(Backend::Postgres, tmp.path())
         .await
         .unwrap();
-    let ports = [free_port(), free_port()];
+    let ports = [dsg_testkit::free_port(), dsg_testkit::free_port()];
     let procs: Vec<Arc<Proc>> = ports
         .iter()
         .enumerate()

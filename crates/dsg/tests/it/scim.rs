@@ -93,7 +93,7 @@ fn world() -> Value {
     })
 }
 
-async fn scim_token(app: &TestApp, name: &str) -> String {
+pub(crate) async fn scim_token(app: &TestApp, name: &str) -> String {
     let mut tx = app
         .store
         .begin(dsg_store::write::Actor::cli("test"))

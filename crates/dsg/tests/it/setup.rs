@@ -38,7 +38,7 @@ fn setup_with_flags_writes_a_config_that_passes_config_check() {
         r#"{"web": {"client_id": "gid.apps.googleusercontent.com", "client_secret": "gs"}}"#,
     )
     .unwrap();
-    let dead = format!("http://127.0.0.1:{}", crate::idp::free_port());
+    let dead = format!("http://127.0.0.1:{}", dsg_testkit::free_port());
     let f = file.to_str().unwrap();
     let args = [
         "setup",

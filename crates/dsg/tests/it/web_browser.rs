@@ -75,6 +75,30 @@ async fn body_text(c: &Client) -> String {
     find(c, "body").await.text().await.unwrap()
 }
 
+/// Waits until the page at `path` shows `needle`. A form posting back to
+/// its own page keeps the old page (same path) until the answer arrives, so
+/// the text is polled as well as the path.
+async fn wait_text(c: &Client, app: &TestApp, path: &str, needle: &str) {
+    wait_path(c, app, path).await;
+    wait_body(c, needle).await;
+}
+
+/// Waits until the shown page's text holds `needle`; a body replaced while
+/// it is read (a stale element) is read again.
+async fn wait_body(c: &Client, needle: &str) {
+    let read = || async {
+        match c.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    };
+    let ok = eventually(Duration::from_secs(20), || async {
+        read().await.contains(needle)
+    })
+    .await;
+    assert!(ok, "no {needle:?} on the page: {}", read().await);
+}
+
 /// Waits until the page at a path (ignoring the query) is shown.
 async fn wait_path(c: &Client, app: &TestApp, path: &str) {
     let want = app.url(path);
@@ -148,6 +172,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
+    wait_body(&c, "research").await;
     let text = body_text(&c).await;
     assert!(
         text.contains("research") && text.contains("Invite Only"),
@@ -159,8 +184,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/my-account").await;
-    assert!(body_text(&c).await.contains("Accepted: Fish terms"));
+    wait_text(&c, &app, "/web/my-account", "Accepted: Fish terms").await;
     assert_eq!(
         cache(&app, &token).await["permissions_v2"]["fish2"],
         json!(["view"])
@@ -179,12 +203,13 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .send_keys(&Key::Enter.to_string())
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/grants/fanc").await;
-    assert!(
-        body_text(&c)
-            .await
-            .contains("Granted edit on fanc to v@example.org")
-    );
+    wait_text(
+        &c,
+        &app,
+        "/web/grants/fanc",
+        "Granted edit on fanc to v@example.org",
+    )
+    .await;
     assert_eq!(
         cache(&app, &v_token).await["permissions_v2"]["fanc"],
         json!(["edit", "view"])
@@ -210,12 +235,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .send_keys(&Key::Enter.to_string())
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/grants/fanc").await;
-    assert!(
-        body_text(&c).await.contains("now expires"),
-        "{}",
-        body_text(&c).await
-    );
+    wait_text(&c, &app, "/web/grants/fanc", "now expires").await;
     let g = app.store.grant(grant.id).await.unwrap().unwrap();
     assert_eq!(
         g.expires_at
@@ -232,8 +252,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/grants/fanc").await;
-    assert!(body_text(&c).await.contains("Grant revoked"));
+    wait_text(&c, &app, "/web/grants/fanc", "Grant revoked").await;
     assert!(
         cache(&app, &v_token).await["permissions_v2"]
             .get("fanc")
@@ -248,8 +267,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .send_keys(&Key::Enter.to_string())
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/group/lab/").await;
-    assert!(body_text(&c).await.contains("Added v@example.org to lab"));
+    wait_text(&c, &app, "/web/group/lab/", "Added v@example.org to lab").await;
     assert!(
         cache(&app, &v_token).await["groups"]
             .as_array()
@@ -290,8 +308,7 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .click()
         .await
         .unwrap();
-    wait_path(&c, &app, "/web/my-account").await;
-    assert!(body_text(&c).await.contains("Token revoked."));
+    wait_text(&c, &app, "/web/my-account", "Token revoked.").await;
     assert_eq!(app.user_cache(&value).await.unwrap().0, 401);
 
     // A narrow (phone-sized) window still shows the page without a horizontal scroll of the body.
