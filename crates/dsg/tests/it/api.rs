@@ -418,6 +418,12 @@ async fn readyz_fails_while_the_change_feed_is_stalled() {
     let dsg_store::Db::Postgres(pool) = app.store.db().clone() else {
         unreachable!()
     };
+    // Ready first (the outbox replayed once), so the 503 below is the stall's.
+    let ready = dsg_testkit::eventually(std::time::Duration::from_secs(15), || async {
+        app.readyz().await.unwrap().0 == 200
+    })
+    .await;
+    assert!(ready, "{:?}", app.readyz().await.unwrap());
     sqlx::query("ALTER TABLE cache_event RENAME TO cache_event_away")
         .execute(&pool)
         .await
