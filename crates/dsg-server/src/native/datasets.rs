@@ -56,7 +56,7 @@ async fn whoami(State(state): State<AppState>, ctx: Ctx) -> Result<Response, Api
 /// `POST {"name","description","access_mode"}` → 201 (global admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets", tag = "native",
-    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    request_body(content = super::bodies::NewDataset, content_type = "application/json"),
     responses((status = 200, description = "GET: datasets the caller holds anything on", body = Vec<Object>),
         (status = 201, description = "POST: created", body = Object))
 )]

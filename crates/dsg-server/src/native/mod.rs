@@ -11,6 +11,7 @@
 
 pub(crate) mod access;
 mod audit;
+mod bodies;
 mod datasets;
 mod grants;
 mod requests;

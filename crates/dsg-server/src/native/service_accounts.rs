@@ -31,7 +31,7 @@ fn admin(ctx: &Ctx) -> Result<(), ApiError> {
 
 #[utoipa::path(
     method(get, post), path = "/api/v1/service-accounts", tag = "native",
-    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    request_body(content = super::bodies::NewServiceAccount, content_type = "application/json"),
     responses((status = 200, description = "GET: every service account", body = Vec<Object>),
         (status = 201, description = "POST: created, with its first token", body = Object))
 )]

@@ -28,7 +28,7 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
 /// with the new token's value (shown once). Humans only.
 #[utoipa::path(
     method(get, post), path = "/api/v1/tokens", tag = "native",
-    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    request_body(content = super::bodies::NewToken, content_type = "application/json"),
     responses((status = 200, description = "GET: the caller's tokens with their scopes", body = Vec<Object>),
         (status = 201, description = "POST: the new token, its value shown once", body = Object),
         (status = 429, description = "POST: too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))

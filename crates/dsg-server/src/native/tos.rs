@@ -116,7 +116,7 @@ fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {
 
 #[utoipa::path(
     post, path = "/api/v1/tos", tag = "native",
-    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    request_body(content = super::bodies::NewTos, content_type = "application/json"),
     responses((status = 201, description = "Created", body = Object))
 )]
 async fn create_tos(

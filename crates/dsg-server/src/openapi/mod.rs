@@ -8,9 +8,10 @@
 //! because the original checks authentication and permission before the
 //! method (spec §1.1); the route-walk test keeps the document and the router
 //! in step. The shared parts (security schemes, the error envelopes, unique
-//! operation ids) are applied here in one pass.
+//! operation ids, the links between operations) are applied here in one pass.
 
 pub mod config;
+mod links;
 mod swagger;
 
 use serde_json::{Map, Value, json};
@@ -101,6 +102,7 @@ pub fn document(config: &crate::Config, oauth: Option<&OauthFlow>) -> Value {
     }
     security(&mut doc, config, oauth);
     finish_operations(&mut doc);
+    links::apply(&mut doc);
     doc
 }
 

@@ -3,7 +3,7 @@
 //! of the SCIM media type; the resources' own schemas are served by
 //! `/Schemas` (RFC 7643 §7).
 
-use dsg_core::scim::schema::Kind;
+use dsg_core::scim::schema::{AttrType, Kind, Mutability};
 use serde_json::{Map, Value, json};
 
 use super::BASE;
@@ -40,6 +40,56 @@ fn op(id: String, summary: String, params: Value, body: Option<&str>, ok: (&str,
             "content": {SCIM_JSON: {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}});
     }
     o
+}
+
+/// The body of a create (POST) or replace (PUT): the resource's core schema
+/// URN in `schemas` and its required writable attributes, from the same schema
+/// `/Schemas` serves. Other attributes are allowed (extensions, optional ones).
+fn resource_body(kind: Kind) -> Value {
+    let schema = kind.schema();
+    let mut required = vec![Value::from("schemas")];
+    let mut properties = Map::new();
+    properties.insert(
+        "schemas".into(),
+        json!({"type": "array", "minItems": 1, "items": {"type": "string", "enum": [schema.id]}}),
+    );
+    for a in schema
+        .attrs
+        .iter()
+        .filter(|a| a.required && a.mutability != Mutability::ReadOnly)
+    {
+        let ty = match a.ty {
+            AttrType::Boolean => "boolean",
+            AttrType::Integer => "integer",
+            AttrType::Complex => "object",
+            _ => "string",
+        };
+        let one = if ty == "string" {
+            json!({"type": ty, "minLength": 1})
+        } else {
+            json!({"type": ty})
+        };
+        let v = if a.multi {
+            json!({"type": "array", "items": one})
+        } else {
+            one
+        };
+        properties.insert(a.name.into(), v);
+        // A required boolean (`active`) is always in the answer but defaults
+        // when a request leaves it out.
+        if a.ty != AttrType::Boolean {
+            required.push(a.name.into());
+        }
+    }
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+/// Sets an operation's request body schema (both media types).
+fn with_body_schema(mut op: Value, schema: &Value) -> Value {
+    for media in [SCIM_JSON, "application/json"] {
+        op["requestBody"]["content"][media]["schema"] = schema.clone();
+    }
+    op
 }
 
 fn query(name: &str, description: &str) -> Value {
@@ -121,8 +171,8 @@ pub fn openapi_paths() -> Map<String, Value> {
             json!({
                 "get": op(format!("scim_list_{n}s"), format!("List {ep}"), list_params(), None,
                     ("200", "A ListResponse")),
-                "post": op(format!("scim_create_{n}"), format!("Create a {name}"), json!([]),
-                    Some(&format!("The new {name}")), ("201", "Created")),
+                "post": with_body_schema(op(format!("scim_create_{n}"), format!("Create a {name}"), json!([]),
+                    Some(&format!("The new {name}")), ("201", "Created")), &resource_body(kind)),
             }),
         );
         paths.insert(
@@ -134,8 +184,8 @@ pub fn openapi_paths() -> Map<String, Value> {
             format!("{BASE}/{ep}/{{id}}"),
             json!({
                 "get": op(format!("scim_get_{n}"), format!("One {name}"), projection(), None, ("200", name)),
-                "put": op(format!("scim_replace_{n}"), format!("Replace a {name}"), json!([path_id()]),
-                    Some(&format!("The whole {name}")), ("200", "Replaced")),
+                "put": with_body_schema(op(format!("scim_replace_{n}"), format!("Replace a {name}"), json!([path_id()]),
+                    Some(&format!("The whole {name}")), ("200", "Replaced")), &resource_body(kind)),
                 "patch": op(format!("scim_patch_{n}"), format!("Modify a {name}"), json!([path_id()]),
                     Some("A PatchOp"), ("200", "Modified")),
                 "delete": {"tags": ["scim"], "operationId": format!("scim_delete_{n}"),
@@ -154,4 +204,29 @@ pub fn openapi_paths() -> Map<String, Value> {
     search["responses"]["501"] = json!({"$ref": "#/components/responses/ScimError"});
     paths.insert(format!("{BASE}/.search"), json!({"post": search}));
     paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_bodies_name_the_core_schema_and_required_attributes() {
+        let paths = openapi_paths();
+        let schema = |path: &str, m: &str| {
+            paths[&format!("{BASE}/{path}")][m]["requestBody"]["content"][SCIM_JSON]["schema"]
+                .clone()
+        };
+        let user = schema("Users", "post");
+        assert_eq!(user["required"], json!(["schemas", "userName"]));
+        assert_eq!(
+            user["properties"]["schemas"]["items"]["enum"],
+            json!([dsg_core::scim::schema::USER])
+        );
+        assert_eq!(
+            schema("Groups", "post")["required"],
+            json!(["schemas", "displayName"])
+        );
+        assert_eq!(schema("Users/{id}", "put"), user);
+    }
 }
