@@ -45,6 +45,7 @@ mod scenarios;
 mod schema;
 mod scim;
 mod scim_prop;
+mod security;
 mod service_accounts;
 mod setup;
 mod snapshots;
