@@ -46,6 +46,7 @@ mod schema;
 mod scim;
 mod scim_prop;
 mod security;
+mod security_doc;
 mod service_accounts;
 mod setup;
 mod snapshots;

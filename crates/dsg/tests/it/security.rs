@@ -162,7 +162,8 @@ async fn tokens_of_every_kind(app: &TestApp, s: &Value) -> Vec<(&'static str, St
 
 /// Nothing but ngauth's `/token` and `/gcs_token` grants CORS, whatever the
 /// origin (even one ngauth allows) and for preflights too; those two echo the
-/// exact origin, never `*`.
+/// exact origin, never `*`. Every answer carries the framing, sniffing and
+/// referrer headers.
 async fn only_ngauth_answers_carry_cors_headers(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();
     let s = app.seed(world()).await.unwrap();
@@ -210,6 +211,25 @@ async fn only_ngauth_answers_carry_cors_headers(backend: Backend) {
                 Vec::<String>::new(),
                 "GET {path} {origin}"
             );
+            let h = |n: &str| {
+                r.headers()
+                    .get(n)
+                    .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            };
+            assert_eq!(h("x-frame-options").as_deref(), Some("deny"), "{path}");
+            assert_eq!(
+                h("x-content-type-options").as_deref(),
+                Some("nosniff"),
+                "{path}"
+            );
+            assert!(
+                matches!(
+                    h("referrer-policy").as_deref(),
+                    Some("same-origin" | "no-referrer")
+                ),
+                "{path}"
+            );
+            assert_eq!(h("strict-transport-security"), None, "local mode: {path}");
             let r = client
                 .request(Method::OPTIONS, app.url(path))
                 .header("origin", origin)
@@ -408,6 +428,10 @@ async fn cookies_carry_their_attributes_in_each_mode(backend: Backend) {
             "{origin}: the cookie holds a token"
         );
         assert_eq!(attributes(&v.login), login, "{origin}: {}", v.login);
+        assert!(
+            value(&v.csrf).len() == 64 && value(&v.csrf).bytes().all(|b| b.is_ascii_hexdigit()),
+            "{origin}: 256 random bits"
+        );
         assert_eq!(
             attributes(&v.cleared),
             format!(
@@ -621,6 +645,30 @@ async fn stored_tokens_are_sha256_digests_and_no_plaintext_is_kept(backend: Back
             );
         }
     }
+    // API and service-account tokens carry no expiry unless one was asked for.
+    let never = query_bytes(
+        &app,
+        "SELECT key_hash, CAST(COALESCE(expires_at, -1) AS TEXT) FROM api_key \
+         WHERE description IN ('API token', 'Default long-lived API token') \
+         UNION ALL SELECT key_hash, CAST(COALESCE(expires_at, -1) AS TEXT) \
+         FROM service_account_token",
+    )
+    .await;
+    assert!(never.len() >= 5, "{}", never.len());
+    assert!(never.iter().all(|(_, e)| e == "-1"), "{never:?}");
+    // TOS invite links: 256 random bits too (stored as they are: links, not credentials).
+    let sql = "SELECT invite_token FROM tos_document";
+    let invites: Vec<String> = match app.store.db() {
+        dsg_store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        dsg_store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    };
+    assert!(!invites.is_empty());
+    for invite in &invites {
+        assert!(
+            invite.len() == 64 && invite.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{invite}"
+        );
+    }
     let everything = database_contents(&app).await;
     assert!(
         everything.contains("lead@example.org"),
@@ -696,6 +744,36 @@ async fn a_global_admin_cannot_see_any_token_after_creation(backend: Backend) {
         let (ok, out, err) = dsg(&app, args, None);
         assert!(ok, "{args:?}: {err}");
         pages.push((args.join(" "), out + &err));
+    }
+    // A token asked for "for" someone else is the caller's own.
+    for path in ["/api/v1/tokens", "/api/v1/create_token"] {
+        let (st, v) = call(
+            &app,
+            "POST",
+            path,
+            &root,
+            Some(json!({"user": "lead@example.org", "email": "lead@example.org"})),
+        )
+        .await;
+        assert!(st == 200 || st == 201, "{path}: {v}");
+        let t = v["token"].as_str().or(v.as_str()).unwrap().to_owned();
+        let (_, doc) = app.user_cache(&t).await.unwrap();
+        assert_eq!(doc["email"], "root@example.org", "{path}");
+    }
+    // A read-only token of a global admin is no admin's.
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/tokens",
+        &root,
+        Some(json!({"read_only": true})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let ro = v["token"].as_str().unwrap().to_owned();
+    for path in ["/auth/scim/v2/Users", "/api/v1/audit", "/admin/users/"] {
+        let status = app.get(path, Some(&ro)).await.unwrap().status().as_u16();
+        assert_eq!(status, 403, "{path}");
     }
     // Control: the listings do describe the tokens (by prefix).
     let all = pages.iter().map(|(_, b)| b.as_str()).collect::<String>();
@@ -862,7 +940,7 @@ async fn tokens_never_reach_the_log(backend: Backend) {
     assert!(log.contains("DatasetGateway listening"), "{log}");
     assert!(log.contains("\"level\":\"TRACE\"") || log.contains("\"level\":\"DEBUG\""));
     assert!(
-        log.matches("\"path\":\"/api/v1/user/cache\"").count() >= 6,
+        log.matches("\"path\":\"/api/v1/user/cache").count() >= 6,
         "{log}"
     );
     for (i, s) in secrets.iter().enumerate() {
@@ -1008,6 +1086,49 @@ async fn changes_by_login_cookie_from_other_sites_are_refused(backend: Backend) 
 both_backends!(
     changes_by_login_cookie_from_other_sites_are_refused_tests,
     super::changes_by_login_cookie_from_other_sites_are_refused
+);
+
+// ---- the user directory ----
+
+/// With `privacy.user_directory = "privileged"`, only global admins and
+/// service accounts read other people's e-mails and groups; by default (the
+/// original's behaviour) any authenticated caller does.
+async fn a_privileged_user_directory_hides_other_people(backend: Backend) {
+    for privileged in [true, false] {
+        let app = spawn_app_with(backend, |c| {
+            if privileged {
+                c.privacy.user_directory = dsg_server::config::Directory::Privileged;
+            }
+        })
+        .await
+        .unwrap();
+        let s = app.seed(world()).await.unwrap();
+        let boss_id = s["users"]["boss"]["id"].as_i64().unwrap();
+        let group_id = s["groups"]["lab"]["id"].as_i64().unwrap();
+        let paths = [
+            format!("/api/v1/user?id={boss_id}"),
+            format!("/api/v1/user/{boss_id}"),
+            "/api/v1/groups/lab/members".to_owned(),
+            format!("/api/v1/group/{group_id}/user"),
+        ];
+        let sa = s["service_accounts"]["ci"]["tokens"]["t"].as_str().unwrap();
+        for path in &paths {
+            let (st, v) = call(&app, "GET", path, &user_token(&s, "v", "t"), None).await;
+            assert_eq!(st, if privileged { 403 } else { 200 }, "{path}: {v}");
+            if privileged {
+                assert!(!v.to_string().contains("@example.org"), "{path}: {v}");
+            }
+            for token in [user_token(&s, "root", "t").as_str(), sa] {
+                let (st, v) = call(&app, "GET", path, token, None).await;
+                assert_eq!(st, 200, "{path}: {v}");
+            }
+        }
+        app.shutdown().await;
+    }
+}
+both_backends!(
+    a_privileged_user_directory_hides_other_people_tests,
+    super::a_privileged_user_directory_hides_other_people
 );
 
 // ---- configuration output ----
