@@ -724,6 +724,9 @@ async fn a_global_admin_cannot_see_any_token_after_creation(backend: Backend) {
         let r = app.get(&path, Some(&root)).await.unwrap();
         let status = r.status().as_u16();
         assert!(status == 200 || status == 404, "{path}: {status}");
+        if path.starts_with("/admin/") && status == 200 {
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+        }
         pages.push((path, r.text().await.unwrap()));
     }
     let r = app.get("/auth/scim/v2/Users", Some(scim)).await.unwrap();
@@ -733,6 +736,7 @@ async fn a_global_admin_cannot_see_any_token_after_creation(backend: Backend) {
     for path in ["/web/my-account", "/web/service-accounts/ci-bot"] {
         let a = web.get(path).await;
         assert_eq!(a.status, 200, "{path}");
+        assert_eq!(a.headers["cache-control"], "no-store", "{path}");
         pages.push((path.into(), a.body));
     }
     for args in [
