@@ -169,6 +169,14 @@ mod tests {
     }
 
     #[test]
+    fn secrets_equal_needs_the_whole_value() {
+        assert!(secrets_equal(b"abc", b"abc"));
+        assert!(!secrets_equal(b"abc", b"abd"));
+        assert!(!secrets_equal(b"abc", b"ab"));
+        assert!(!secrets_equal(b"", b"a"));
+    }
+
+    #[test]
     fn literal_tokens_must_be_long_enough() {
         assert!(ApiToken::from_literal("short").is_err());
         assert!(ApiToken::from_literal(&"x".repeat(40)).is_ok());

@@ -56,6 +56,14 @@ pub fn extract(
     Credential::None
 }
 
+/// True when the request's credential is a login cookie (a non-empty cookie
+/// of one of `cookie_names`: by the precedence rules it wins over the other
+/// sources). A browser attaches that cookie to cross-site requests too, so
+/// changes authenticated by it must be checked for their origin.
+pub fn from_cookie(headers: &HeaderMap, cookie_names: &[String]) -> bool {
+    cookie_names.iter().any(|n| cookie(headers, n).is_some())
+}
+
 fn check(value: String) -> Credential {
     match dsg_core::token::presented(&value) {
         Some(_) => Credential::Token(value),

@@ -42,6 +42,9 @@ pub mod msg {
     pub const FORBIDDEN: &str = "You do not have permission to perform this action.";
     /// No such route.
     pub const NOT_FOUND: &str = "Not found.";
+    /// A change authenticated by the login cookie, asked for by another site.
+    pub const CROSS_SITE: &str = "Cross-site request refused: a change authenticated by the login \
+         cookie must come from this server's own pages (or send the token as a bearer token).";
 
     /// Over a rate limit, in DRF's words.
     pub fn throttled(retry_after: u64) -> String {

@@ -241,6 +241,20 @@ impl FromRequestParts<AppState> for ApiRequest {
                 "Could not satisfy the request Accept header.".into(),
             ));
         }
+        // The login cookie rides along on requests other sites' pages make
+        // (it is `SameSite=None` for Neuroglancer), and a bodiless form post
+        // needs no CORS preflight: a change it authenticates must come from
+        // this server's own pages. Bearer and query tokens are not sent by
+        // browsers on their own, so they are not checked.
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+            && credentials::from_cookie(&parts.headers, &state.config.auth.cookie_names)
+            && !crate::web::csrf::origin_ok(state, &parts.headers)
+        {
+            return Err(ApiError::Detail(
+                axum::http::StatusCode::FORBIDDEN,
+                crate::error::msg::CROSS_SITE.into(),
+            ));
+        }
         let client = parts.extensions.get::<ClientIp>().copied();
         let auth = state
             .authenticate(&parts.headers, parts.uri.query(), None, client)

@@ -125,9 +125,20 @@ pub async fn create_token(
 pub async fn long_lived_token(
     State(state): State<AppState>,
     req: ApiRequest,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     req.human()?;
     req.allow(&[Method::GET])?;
+    // A GET that mints (the original's API): another site's image or script
+    // must not make it mint tokens and retire the caller's oldest ones.
+    if crate::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
+        && crate::web::csrf::cross_site_subresource(&headers)
+    {
+        return Err(ApiError::Detail(
+            axum::http::StatusCode::FORBIDDEN,
+            crate::error::msg::CROSS_SITE.into(),
+        ));
+    }
     let token = mint(
         &state,
         &req,

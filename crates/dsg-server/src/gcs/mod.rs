@@ -517,6 +517,19 @@ mod tests {
     }
 
     #[test]
+    fn the_private_key_never_shows_in_debug_output() {
+        let key: ServiceAccountKey = serde_json::from_str(
+            r#"{"type": "service_account", "client_email": "gw@p.iam", "private_key": "-----BEGIN PRIVATE KEY-----secret-bits"}"#,
+        )
+        .unwrap();
+        let shown = format!("{key:?}");
+        assert!(
+            shown.contains("gw@p.iam") && !shown.contains("secret-bits"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn bad_key_files_are_refused_with_what_to_fix() {
         let missing = GcsConfig {
             credentials_file: "/nonexistent/key.json".into(),

@@ -145,3 +145,19 @@ impl JwksCache {
         self.find(kid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forged_kids_cause_at_most_six_refetches_a_minute_and_one_per_kid() {
+        let c = JwksCache::new(None);
+        assert!(c.may_refetch("a"));
+        assert!(!c.may_refetch("a"), "the same kid again within a minute");
+        for k in ["b", "c", "d", "e", "f"] {
+            assert!(c.may_refetch(k), "{k}");
+        }
+        assert!(!c.may_refetch("g"), "a seventh kid within a minute");
+    }
+}

@@ -359,15 +359,6 @@ async fn invite_page(
 }
 
 /// Does this request carry a login cookie (an ambient, CSRF-able credential)?
-fn cookie_authenticated(state: &AppState, headers: &HeaderMap) -> bool {
-    state
-        .config
-        .auth
-        .cookie_names
-        .iter()
-        .any(|n| crate::credentials::cookie(headers, n).is_some())
-}
-
 #[utoipa::path(
     method(get, post), path = "/api/v1/tos/{id}/accept", tag = "native",
     params(("id" = String, Path, description = "TOS id")),
@@ -428,7 +419,9 @@ async fn accept(
             opt_str(&body, "next")?.unwrap_or("").to_owned(),
         )
     };
-    if cookie_authenticated(&state, &headers) && !csrf::verify(&state, &headers, &csrf) {
+    if crate::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
+        && !csrf::verify(&state, &headers, &csrf)
+    {
         return Err(ApiError::Detail(
             StatusCode::FORBIDDEN,
             "CSRF verification failed. Reload the page and try again.".into(),

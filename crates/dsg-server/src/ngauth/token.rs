@@ -203,6 +203,12 @@ mod tests {
     }
 
     #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let key = TokenKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(format!("{key:?}"), "TokenKey(<redacted>)");
+    }
+
+    #[test]
     fn derived_keys_differ_by_secret_and_empty_secret_is_random() {
         let c = Claims {
             email: "c@x.org".into(),

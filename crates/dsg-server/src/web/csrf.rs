@@ -80,6 +80,15 @@ pub fn origin_ok(state: &AppState, headers: &HeaderMap) -> bool {
         .is_some_and(|(_, h)| !host.is_empty() && h.eq_ignore_ascii_case(host))
 }
 
+/// True for a request another site's page made without navigating to us
+/// (an image, script, `fetch` or hidden frame): `Sec-Fetch-Site` says
+/// cross-site or same-site and `Sec-Fetch-Mode` is not `navigate`. A link
+/// the user follows is a navigation and passes.
+pub fn cross_site_subresource(headers: &HeaderMap) -> bool {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    matches!(h("sec-fetch-site"), "cross-site" | "same-site") && h("sec-fetch-mode") != "navigate"
+}
+
 /// The token a request sent: the `X-CSRF-Token` header (htmx), else the
 /// form's field value.
 pub fn submitted<'a>(headers: &'a HeaderMap, field: &'a str) -> &'a str {

@@ -166,6 +166,11 @@ async fn jwt_bearer_tokens_and_the_bad_token_matrix(backend: Backend) {
     scopes_missing.as_object_mut().unwrap().remove("scope");
     let matrix: Vec<(&str, String)> = vec![
         ("expired", sign("k1", &with("exp", json!(now - 3600)))),
+        ("no exp", {
+            let mut c = base.clone();
+            c.as_object_mut().unwrap().remove("exp");
+            sign("k1", &c)
+        }),
         (
             "nbf in the future",
             sign("k1", &with("nbf", json!(now + 3600))),

@@ -45,6 +45,8 @@ mod scenarios;
 mod schema;
 mod scim;
 mod scim_prop;
+mod security;
+mod security_doc;
 mod service_accounts;
 mod setup;
 mod snapshots;
