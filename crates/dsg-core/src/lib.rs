@@ -2,12 +2,19 @@
 //!
 //! This crate owns the permission levels, the rules that turn grants, group
 //! permissions and terms-of-service acceptances into a permission document, and
-//! the token rules (generation, hashing, scopes). It deliberately knows nothing
-//! about databases, HTTP or clocks: callers pass in facts and `now`.
+//! the token rules (generation, hashing, scopes), and the parsers for what
+//! arrives from outside: credentials, JWT headers, path prefixes, SCIM
+//! filters and PATCH paths, seed fixtures (all fuzzed, see docs/fuzzing.md).
+//! It deliberately knows nothing about databases, HTTP or clocks: callers pass
+//! in facts (raw header bytes, path text) and `now`.
 
+pub mod credentials;
 pub mod error;
+pub mod fixture;
+pub mod jwt;
 pub mod level;
 pub mod permissions;
+pub mod prefix;
 pub mod scim;
 pub mod time;
 pub mod token;

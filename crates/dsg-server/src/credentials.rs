@@ -1,59 +1,25 @@
-//! Finding the credential in a request: cookie → `Authorization: Bearer` →
-//! query parameter, first present wins, no fallback (spec §3.2). Cookie and
-//! query names are configurable (`dsg_token`, plus `middle_auth_token` so
-//! CAVE deployments switch without client changes).
+//! Finding the credential in a request (spec §3.2): the request-facing side
+//! of [`dsg_core::credentials`], which owns the parsing and its tests. This
+//! module only hands it the `Cookie` and `Authorization` headers.
 
 use axum::http::{HeaderMap, header};
-use percent_encoding::percent_decode_str;
 
-/// What the request carried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// Nothing: the request is anonymous.
-    None,
-    /// A value that cannot be a token (empty bearer, bad bytes, oversized).
-    Malformed,
-    /// A token to look up.
-    Token(String),
-}
+pub use dsg_core::credentials::{Credential, query_param};
 
-/// Extracts the credential by the precedence rules.
+/// Extracts the credential by the precedence rules (cookie → bearer → query).
 pub fn extract(
     headers: &HeaderMap,
     query: Option<&str>,
     cookie_names: &[String],
     query_names: &[String],
 ) -> Credential {
-    for name in cookie_names {
-        if let Some(v) = cookie(headers, name) {
-            return check(v);
-        }
-    }
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let Ok(text) = value.to_str() else {
-            // Starts with "Bearer " in raw bytes but has non-visible characters.
-            return if value.as_bytes().starts_with(b"Bearer ") {
-                Credential::Malformed
-            } else {
-                Credential::None
-            };
-        };
-        // A bare "Bearer" (HTTP trims "Bearer " to it) carries no token: it
-        // counts as no credentials, so the query parameter may still supply one.
-        if let Some(rest) = text.strip_prefix("Bearer ").map(str::trim)
-            && !rest.is_empty()
-        {
-            return check(rest.to_owned());
-        }
-    }
-    if let Some(q) = query {
-        for name in query_names {
-            if let Some(v) = query_param(q, name).filter(|v| !v.is_empty()) {
-                return check(v);
-            }
-        }
-    }
-    Credential::None
+    dsg_core::credentials::extract(
+        &headers.get_all(header::COOKIE),
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+        query,
+        cookie_names,
+        query_names,
+    )
 }
 
 /// True when the request's credential is a login cookie (a non-empty cookie
@@ -64,41 +30,9 @@ pub fn from_cookie(headers: &HeaderMap, cookie_names: &[String]) -> bool {
     cookie_names.iter().any(|n| cookie(headers, n).is_some())
 }
 
-fn check(value: String) -> Credential {
-    match dsg_core::token::presented(&value) {
-        Some(_) => Credential::Token(value),
-        None => Credential::Malformed,
-    }
-}
-
 /// The value of the first non-empty cookie with this name.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    for h in headers.get_all(header::COOKIE) {
-        let Ok(s) = h.to_str() else { continue };
-        for pair in s.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=')
-                && k.trim() == name
-            {
-                let v = v.trim().trim_matches('"');
-                if !v.is_empty() {
-                    return Some(v.to_owned());
-                }
-            }
-        }
-    }
-    None
-}
-
-/// The percent-decoded value of a query parameter.
-pub fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| {
-            percent_decode_str(&v.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
+    dsg_core::credentials::cookie(headers.get_all(header::COOKIE), name)
 }
 
 #[cfg(test)]
@@ -155,6 +89,17 @@ mod tests {
     }
 
     #[test]
+    fn every_cookie_header_is_searched_and_non_text_ones_skipped() {
+        let mut h = headers(&[("cookie", "a=1")]);
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"dsg_token=\xff").unwrap(),
+        );
+        h.append(header::COOKIE, HeaderValue::from_static("dsg_token=second"));
+        assert_eq!(cookie(&h, "dsg_token"), Some("second".into()));
+    }
+
+    #[test]
     fn scheme_is_case_sensitive_and_empty_bearer_is_no_credential() {
         let n = names();
         assert_eq!(
@@ -174,6 +119,11 @@ mod tests {
             extract(&headers(&[("authorization", "Bearer a b")]), None, &n, &n),
             Credential::Malformed
         );
+        let h = HeaderMap::from_iter([(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xe9t\xe9").unwrap(),
+        )]);
+        assert_eq!(extract(&h, None, &n, &n), Credential::Malformed);
         assert_eq!(extract(&HeaderMap::new(), None, &n, &n), Credential::None);
     }
 }

@@ -1,4 +1,5 @@
-//! Request-path rewriting before routing (spec §6):
+//! Request-path rewriting before routing (spec §6); the path rules themselves
+//! are [`dsg_core::prefix`]:
 //! * `/{dataset}/{service}/…` is served as `/…`, with the pair recorded;
 //! * `/auth/api/…` is served as `/api/…` (caveclient and middle_auth
 //!   deployments address the API under `/auth`);
@@ -10,6 +11,7 @@
 //! `AUTH_URL`.
 
 use axum::http::{Request, Uri};
+use dsg_core::prefix::{rewrite_path, segment_ok};
 
 /// The dataset context a request was addressed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,48 +20,6 @@ pub struct DatasetContext {
     pub dataset: String,
     /// Service type from the prefix, if any.
     pub service: Option<String>,
-}
-
-const EXEMPT: &[&str] = &[
-    "/accounts/",
-    "/admin/",
-    "/api/",
-    "/auth/",
-    "/web/",
-    "/static/",
-    "/health",
-    "/login",
-    "/logout",
-    "/activate",
-    "/success",
-    "/token",
-    "/gcs_token",
-    "/readyz",
-    "/version",
-    "/metrics",
-    "/docs",
-    "/openapi.json",
-];
-
-fn segment_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// Splits `/{a}/{b}/rest` into the pair and `/rest` when the path is prefixed.
-pub fn strip(path: &str) -> Option<(&str, &str, &str)> {
-    if EXEMPT.iter().any(|p| path.starts_with(p)) {
-        return None;
-    }
-    let rest = path.strip_prefix('/')?;
-    let (a, rest) = rest.split_once('/')?;
-    let (b, rest) = rest.split_once('/')?;
-    if !segment_ok(a) || !segment_ok(b) {
-        return None;
-    }
-    let start = path.len() - rest.len() - 1;
-    Some((a, b, &path[start..]))
 }
 
 /// Rewrites the request in place (see the module docs).
@@ -73,18 +33,12 @@ pub fn rewrite<B>(mut req: Request<B>) -> Request<B> {
         return req;
     }
     let uri = req.uri().clone();
-    let mut path = uri.path().to_owned();
-    let mut ctx = None;
-    if let Some((dataset, service, rest)) = strip(&path) {
-        ctx = Some(DatasetContext {
-            dataset: dataset.to_owned(),
-            service: Some(service.to_owned()),
-        });
-        path = rest.to_owned();
-    }
-    if let Some(rest) = path.strip_prefix("/auth/api/") {
-        path = format!("/api/{rest}");
-    }
+    let rewritten = rewrite_path(uri.path());
+    let mut ctx = rewritten.prefix.map(|(dataset, service)| DatasetContext {
+        dataset: dataset.to_owned(),
+        service: Some(service.to_owned()),
+    });
+    let path = rewritten.path;
     if ctx.is_none()
         && let Some(d) = req.headers().get("x-dataset").and_then(|v| v.to_str().ok())
         && segment_ok(d)
@@ -97,7 +51,7 @@ pub fn rewrite<B>(mut req: Request<B>) -> Request<B> {
     if path != uri.path() {
         let pq = match uri.query() {
             Some(q) => format!("{path}?{q}"),
-            None => path,
+            None => path.into_owned(),
         };
         if let Ok(new) = Uri::builder().path_and_query(pq).build() {
             *req.uri_mut() = new;
@@ -112,19 +66,6 @@ pub fn rewrite<B>(mut req: Request<B>) -> Request<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixes_are_stripped_and_exempt_paths_kept() {
-        assert_eq!(
-            strip("/fish2/cave/api/v1/user/cache"),
-            Some(("fish2", "cave", "/api/v1/user/cache"))
-        );
-        assert_eq!(strip("/fish2/cave/"), Some(("fish2", "cave", "/")));
-        assert_eq!(strip("/api/v1/user/cache"), None);
-        assert_eq!(strip("/auth/scim/v2/Users"), None);
-        assert_eq!(strip("/fish2/cave"), None);
-        assert_eq!(strip("/fi.sh/cave/x"), None);
-    }
 
     #[test]
     fn auth_alias_and_prefix_combine() {

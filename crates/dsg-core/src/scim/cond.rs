@@ -238,12 +238,16 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         }
         micros = digits.parse().ok()?;
     }
-    let offset = match s.get(i..)? {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6 && matches!(&tz[..1], "+" | "-") && &tz[3..4] == ":" => {
-            let oh: i64 = tz.get(1..3)?.parse().ok()?;
-            let om: i64 = tz.get(4..6)?.parse().ok()?;
-            let sign = if &tz[..1] == "-" { -1 } else { 1 };
+    // Offsets are compared as bytes: slicing the text there could split a
+    // multi-byte character (found by fuzzing, scim_filter).
+    let offset = match s.get(i..)?.as_bytes() {
+        b"Z" | b"z" => 0,
+        &[sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let sign = if sign == b'-' { -1 } else { 1 };
             sign * (oh * 3600 + om * 60)
         }
         _ => return None,
@@ -431,5 +435,27 @@ mod tests {
             Some(Timestamp(1_780_315_200_500_000))
         );
         assert_eq!(parse_time("2026-06-01"), None);
+    }
+
+    #[test]
+    fn times_with_odd_offsets_are_refused_not_a_panic() {
+        // Found by fuzzing (scim_filter): a multi-byte character where the
+        // offset's sign goes made a slice panic.
+        for bad in [
+            "2026-06-01T12:00:00.25\u{57d}d:00",
+            "2026-06-01T12:00:00\u{e9}01:00",
+            "2026-06-01T12:00:00++1:00",
+            "2026-06-01T12:00:00+24:00",
+            "2026-06-01T12:00:00+01:60",
+            "2026-06-01T12:00:00+01:0\u{e9}",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+        let text = "meta.created ne \"2026-06-01T12:00:00.25\u{57d}d:00\"";
+        assert!(bind_filter(Kind::User, text).is_err());
+        assert_eq!(
+            parse_time("2026-06-01T12:00:00-01:30"),
+            parse_time("2026-06-01T13:30:00Z")
+        );
     }
 }

@@ -141,10 +141,17 @@ impl AttrPath {
             Some((n, s)) => (n, Some(s)),
             None => (rest, None),
         };
+        // RFC 7643 §2.1: ATTRNAME = ALPHA *(nameChar), plus `$ref`. A name
+        // may not start with a digit, `-` or `_`: `-value` would print as a
+        // number.
         let ok = |s: &str| {
             !s.is_empty()
                 && s.chars().enumerate().all(|(i, c)| {
-                    c.is_ascii_alphanumeric() || c == '_' || c == '-' || (i == 0 && c == '$')
+                    if i == 0 {
+                        c.is_ascii_alphabetic() || c == '$'
+                    } else {
+                        c.is_ascii_alphanumeric() || c == '_' || c == '-'
+                    }
                 })
         };
         if !ok(name) || sub.is_some_and(|s| !ok(s)) {
@@ -448,6 +455,20 @@ mod tests {
             assert!(AttrPath::parse(text).is_err(), "{text}");
         }
         assert!(AttrPath::parse("urn:ietf:params:scim:schemas:core:2.0:User:userName").is_ok());
+    }
+
+    #[test]
+    fn attribute_names_start_with_a_letter() {
+        // Found by fuzzing (scim_filter): `.-value` after a value filter was
+        // accepted, and the filter printed as `-value sw "alice"`, a number.
+        let text = r#"emails[type eq "work"].-value sw "alice""#;
+        assert!(parse(text).unwrap_err().contains("not an attribute path"));
+        for bad in ["-value", "1st", "_x", "urn:x:9lives", "name.-given"] {
+            assert!(AttrPath::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["$ref", "x509Certificates", "name.given_name-2", "urn:x:a"] {
+            assert!(AttrPath::parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]
