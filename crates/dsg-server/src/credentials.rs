@@ -24,7 +24,7 @@ pub fn extract(
 
 /// The value of the first non-empty cookie with this name.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    dsg_core::credentials::cookie(&headers.get_all(header::COOKIE), name)
+    dsg_core::credentials::cookie(headers.get_all(header::COOKIE), name)
 }
 
 #[cfg(test)]
