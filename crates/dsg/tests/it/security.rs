@@ -79,7 +79,11 @@ async fn database_contents(app: &TestApp) -> String {
         dsg_store::Db::Postgres(_) => {
             let tables = crate::backup::dump(app).await;
             assert!(tables.len() > 10, "{:?}", tables.keys());
-            tables.into_values().flatten().collect::<Vec<_>>().join("\n")
+            tables
+                .into_values()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n")
         }
     }
 }
