@@ -25,7 +25,8 @@ pub(crate) fn run_dsg(
     stdin: Option<&str>,
 ) -> (bool, String, String) {
     use std::io::Write;
-    let bin = std::env::var_os("DSG_TEST_DSG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dsg").into());
+    let bin =
+        std::env::var_os("DSG_TEST_DSG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dsg").into());
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
