@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 export DSG_TEST_PG_URL="$PG_BASE/$DB"
 export DSG_TEST_DSG_BIN="$ROOT/target/release/dsg"
 export DSG_CRASH_ACKS="$ACKS"
@@ -54,7 +55,8 @@ done
   echo "# Crash test against a release server"
   echo
   echo "\`bench/crash.sh\` (ACKS=$ACKS, RUNS=$RUNS) on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD),"
-  echo "$(nproc) cores, $(uname -sr). Every run passed every check of the crash test."
+  echo "$(nproc) cores, $(uname -sr), load average before the runs: $LOAD_BEFORE (other work on the"
+  echo "machine competes for the cores). Every run passed every check of the crash test."
   echo
   echo '```'
   cat "$LOG.lines"
