@@ -16,7 +16,8 @@ pub(crate) fn dsg(
 }
 
 /// Runs the `dsg` binary with only `PATH` and `env` set, in `dir` (else
-/// here), feeding it `stdin`: (success, stdout, stderr).
+/// here), feeding it `stdin`: (success, stdout, stderr). `DSG_TEST_DSG_BIN`
+/// names another build to run instead (`bench/crash.sh`: a release binary).
 pub(crate) fn run_dsg(
     dir: Option<&std::path::Path>,
     env: &[(&str, &str)],
@@ -24,7 +25,9 @@ pub(crate) fn run_dsg(
     stdin: Option<&str>,
 ) -> (bool, String, String) {
     use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsg"));
+    let bin =
+        std::env::var_os("DSG_TEST_DSG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dsg").into());
+    let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -28,6 +28,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli;
+mod crash;
 mod gcs_iam;
 mod google;
 mod idp;

@@ -124,13 +124,16 @@ async fn redis_carries_a_revoke_when_listen_is_off_and_survives_a_cut() {
 
 // ---- a rolling restart of real `dsg serve` processes under load ----
 
-struct Proc {
-    dir: std::path::PathBuf,
-    env: Vec<(String, String)>,
+/// A `dsg` process environment: its working directory (PID and log files)
+/// and its variables. Also used by the crash test.
+pub(crate) struct Proc {
+    pub(crate) dir: std::path::PathBuf,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Proc {
-    fn dsg(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    /// Runs `dsg args` in this environment: (success, stdout, stderr).
+    pub(crate) fn dsg(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
         let env: Vec<(&str, &str)> = self
             .env
             .iter()
@@ -141,7 +144,7 @@ impl Proc {
 }
 
 /// Stops every replica however the test ends (also on a failed assertion).
-struct StopAll(Vec<Arc<Proc>>);
+pub(crate) struct StopAll(pub(crate) Vec<Arc<Proc>>);
 
 impl Drop for StopAll {
     fn drop(&mut self) {
