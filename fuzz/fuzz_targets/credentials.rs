@@ -44,14 +44,20 @@ fuzz_target!(|data: &[u8]| {
     let got = extract(&cookies, authorization, query.as_deref(), &names, &names);
 
     if let Credential::Token(t) = &got {
-        assert_eq!(presented(t), Some(t.as_str()), "extracted a token presented() refuses");
+        assert_eq!(
+            presented(t),
+            Some(t.as_str()),
+            "extracted a token presented() refuses"
+        );
         let in_headers = cookies
             .iter()
             .chain(authorization.iter())
             .any(|h| h.windows(t.len()).any(|w| w == t.as_bytes()));
-        let in_query = query
-            .as_deref()
-            .is_some_and(|q| names.iter().any(|n| query_param(q, n).as_deref() == Some(t)));
+        let in_query = query.as_deref().is_some_and(|q| {
+            names
+                .iter()
+                .any(|n| query_param(q, n).as_deref() == Some(t))
+        });
         assert!(in_headers || in_query, "{t:?} is in no source");
     }
     if let Some(v) = names.iter().find_map(|n| cookie(&cookies, n)) {
@@ -60,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
 
     for raw in cookies.iter().chain(authorization.iter()) {
         if let Ok(hv) = http::HeaderValue::from_bytes(raw) {
-            assert_eq!(header_text(raw), hv.to_str().ok(), "header text differs from http's");
+            assert_eq!(
+                header_text(raw),
+                hv.to_str().ok(),
+                "header text differs from http's"
+            );
         }
     }
 
@@ -86,8 +96,15 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
         }
-        let q = format!("a=1&dsg_token={}&b", utf8_percent_encode(text, NON_ALPHANUMERIC));
-        assert_eq!(query_param(&q, "dsg_token").as_deref(), Some(text), "query round trip");
+        let q = format!(
+            "a=1&dsg_token={}&b",
+            utf8_percent_encode(text, NON_ALPHANUMERIC)
+        );
+        assert_eq!(
+            query_param(&q, "dsg_token").as_deref(),
+            Some(text),
+            "query round trip"
+        );
 
         if let Some(h) = TokenHash::from_hex(text) {
             assert_eq!(h.to_hex(), text.to_ascii_lowercase());

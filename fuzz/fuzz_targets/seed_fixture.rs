@@ -36,10 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let unknown = object.and_then(|o| o.keys().filter(|k| is_unknown(k)).min().cloned());
     match &parsed {
         Ok(_) => {
-            assert!(
-                object.is_some(),
-                "accepted a non-object: {text:?}"
-            );
+            assert!(object.is_some(), "accepted a non-object: {text:?}");
             assert_eq!(unknown, None, "accepted an unknown top-level key");
         }
         Err(_) => {
