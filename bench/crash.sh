@@ -26,7 +26,7 @@ RESULTS=${RESULTS:-$ROOT/bench/results-crash.md}
 echo "== release build of dsg"
 cargo build --release --locked -p dsg --bin dsg
 echo "== debug build of the test binary"
-cargo test --locked -p dsg --test it --no-run
+cargo test --workspace --locked --test it --no-run
 
 DB="dsg_crash_bench_$$"
 psql -q "$PG_BASE/postgres" -c "CREATE DATABASE $DB"
@@ -43,7 +43,7 @@ export DSG_TEST_DSG_BIN="$ROOT/target/release/dsg"
 export DSG_CRASH_ACKS="$ACKS"
 for i in $(seq 1 "$RUNS"); do
   echo "== run $i of $RUNS"
-  cargo test --locked -p dsg --test it -- crash:: --nocapture --test-threads 1 >"$LOG" 2>&1 || {
+  cargo test --workspace --locked --test it -- crash:: --nocapture --test-threads 1 >"$LOG" 2>&1 || {
     cat "$LOG"
     echo "run $i failed" >&2
     exit 1

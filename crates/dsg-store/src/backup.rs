@@ -79,10 +79,8 @@ impl Store {
                 .bind(next)
                 .execute(pool)
                 .await?;
-            sqlx::query("SELECT pg_notify('dsg_cache', '')")
-                .execute(pool)
-                .await?;
         }
+        self.ring_doorbell().await;
         Ok(())
     }
 }

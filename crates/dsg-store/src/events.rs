@@ -5,6 +5,16 @@
 //! serving any request whose change probe moved (so a change made by another
 //! process shows on the very next request), on PostgreSQL when `NOTIFY
 //! dsg_cache` wakes it and on a short poll as a safety net.
+//!
+//! The `NOTIFY` is sent after the write commits, by [`Doorbell`], not inside
+//! the write transaction: PostgreSQL serializes the commits of transactions
+//! that notify (one WAL flush each), which capped writes at the disk's fsync
+//! rate. Concurrent commits share one doorbell, and the doorbell's own
+//! transaction does not wait for its WAL flush; a doorbell lost to a crash
+//! costs a listener only the poll interval, because the outbox rows it
+//! points at are part of the write itself.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::dispatch::Tx;
 use crate::{Result, Store, now_micros, on_db, on_tx};
@@ -57,13 +67,61 @@ pub(crate) async fn record(tx: &mut Tx, events: &[CacheEvent]) -> Result<()> {
         let (kind, target) = ev.encode();
         on_tx!(tx, conn => sqlx::query(SQL).bind(kind).bind(&target).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
     }
-    if let Tx::Postgres(t) = tx {
-        // Transactional: delivered to listeners only if this transaction commits.
-        sqlx::query("SELECT pg_notify('dsg_cache', '')")
-            .execute(&mut **t)
-            .await?;
-    }
     Ok(())
+}
+
+/// Rings `NOTIFY dsg_cache` after commits, one ring for all the commits that
+/// finished while the previous ring was in flight (group commit).
+#[derive(Debug, Default)]
+pub(crate) struct Doorbell {
+    /// Commits that asked for a ring so far.
+    asked: AtomicU64,
+    /// The `asked` count the last completed ring covers. The lock keeps one
+    /// ring in flight at a time.
+    rung: tokio::sync::Mutex<u64>,
+}
+
+impl Doorbell {
+    /// Wakes the listeners for a commit that has finished. Returns once a
+    /// ring sent after that commit has completed (so a CLI command that
+    /// exits right after still wakes the servers). A failure is logged, not
+    /// returned: the write is committed, and listeners catch up on their poll.
+    pub(crate) async fn ring(&self, pool: &sqlx::PgPool) {
+        // `synchronous_commit` off for this statement's own transaction only:
+        // the notification is delivered at commit, without waiting for a flush.
+        const SQL: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')";
+        self.ring_with(|| async {
+            sqlx::query(SQL)
+                .bind(NOTIFY_CHANNEL)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .await;
+    }
+
+    /// [`Doorbell::ring`] with the sending step given (tests count it).
+    async fn ring_with<F, Fut, E>(&self, send: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        // Counted after the commit: any ring that starts later covers it.
+        let mine = self.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut rung = self.rung.lock().await;
+        if *rung >= mine {
+            return;
+        }
+        let covers = self.asked.load(Ordering::SeqCst);
+        match send().await {
+            Ok(()) => *rung = covers,
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cache doorbell (NOTIFY) failed; listeners catch up on their poll"
+            ),
+        }
+    }
 }
 
 /// A replayed event and its sequence number.
@@ -134,5 +192,58 @@ mod tests {
         }
         assert_eq!(CacheEvent::decode("mystery", "1"), CacheEvent::All);
         assert_eq!(CacheEvent::decode("user", "abc"), CacheEvent::All);
+    }
+
+    /// Rings `bell` from `n` tasks while `bell`'s lock is held, then releases
+    /// it; returns how many times the send step ran.
+    async fn ring_while_busy(bell: &std::sync::Arc<Doorbell>, n: u64, fail: bool) -> usize {
+        use std::sync::atomic::AtomicUsize;
+        let sends = std::sync::Arc::new(AtomicUsize::new(0));
+        let busy = bell.rung.lock().await;
+        let before = bell.asked.load(Ordering::SeqCst);
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (bell, sends) = (bell.clone(), sends.clone());
+                tokio::spawn(async move {
+                    bell.ring_with(|| async {
+                        sends.fetch_add(1, Ordering::SeqCst);
+                        if fail { Err("refused") } else { Ok(()) }
+                    })
+                    .await;
+                })
+            })
+            .collect();
+        while bell.asked.load(Ordering::SeqCst) < before + n {
+            tokio::task::yield_now().await;
+        }
+        drop(busy);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        sends.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn commits_that_finish_during_a_ring_share_the_next_one() {
+        let bell = std::sync::Arc::new(Doorbell::default());
+        assert_eq!(ring_while_busy(&bell, 10, false).await, 1);
+        assert_eq!(
+            *bell.rung.lock().await,
+            10,
+            "the one ring covers all ten commits"
+        );
+        // A later commit is not covered by an earlier ring.
+        assert_eq!(ring_while_busy(&bell, 1, false).await, 1);
+        assert_eq!(*bell.rung.lock().await, 11);
+    }
+
+    #[tokio::test]
+    async fn a_failed_ring_covers_nothing_so_the_next_commit_rings_again() {
+        let bell = std::sync::Arc::new(Doorbell::default());
+        // Every waiter retries in turn, since no ring got through.
+        assert_eq!(ring_while_busy(&bell, 3, true).await, 3);
+        assert_eq!(*bell.rung.lock().await, 0);
+        assert_eq!(ring_while_busy(&bell, 1, false).await, 1);
+        assert_eq!(*bell.rung.lock().await, 4);
     }
 }

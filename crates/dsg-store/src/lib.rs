@@ -134,6 +134,8 @@ pub struct Store {
     /// locked"; on PostgreSQL the same pool as `db`.
     write_db: Db,
     sqlite_path: Option<PathBuf>,
+    /// Wakes other replicas after PostgreSQL commits.
+    doorbell: std::sync::Arc<events::Doorbell>,
 }
 
 impl Store {
@@ -182,6 +184,7 @@ impl Store {
                     db: Db::Sqlite(readers),
                     write_db: Db::Sqlite(writer),
                     sqlite_path: Some(path.clone()),
+                    doorbell: Default::default(),
                 })
             }
             DatabaseTarget::Postgres(url) => {
@@ -197,6 +200,7 @@ impl Store {
                     db: Db::Postgres(pg.clone()),
                     write_db: Db::Postgres(pg),
                     sqlite_path: None,
+                    doorbell: Default::default(),
                 })
             }
         }
@@ -210,6 +214,14 @@ impl Store {
         let store = Self::connect(target, pool).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Wakes the listeners of other replicas after a commit (PostgreSQL;
+    /// nothing on SQLite, whose servers probe the file instead).
+    pub(crate) async fn ring_doorbell(&self) {
+        if let Db::Postgres(pool) = &self.write_db {
+            self.doorbell.ring(pool).await;
+        }
     }
 
     /// Which backend is live.

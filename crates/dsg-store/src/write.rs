@@ -44,6 +44,7 @@ pub struct WriteTx {
     pub(crate) tx: Tx,
     actor: Actor,
     events: Vec<CacheEvent>,
+    store: Store,
 }
 
 impl Store {
@@ -61,6 +62,7 @@ impl Store {
             tx,
             actor,
             events: Vec::new(),
+            store: self.clone(),
         })
     }
 }
@@ -112,9 +114,9 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Records the cache events, wakes other replicas (PostgreSQL `NOTIFY`,
-    /// delivered only if the commit succeeds) and commits. Returns the events
-    /// so the caller can apply them to its own cache at once.
+    /// Records the cache events, commits, and then wakes other replicas
+    /// (PostgreSQL `NOTIFY`, see [`crate::events`]). Returns the events so
+    /// the caller can apply them to its own cache at once.
     ///
     /// # Errors
     /// The commit failed; nothing was written.
@@ -125,7 +127,12 @@ impl WriteTx {
         }
         match self.tx {
             Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(t) => {
+                t.commit().await?;
+                if !events.is_empty() {
+                    self.store.ring_doorbell().await;
+                }
+            }
         }
         Ok(events)
     }
