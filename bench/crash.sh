@@ -6,12 +6,17 @@
 #
 #   bench/crash.sh                 # 3 runs per backend, kill after 6000 acknowledgements
 #   ACKS=3000 RUNS=1 bench/crash.sh
+#   BASELINE_BIN=/path/to/older/dsg bench/crash.sh   # alternate with a baseline
 #
 # The load generator stays in the (debug) test binary: 64 connections; at
 # ~0.25 ms of client CPU per request it is not the limit. Each run prints
 # one line per backend ("crash [Sqlite]: N mutations acknowledged in T s
 # before the kill = R/s …"); the runs fail, as the test does, if any check
 # fails. A throwaway PostgreSQL database is created and dropped.
+#
+# With BASELINE_BIN, every run is made once with that binary (lines marked
+# "baseline") and once with this tree's, alternating, so both see the same
+# machine load and the ratio between them means something.
 #
 # Results: bench/results-crash.md (and stdout).
 set -euo pipefail
@@ -39,16 +44,20 @@ trap cleanup EXIT
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 export DSG_TEST_PG_URL="$PG_BASE/$DB"
-export DSG_TEST_DSG_BIN="$ROOT/target/release/dsg"
 export DSG_CRASH_ACKS="$ACKS"
-for i in $(seq 1 "$RUNS"); do
-  echo "== run $i of $RUNS"
-  cargo test --workspace --locked --test it -- crash:: --nocapture --test-threads 1 >"$LOG" 2>&1 || {
+BASELINE_BIN=${BASELINE_BIN:-}
+run() { # run LABEL BIN
+  DSG_TEST_DSG_BIN="$2" cargo test --workspace --locked --test it -- crash:: --nocapture --test-threads 1 >"$LOG" 2>&1 || {
     cat "$LOG"
-    echo "run $i failed" >&2
+    echo "run $i ($1) failed" >&2
     exit 1
   }
-  grep -o 'crash \[.*' "$LOG" | tee -a "$LOG.lines"
+  grep -o 'crash \[.*' "$LOG" | sed "s/^crash /crash $1 /" | tee -a "$LOG.lines"
+}
+for i in $(seq 1 "$RUNS"); do
+  echo "== run $i of $RUNS"
+  if [ -n "$BASELINE_BIN" ]; then run baseline "$BASELINE_BIN"; fi
+  run this "$ROOT/target/release/dsg"
 done
 
 {
@@ -57,6 +66,9 @@ done
   echo "\`bench/crash.sh\` (ACKS=$ACKS, RUNS=$RUNS) on $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD),"
   echo "$(nproc) cores, $(uname -sr), load average before the runs: $LOAD_BEFORE (other work on the"
   echo "machine competes for the cores). Every run passed every check of the crash test."
+  if [ -n "$BASELINE_BIN" ]; then
+    echo "Baseline: $BASELINE_BIN ($("$BASELINE_BIN" --version 2>/dev/null || echo unknown version)), alternating with this tree's."
+  fi
   echo
   echo '```'
   cat "$LOG.lines"
