@@ -72,8 +72,9 @@ pub(crate) async fn record(tx: &mut Tx, events: &[CacheEvent]) -> Result<()> {
 
 /// Rings `NOTIFY dsg_cache` after commits, one ring for all the commits that
 /// finished while the previous ring was in flight (group commit).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Doorbell {
+    pool: sqlx::PgPool,
     /// Commits that asked for a ring so far.
     asked: AtomicU64,
     /// The `asked` count the last completed ring covers. The lock keeps one
@@ -82,18 +83,27 @@ pub(crate) struct Doorbell {
 }
 
 impl Doorbell {
+    /// A doorbell that rings through `pool`.
+    pub(crate) fn new(pool: sqlx::PgPool) -> Self {
+        Self {
+            pool,
+            asked: AtomicU64::new(0),
+            rung: tokio::sync::Mutex::new(0),
+        }
+    }
+
     /// Wakes the listeners for a commit that has finished. Returns once a
     /// ring sent after that commit has completed (so a CLI command that
     /// exits right after still wakes the servers). A failure is logged, not
     /// returned: the write is committed, and listeners catch up on their poll.
-    pub(crate) async fn ring(&self, pool: &sqlx::PgPool) {
+    pub(crate) async fn ring(&self) {
         // `synchronous_commit` off for this statement's own transaction only:
         // the notification is delivered at commit, without waiting for a flush.
         const SQL: &str = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')";
         self.ring_with(|| async {
             sqlx::query(SQL)
                 .bind(NOTIFY_CHANNEL)
-                .execute(pool)
+                .execute(&self.pool)
                 .await
                 .map(drop)
         })
@@ -194,6 +204,14 @@ mod tests {
         assert_eq!(CacheEvent::decode("user", "abc"), CacheEvent::All);
     }
 
+    /// A doorbell whose pool never connects (the tests give the send step).
+    fn idle_doorbell() -> std::sync::Arc<Doorbell> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://127.0.0.1:1/unused")
+            .unwrap();
+        std::sync::Arc::new(Doorbell::new(pool))
+    }
+
     /// Rings `bell` from `n` tasks while `bell`'s lock is held, then releases
     /// it; returns how many times the send step ran.
     async fn ring_while_busy(bell: &std::sync::Arc<Doorbell>, n: u64, fail: bool) -> usize {
@@ -225,7 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn commits_that_finish_during_a_ring_share_the_next_one() {
-        let bell = std::sync::Arc::new(Doorbell::default());
+        let bell = idle_doorbell();
         assert_eq!(ring_while_busy(&bell, 10, false).await, 1);
         assert_eq!(
             *bell.rung.lock().await,
@@ -239,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_ring_covers_nothing_so_the_next_commit_rings_again() {
-        let bell = std::sync::Arc::new(Doorbell::default());
+        let bell = idle_doorbell();
         // Every waiter retries in turn, since no ring got through.
         assert_eq!(ring_while_busy(&bell, 3, true).await, 3);
         assert_eq!(*bell.rung.lock().await, 0);

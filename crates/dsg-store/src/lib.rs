@@ -134,8 +134,8 @@ pub struct Store {
     /// locked"; on PostgreSQL the same pool as `db`.
     write_db: Db,
     sqlite_path: Option<PathBuf>,
-    /// Wakes other replicas after PostgreSQL commits.
-    doorbell: std::sync::Arc<events::Doorbell>,
+    /// Wakes other replicas after commits (PostgreSQL only).
+    doorbell: Option<std::sync::Arc<events::Doorbell>>,
 }
 
 impl Store {
@@ -184,7 +184,7 @@ impl Store {
                     db: Db::Sqlite(readers),
                     write_db: Db::Sqlite(writer),
                     sqlite_path: Some(path.clone()),
-                    doorbell: Default::default(),
+                    doorbell: None,
                 })
             }
             DatabaseTarget::Postgres(url) => {
@@ -197,10 +197,10 @@ impl Store {
                     .await
                     .map_err(|e| StoreError::connect(&target.describe(), e))?;
                 Ok(Self {
+                    doorbell: Some(std::sync::Arc::new(events::Doorbell::new(pg.clone()))),
                     db: Db::Postgres(pg.clone()),
                     write_db: Db::Postgres(pg),
                     sqlite_path: None,
-                    doorbell: Default::default(),
                 })
             }
         }
@@ -219,8 +219,8 @@ impl Store {
     /// Wakes the listeners of other replicas after a commit (PostgreSQL;
     /// nothing on SQLite, whose servers probe the file instead).
     pub(crate) async fn ring_doorbell(&self) {
-        if let Db::Postgres(pool) = &self.write_db {
-            self.doorbell.ring(pool).await;
+        if let Some(bell) = &self.doorbell {
+            bell.ring().await;
         }
     }
 

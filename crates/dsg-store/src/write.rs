@@ -1,10 +1,12 @@
 //! Write transactions: the change, its audit rows and its cache events commit
 //! together or not at all.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::dispatch::{Db, Tx};
-use crate::events::CacheEvent;
+use crate::events::{CacheEvent, Doorbell};
 use crate::{Result, Store, now_micros, on_tx};
 
 /// Who performs a mutation, for the audit log.
@@ -44,7 +46,8 @@ pub struct WriteTx {
     pub(crate) tx: Tx,
     actor: Actor,
     events: Vec<CacheEvent>,
-    store: Store,
+    /// The store's doorbell, rung after a PostgreSQL commit.
+    doorbell: Option<Arc<Doorbell>>,
 }
 
 impl Store {
@@ -62,7 +65,7 @@ impl Store {
             tx,
             actor,
             events: Vec::new(),
-            store: self.clone(),
+            doorbell: self.doorbell.clone(),
         })
     }
 }
@@ -127,12 +130,10 @@ impl WriteTx {
         }
         match self.tx {
             Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => {
-                t.commit().await?;
-                if !events.is_empty() {
-                    self.store.ring_doorbell().await;
-                }
-            }
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        if let Some(bell) = self.doorbell.filter(|_| !events.is_empty()) {
+            bell.ring().await;
         }
         Ok(events)
     }
