@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod level;
 pub mod permissions;
 pub mod prefix;
+pub mod redirect;
 pub mod scim;
 pub mod time;
 pub mod token;

@@ -1,11 +1,12 @@
 //! Probes: `/health` (the original's), `/healthz` (alive), `/readyz`
-//! (every dependency, see [`readyz`]), `/version`. Unauthenticated.
+//! (every dependency, see [`readyz`]), `/version`, unauthenticated; and
+//! `/metrics` (Prometheus text, optionally behind a bearer token).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -195,7 +196,7 @@ fn doorbell(
 }
 
 fn gcs_check(state: &AppState, degraded: &mut Vec<String>) -> Value {
-    match state.ngauth.gcs.reachability() {
+    match state.gcs.reachability() {
         Reachability::NotConfigured => json!({"ok": true, "state": "not configured"}),
         Reachability::NotContacted => json!({"ok": true, "state": "not contacted yet"}),
         Reachability::Contacted(c) => match c.unavailable {
@@ -215,4 +216,35 @@ fn gcs_check(state: &AppState, degraded: &mut Vec<String>) -> Value {
 )]
 pub async fn version() -> Response {
     Json(json!({"name": "dsg", "version": env!("CARGO_PKG_VERSION")})).into_response()
+}
+/// `GET /metrics`: open unless `metrics.bearer_token` is set, then that
+/// bearer token is required (compared in constant time).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let want = &state.config.metrics.bearer_token;
+    if !want.is_empty() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            want.as_bytes(),
+        )) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(serde_json::json!({"detail": "Invalid or missing metrics token."})),
+            )
+                .into_response();
+        }
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::render(&state.metrics, &state.cache, &state.store, &state.idp),
+    )
+        .into_response()
 }

@@ -8,16 +8,14 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::{EncodeLabelSet, text::encode};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::state::AppState;
+use crate::cache::PermissionCache;
+use crate::idp::Registry as Issuers;
 
 /// Labels of a served request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -115,9 +113,14 @@ struct PoolLabels {
     state: &'static str,
 }
 
-/// The OpenMetrics text of everything.
-pub fn render(state: &AppState) -> String {
-    let m = &state.metrics;
+/// The OpenMetrics text of everything: this registry's families and the
+/// figures the cache, the database pool and the JWT issuers keep.
+pub fn render(
+    m: &Metrics,
+    cache: &PermissionCache,
+    store: &dsg_store::Store,
+    issuers: &Issuers,
+) -> String {
     let mut reg = Registry::with_prefix("dsg");
     reg.register(
         "http_requests",
@@ -135,7 +138,7 @@ pub fn render(state: &AppState) -> String {
         "Requests refused with 429 by a rate limit, by class",
         m.rate_limited.clone(),
     );
-    let c = state.cache.stats();
+    let c = cache.stats();
     let counter = |v: u64| {
         let x: Counter = Counter::default();
         x.inc_by(v);
@@ -178,7 +181,7 @@ pub fn render(state: &AppState) -> String {
         gauge(c.documents),
     );
     let pool: Family<PoolLabels, prometheus_client::metrics::gauge::Gauge> = Family::default();
-    let (size, idle) = state.store.pool_stats();
+    let (size, idle) = store.pool_stats();
     pool.get_or_create(&PoolLabels { state: "idle" })
         .set(i64::from(idle));
     pool.get_or_create(&PoolLabels { state: "in_use" })
@@ -189,7 +192,7 @@ pub fn render(state: &AppState) -> String {
         pool,
     );
     let jwks: Family<JwksLabels, Counter> = Family::default();
-    for (issuer, ok, failed) in state.idp.jwks_fetch_counts() {
+    for (issuer, ok, failed) in issuers.jwks_fetch_counts() {
         for (outcome, n) in [("success", ok), ("failure", failed)] {
             jwks.get_or_create(&JwksLabels {
                 issuer: issuer.clone(),
@@ -209,36 +212,4 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(out, "# EOF");
     }
     out
-}
-
-/// `GET /metrics`: open unless `metrics.bearer_token` is set, then that
-/// bearer token is required (compared in constant time).
-pub async fn handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let want = &state.config.metrics.bearer_token;
-    if !want.is_empty() {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            given.as_bytes(),
-            want.as_bytes(),
-        )) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                axum::Json(serde_json::json!({"detail": "Invalid or missing metrics token."})),
-            )
-                .into_response();
-        }
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        render(&state),
-    )
-        .into_response()
 }

@@ -35,7 +35,7 @@ use prometheus_client::metrics::family::Family;
 
 use crate::clock::Clock;
 use crate::config::{LimitConfig, RateLimitConfig};
-use crate::forwarded::ClientIp;
+use crate::http::forwarded::ClientIp;
 use crate::metrics::ClassLabels;
 use crate::redis_link::Redis;
 

@@ -58,7 +58,7 @@ impl Redis {
 }
 
 /// Channel that carries "the outbox has new rows" doorbells.
-const CACHE_CHANNEL: &str = "cache";
+pub(crate) const CACHE_CHANNEL: &str = "cache";
 
 impl Redis {
     /// Rings the doorbell after a commit, without delaying the response: a
@@ -74,58 +74,4 @@ impl Redis {
             }
         });
     }
-}
-
-/// Replays the outbox whenever another replica rings, until `stop`.
-/// Reconnects with a full cache flush, since rings sent meanwhile are lost.
-pub fn spawn_bus(state: crate::state::AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let Some(redis) = state.redis.clone() else {
-        return;
-    };
-    tokio::spawn(async move {
-        let channel = redis.key(CACHE_CHANNEL);
-        let mut first = true;
-        loop {
-            let subscribed = async {
-                let mut pubsub = redis.client.get_async_pubsub().await?;
-                pubsub.subscribe(&channel).await?;
-                redis::RedisResult::Ok(pubsub.into_on_message())
-            };
-            let stream = tokio::select! {
-                s = subscribed => s,
-                _ = stop.changed() => return,
-            };
-            match stream {
-                Ok(mut messages) => {
-                    state.cache.set_redis_subscribed(true);
-                    if !first {
-                        state.cache.flush();
-                    }
-                    first = false;
-                    if let Err(e) = state.cache.catch_up().await {
-                        tracing::warn!(error = %e, "replaying cache events failed");
-                    }
-                    loop {
-                        let next = tokio::select! {
-                            m = futures::StreamExt::next(&mut messages) => m,
-                            _ = stop.changed() => return,
-                        };
-                        if next.is_none() {
-                            break;
-                        }
-                        if let Err(e) = state.cache.catch_up().await {
-                            tracing::warn!(error = %e, "replaying cache events failed");
-                        }
-                    }
-                    tracing::warn!("Redis subscription lost; reconnecting");
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot subscribe to Redis; retrying"),
-            }
-            state.cache.set_redis_subscribed(false);
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.changed() => return,
-            }
-        }
-    });
 }

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::{any, get};
-use dsg_store::{Db, PoolSettings, Store};
+use dsg_store::{PoolSettings, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -92,9 +92,13 @@ impl Application {
             .trusted_proxy_nets()
             .map_err(|e| StartError::Config(crate::config::ConfigError(e)))?;
         let cache = PermissionCache::new(store.clone(), &config.cache).await?;
-        let ngauth = crate::ngauth::Ngauth::from_config(&config)?;
+        let err = crate::config::ConfigError;
+        let gcs = crate::gcs::Gcs::from_config(&config.gcs).map_err(err)?;
+        let ngauth_origins =
+            crate::config::origins::AllowedOrigins::from_config(&config.ngauth).map_err(err)?;
+        let ngauth_key = crate::keys::TokenKey::derive(&config.server.secret_key).map_err(err)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
-        let docs = crate::openapi::Docs::build(&config).await;
+        let docs = crate::openapi::build_docs(&config).await;
         let redis = crate::redis_link::Redis::connect(&config.redis)
             .await
             .map_err(StartError::Redis)?;
@@ -111,7 +115,9 @@ impl Application {
         let state = AppState(Arc::new(Inner {
             redis,
             draining: std::sync::atomic::AtomicBool::new(false),
-            ngauth,
+            gcs,
+            ngauth_origins,
+            ngauth_key,
             config,
             store,
             cache,
@@ -144,36 +150,8 @@ impl Application {
     }
 
     fn spawn_background(&self) {
-        let state = self.state.clone();
-        let mut stop = self.shutdown.subscribe();
-        let every = Duration::from_secs(state.config.cache.last_used_flush_secs);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => { state.flush_last_used().await; return; }
-                }
-                state.flush_last_used().await;
-                if let Err(e) = state.store.prune_events().await {
-                    tracing::warn!(error = %e, "pruning cache events failed");
-                }
-                if let Err(e) = state
-                    .store
-                    .prune_rate_limits(state.clock.now().as_secs())
-                    .await
-                {
-                    tracing::warn!(error = %e, "pruning rate-limit counters failed");
-                }
-                state.limits.forget_expired();
-            }
-        });
-        crate::gcs::sync::spawn_worker(self.state.clone(), self.shutdown.subscribe());
-        crate::redis_link::spawn_bus(self.state.clone(), self.shutdown.subscribe());
-        if let Db::Postgres(pool) = self.state.store.db().clone() {
-            let state = self.state.clone();
-            let stop = self.shutdown.subscribe();
-            tokio::spawn(listen_for_changes(state, pool, stop));
-        }
+        crate::feed::spawn(self.state.clone(), &self.shutdown);
+        crate::service::bucket_iam::spawn_worker(self.state.clone(), self.shutdown.subscribe());
     }
 
     /// Serves until Ctrl-C / SIGTERM, then drains and flushes.
@@ -237,80 +215,6 @@ fn nodelay(
     listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
-/// PostgreSQL: replay the outbox when `NOTIFY dsg_cache` arrives, and on a
-/// short poll as a safety net (the outbox sequence is the generation check:
-/// nothing is missed even if a notification is). Without a `LISTEN`
-/// connection it polls and retries the connection every few seconds; after
-/// a reconnect it flushes the cache (notifications sent meanwhile are lost).
-async fn listen_for_changes(state: AppState, pool: sqlx::PgPool, mut stop: watch::Receiver<bool>) {
-    const RETRY: Duration = Duration::from_secs(5);
-    let poll = Duration::from_millis(state.config.cache.poll_interval_ms);
-    let listen = state.config.cache.postgres_listen;
-    let mut listener: Option<sqlx::postgres::PgListener> = None;
-    let mut next_attempt = tokio::time::Instant::now();
-    loop {
-        if listen && listener.is_none() && tokio::time::Instant::now() >= next_attempt {
-            listener = connect_listener(&pool).await;
-            state.cache.set_listening(listener.is_some());
-            next_attempt = tokio::time::Instant::now() + RETRY;
-        }
-        // Replay first, so a starting replica is ready without waiting a poll.
-        if let Err(e) = state.cache.catch_up().await {
-            tracing::warn!(error = %e, "replaying cache events failed");
-        }
-        let cache = &state.cache;
-        let woke = async {
-            match listener.as_mut() {
-                Some(l) => match tokio::time::timeout(poll, l.try_recv()).await {
-                    // A notification, or a quiet wait on a live connection.
-                    Ok(Ok(Some(_))) | Err(_) => false,
-                    // Lost; it reconnects on the next call.
-                    Ok(Ok(None)) => {
-                        cache.set_listening(false);
-                        true
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "cache listener error");
-                        cache.set_listening(false);
-                        tokio::time::sleep(poll).await;
-                        true
-                    }
-                },
-                None => {
-                    tokio::time::sleep(poll).await;
-                    false
-                }
-            }
-        };
-        let lost = tokio::select! {
-            l = woke => l,
-            _ = stop.changed() => return,
-        };
-        if lost {
-            state.cache.flush();
-        } else if listener.is_some() {
-            state.cache.set_listening(true);
-        }
-    }
-}
-
-async fn connect_listener(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
-    let mut l = match sqlx::postgres::PgListener::connect_with(pool).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(error = %e, "no LISTEN connection; polling the outbox, retrying");
-            return None;
-        }
-    };
-    match l.listen(dsg_store::events::NOTIFY_CHANNEL).await {
-        Ok(()) => Some(l),
-        Err(e) => {
-            tracing::warn!(error = %e, "LISTEN failed; polling the outbox, retrying");
-            None
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -330,7 +234,7 @@ async fn shutdown_signal() {
 }
 
 /// One service per connection, each request carrying the TCP peer's
-/// address (`ConnectInfo<SocketAddr>`, for [`crate::forwarded`]).
+/// address (`ConnectInfo<SocketAddr>`, for [`crate::http::forwarded`]).
 fn make_service(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
@@ -342,7 +246,7 @@ fn make_service(
 /// The router wrapped in the path rewrite (dataset prefix, `/auth` alias),
 /// which must run before routing.
 pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
-    let rewrite: fn(Request) -> Request = crate::prefix::rewrite;
+    let rewrite: fn(Request) -> Request = crate::http::prefix::rewrite;
     router(state).map_request(rewrite)
 }
 
@@ -363,7 +267,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/version", get(health::version))
         .merge(if state.config.metrics.enabled {
-            Router::new().route("/metrics", get(crate::metrics::handler))
+            Router::new().route("/metrics", get(health::metrics))
         } else {
             Router::new()
         })
@@ -379,7 +283,7 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(axum::middleware::from_fn_with_state(
             state,
-            crate::request_log::layer,
+            crate::http::request_log::layer,
         ))
 }
 

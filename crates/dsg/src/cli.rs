@@ -471,7 +471,7 @@ async fn sync_bucket_iam(config: &Config, dataset: Option<&str>, dry_run: bool) 
             bail!("Dataset not found: {name}");
         }
     }
-    let result = dsg_server::gcs::sync::reconcile(
+    let result = dsg_server::service::bucket_iam::reconcile(
         &store,
         &gcs,
         Timestamp(dsg_store::now_micros()),

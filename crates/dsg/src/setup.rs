@@ -196,7 +196,7 @@ pub async fn run(args: SetupArgs, config_flag: Option<&Path>) -> Result<()> {
         }
     } else {
         let path = PathBuf::from(&google_json);
-        dsg_server::idp::config::read_client_json(&path)?;
+        dsg_server::config::login::read_client_json(&path)?;
         google_json = std::fs::canonicalize(&path)
             .unwrap_or(path)
             .display()

@@ -27,9 +27,9 @@ use dsg_store::console::{self, Entity, ListQuery};
 use dsg_store::tokens::PrincipalRef;
 use dsg_store::write::Actor;
 
-use crate::forwarded::ClientIp;
+use crate::http::csrf;
+use crate::http::forwarded::ClientIp;
 use crate::state::AppState;
-use crate::web::csrf;
 
 /// The console's stylesheet, served at `/admin/static/admin.css`.
 const CSS: &str = include_str!("../../static/admin.css");
@@ -168,7 +168,7 @@ async fn admin(
     Ok(Admin {
         user_id,
         email: auth.document.info.email.clone(),
-        request_id: crate::native::request_id_of(headers),
+        request_id: crate::http::request_log::request_id_of(headers),
         csrf,
         set_cookie,
     })

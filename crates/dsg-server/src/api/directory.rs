@@ -8,9 +8,10 @@ use dsg_store::tokens::PrincipalRef;
 use serde_json::json;
 
 use crate::config::Directory;
-use crate::credentials::query_param;
 use crate::error::ApiError;
-use crate::state::{ApiRequest, AppState};
+use crate::http::credentials::query_param;
+use crate::http::extract::ApiRequest;
+use crate::state::AppState;
 
 /// Parses `?id=1,2,3` (whitespace trimmed, empty items skipped).
 fn parse_ids(query: Option<&str>) -> Result<Vec<i64>, ApiError> {

@@ -2,13 +2,10 @@
 //! `/auth/api/v1`, where caveclient looks for it): same paths, status codes
 //! and keys as the original.
 
-mod body;
 mod directory;
 mod tables;
 mod tokens;
 mod user_cache;
-
-pub(crate) use body::json as body_json;
 
 use axum::Router;
 use axum::routing::any;

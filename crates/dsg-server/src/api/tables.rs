@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::body;
 use crate::error::ApiError;
-use crate::state::{ApiRequest, AppState};
+use crate::http::body;
+use crate::http::extract::ApiRequest;
+use crate::state::AppState;
 
 /// `GET /api/v1/service/{namespace}/table/{table}/dataset` → the dataset name
 /// as a JSON string. Any principal.

@@ -10,9 +10,10 @@ use dsg_store::tokens::NewToken;
 use dsg_store::write::Actor;
 use serde_json::{Value, json};
 
-use super::body;
 use crate::error::ApiError;
-use crate::state::{ApiRequest, AppState};
+use crate::http::body;
+use crate::http::extract::ApiRequest;
+use crate::state::AppState;
 
 fn actor(req: &ApiRequest, a: &crate::cache::Authenticated, user_id: i64) -> Actor {
     Actor::user(user_id, &a.document.info.email, req.request_id.clone())
@@ -87,7 +88,7 @@ async fn mint(
     post, path = "/api/v1/create_token", tag = "cave",
     request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
     responses((status = 200, description = "The new token's value", body = String),
-        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::error::schema::Detail))
 )]
 pub async fn create_token(
     State(state): State<AppState>,
@@ -120,7 +121,7 @@ pub async fn create_token(
 #[utoipa::path(
     get, path = "/api/v1/long_lived_token", tag = "cave",
     responses((status = 200, description = "`{\"token\": …}`: a new never-expiring token", body = Object),
-        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::error::schema::Detail))
 )]
 pub async fn long_lived_token(
     State(state): State<AppState>,
@@ -131,8 +132,8 @@ pub async fn long_lived_token(
     req.allow(&[Method::GET])?;
     // A GET that mints (the original's API): another site's image or script
     // must not make it mint tokens and retire the caller's oldest ones.
-    if crate::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
-        && crate::web::csrf::cross_site_subresource(&headers)
+    if crate::http::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
+        && crate::http::csrf::cross_site_subresource(&headers)
     {
         return Err(ApiError::Detail(
             axum::http::StatusCode::FORBIDDEN,
@@ -179,11 +180,11 @@ pub async fn logout(
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::method_not_allowed(&method));
     }
-    crate::login::revoke_login_cookie(&state, &headers).await?;
+    crate::http::cookie::sign_out(&state, &headers).await?;
     let mut r = Json(json!({"status": "logged out"})).into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
-        crate::cookie::clear_login_cookie(&state.config),
+        crate::http::cookie::clear_login_cookie(&state.config),
     );
     Ok(r)
 }

@@ -6,10 +6,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::credentials::{self, Credential};
 use crate::error::ApiError;
-use crate::forwarded::ClientIp;
-use crate::state::{AppState, accepts_json};
+use crate::http::credentials::{self, Credential};
+use crate::http::extract::accepts_json;
+use crate::http::forwarded::ClientIp;
+use crate::state::AppState;
 
 /// The caller's permission document (`?service=` applies that service's TOS).
 /// Any authenticated principal.
@@ -17,7 +18,7 @@ use crate::state::{AppState, accepts_json};
     get, path = "/api/v1/user/cache", tag = "cave",
     params(("service" = Option<String>, Query, description = "Apply this service's terms of service")),
     responses((status = 200, description = "The caller's permission document", body = dsg_core::permissions::CacheDocument),
-        (status = 429, description = "Too many refused tokens from this address; a token this server has cached still answers", body = crate::openapi::Detail))
+        (status = 429, description = "Too many refused tokens from this address; a token this server has cached still answers", body = crate::error::schema::Detail))
 )]
 pub async fn get_user_cache(
     State(state): State<AppState>,

@@ -3,28 +3,13 @@
 //! issuer's JWKS by `kid`, then `iss`, `aud`, `exp` and `nbf` checked against
 //! the server's clock with the configured leeway.
 
+pub use crate::config::login::parse_algorithm;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
 use super::jwks::JwksCache;
 
 pub use dsg_core::jwt::{looks_like_jwt, unverified_issuer};
-
-/// RS/PS/ES algorithms by name ([`dsg_core::jwt::ASYMMETRIC_ALGORITHMS`]);
-/// anything else (HS*, `none`, EdDSA) is `None`.
-pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        _ => return None,
-    })
-}
 
 /// What a token must satisfy.
 pub struct Expect<'a> {

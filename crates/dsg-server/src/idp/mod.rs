@@ -2,10 +2,10 @@
 //! Connect issuers by discovery) and JWT bearer issuers. Built at start;
 //! unreachable issuers are retried in the background and reported by `/readyz`.
 
-pub mod config;
 pub mod jwks;
 pub mod jwt;
 pub mod oidc;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +17,9 @@ use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use self::config::JwtIssuerConfig;
 use self::jwks::JwksCache;
 use self::oidc::OidcProvider;
+use crate::config::JwtIssuerConfig;
 use crate::config::{Config, ConfigError};
 
 /// How often undiscovered issuers are retried.
@@ -85,13 +85,13 @@ impl Registry {
         let http = crate::outbound::client(Duration::from_secs(10))
             .map_err(|e| ConfigError(format!("cannot build the HTTP client: {e}")))?;
         let mut providers = Vec::new();
-        if let Some((id, secret)) = config::google_credentials(config)? {
+        if let Some((id, secret)) = crate::config::login::google_credentials(config)? {
             providers.push(OidcProvider::google(&config.google, id, secret));
         }
         for p in &config.login.providers {
             providers.push(OidcProvider::generic(p));
         }
-        let jwt: Vec<Arc<JwtIssuer>> = config::jwt_issuers(config)
+        let jwt: Vec<Arc<JwtIssuer>> = crate::config::login::jwt_issuers(config)
             .into_iter()
             .map(|c| Arc::new(JwtIssuer::new(c)))
             .collect();
@@ -118,7 +118,7 @@ impl Registry {
         let secret = if config.server.secret_key.is_empty() {
             // Local mode without a configured secret: logins must finish on
             // this process (production requires server.secret_key).
-            crate::login::state::random()
+            crate::idp::state::random()
                 .map_err(|e| ConfigError(format!("OS random source: {e}")))?
         } else {
             config.server.secret_key.clone()
@@ -127,7 +127,7 @@ impl Registry {
             providers,
             jwt,
             http,
-            login_key: crate::login::state::derive_key(&secret),
+            login_key: crate::idp::state::derive_key(&secret),
             default_provider: config.login.default_provider.clone(),
         })
     }

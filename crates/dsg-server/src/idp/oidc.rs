@@ -145,7 +145,7 @@ impl OidcProvider {
     }
 
     /// A generic issuer; endpoints arrive with [`OidcProvider::discover`].
-    pub fn generic(p: &super::config::ProviderConfig) -> Arc<Self> {
+    pub fn generic(p: &crate::config::ProviderConfig) -> Arc<Self> {
         let mut scopes: Vec<&str> = vec!["openid"];
         scopes.extend(
             p.scopes

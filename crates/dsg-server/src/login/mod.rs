@@ -7,9 +7,6 @@
 //! allows; a 7-day login key becomes the `dsg_token` cookie. Logins on other
 //! devices stay valid. Also the logouts `/logout` and `/web/logout`.
 
-pub mod redirect;
-pub mod state;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -24,12 +21,12 @@ use dsg_store::write::Actor;
 use dsg_store::{StoreError, WriteTx};
 use serde_json::{Value, json};
 
-use self::state::LoginState;
-use crate::credentials::{cookie, query_param};
+use crate::config::Signup;
 use crate::error::ApiError;
-use crate::forwarded::ClientIp;
-use crate::idp::config::Signup;
+use crate::http::credentials::{cookie, query_param};
+use crate::http::forwarded::ClientIp;
 use crate::idp::oidc::ExchangeError;
+use crate::idp::state::{self, LoginState};
 use crate::state::AppState;
 
 /// Lifetime of a login key and its cookie (7 days, as the original).
@@ -71,32 +68,6 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     router.merge(login)
 }
 
-/// This server's public origin: `server.origin`, else the forwarded headers
-/// (only when trusted), else `http://` + `Host`.
-pub fn public_origin(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let c = &state.config;
-    if !c.server.origin.is_empty() {
-        return Ok(c.server.origin.trim_end_matches('/').to_owned());
-    }
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-    let host = h("host").unwrap_or_default();
-    // Forwarded headers reach here only from a trusted proxy (crate::forwarded).
-    let (proto, host) = (
-        h("x-forwarded-proto").unwrap_or("http"),
-        h("x-forwarded-host").unwrap_or(host),
-    );
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if !host_ok || !matches!(proto, "http" | "https") {
-        return Err(ApiError::bad_request(
-            "cannot tell this server's origin: set server.origin (DSG_ORIGIN)",
-        ));
-    }
-    Ok(format!("{proto}://{host}"))
-}
-
 fn state_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
     let secure = if state.config.secure_cookies() {
         "; Secure"
@@ -120,7 +91,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
 
 /// `next` when it is on this server or an allowed host, else 400.
 fn allowed_next(state: &AppState, origin: &str, next: &str) -> Result<String, ApiError> {
-    redirect::validate(next, origin, &state.config.redirect_hosts()).ok_or_else(|| {
+    crate::http::redirect::validate(next, origin, &state.config.redirect_hosts()).ok_or_else(|| {
         ApiError::bad_request(
             "the redirect target must be on this server or a host listed in login.redirect_hosts (default: hosts under auth.cookie_domain)",
         )
@@ -136,7 +107,7 @@ async fn begin(
     provider: Option<String>,
     callback_path: &str,
 ) -> Result<(String, HeaderValue), ApiError> {
-    let origin = public_origin(state, headers)?;
+    let origin = crate::http::origin::public_origin(state, headers)?;
     let next = match next.filter(|n| !n.is_empty()) {
         None => state.config.login.default_next.clone(),
         Some(n) => allowed_next(state, &origin, &n)?,
@@ -256,7 +227,7 @@ pub async fn browser_login(
     security(()),
     responses((status = 302, description = "To the identity provider"),
         (status = 200, description = "`{\"authorization_url\": …}` when `X-Requested-With` is sent", body = Object),
-        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::openapi::Detail))
+        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::error::schema::Detail))
 )]
 pub async fn cave_authorize(
     State(state): State<AppState>,
@@ -289,7 +260,11 @@ pub async fn cave_authorize(
     let next = if service.is_empty() || dataset.is_empty() {
         next
     } else {
-        let inner = allowed_next(&state, &public_origin(&state, &headers)?, &next)?;
+        let inner = allowed_next(
+            &state,
+            &crate::http::origin::public_origin(&state, &headers)?,
+            &next,
+        )?;
         let enc = |v: &str| {
             percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
         };
@@ -328,7 +303,7 @@ fn login_error(status: StatusCode, msg: &str) -> ApiError {
     params(("code" = Option<String>, Query, description = "Authorization code"), ("state" = Option<String>, Query, description = "Login state")),
     security(()),
     responses((status = 302, description = "Logged in; to the validated `next`"),
-        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::openapi::Detail))
+        (status = 429, description = "Too many logins from this address (`rate_limit.login`); see `Retry-After`", body = crate::error::schema::Detail))
 )]
 pub async fn callback(
     State(state): State<AppState>,
@@ -419,10 +394,10 @@ async fn complete(
         name: claims.name,
         picture: claims.picture,
     };
-    let request_id = crate::native::request_id_of(headers);
+    let request_id = crate::http::request_log::request_id_of(headers);
     let token = finish(state, &identity, now, request_id).await?;
     let mut r = found(&ls.next);
-    if let Some(c) = crate::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
+    if let Some(c) = crate::http::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     if let Some(c) = state_cookie(state, "\"\"", 0) {
@@ -489,43 +464,10 @@ async fn finish(
     Ok(token.expose().to_owned())
 }
 
-/// Revokes the user token carried by the login cookie(s), if any (stale or
-/// unknown values are ignored). Shared by every logout path.
-///
-/// # Errors
-/// Database failures.
-pub async fn revoke_login_cookie(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    for name in &state.config.auth.cookie_names {
-        let Some(value) = cookie(headers, name) else {
-            continue;
-        };
-        if dsg_core::token::presented(&value).is_none() {
-            continue;
-        }
-        let hash = TokenHash::of(&value);
-        if let Some(rec) = state.store.lookup_token(&hash).await?
-            && let PrincipalRef::User(user_id) = rec.principal
-        {
-            let mut tx = state
-                .store
-                .begin(Actor::user(
-                    user_id,
-                    "",
-                    crate::native::request_id_of(headers),
-                ))
-                .await?;
-            tx.revoke_user_token_by_hash(&hash).await?;
-            let events = tx.commit().await?;
-            state.committed(&events);
-        }
-    }
-    Ok(())
-}
-
 fn cleared(state: &AppState, mut r: Response) -> Response {
     r.headers_mut().append(
         header::SET_COOKIE,
-        crate::cookie::clear_login_cookie(&state.config),
+        crate::http::cookie::clear_login_cookie(&state.config),
     );
     r
 }
@@ -539,7 +481,7 @@ pub async fn ngauth_logout(
     if method != Method::POST {
         return Err(ApiError::method_not_allowed(&method));
     }
-    revoke_login_cookie(&state, &headers).await?;
+    crate::http::cookie::sign_out(&state, &headers).await?;
     Ok(cleared(
         &state,
         axum::Json(json!({"status": "logged out"})).into_response(),
@@ -556,9 +498,9 @@ pub async fn web_logout(
         return Err(ApiError::method_not_allowed(&method));
     }
     // Another site must not log people out (the web pages' same-origin rule).
-    if !crate::web::csrf::origin_ok(&state, &headers) {
+    if !crate::http::csrf::origin_ok(&state, &headers) {
         return Err(ApiError::forbidden());
     }
-    revoke_login_cookie(&state, &headers).await?;
+    crate::http::cookie::sign_out(&state, &headers).await?;
     Ok(cleared(&state, found("/")))
 }

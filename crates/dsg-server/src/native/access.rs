@@ -115,7 +115,7 @@ fn decision_json(d: &Decision) -> Value {
 }
 
 fn body(headers: &HeaderMap, bytes: &Bytes) -> Result<Value, ApiError> {
-    match crate::api::body_json(headers, bytes)? {
+    match crate::http::body::json(headers, bytes)? {
         Some(v @ Value::Object(_)) => Ok(v),
         None => Ok(json!({})),
         Some(_) => Err(ApiError::bad_request("expected a JSON object")),

@@ -3,7 +3,7 @@
 //! service accounts, terms of service, access requests, invitations and the
 //! audit log.
 //!
-//! The request id ([`crate::request_log`]) is recorded in the audit row of
+//! The request id ([`crate::http::request_log`]) is recorded in the audit row of
 //! any mutation a request makes. Authority (spec §4.9,
 //! with its bugs fixed) is decided from the presenting token's own permission
 //! document, so a read-only or dataset-limited token can never manage more
@@ -35,9 +35,10 @@ use serde::Deserialize;
 
 use crate::cache::Authenticated;
 use crate::error::ApiError;
-use crate::state::{ApiRequest, AppState};
+use crate::http::extract::ApiRequest;
+use crate::state::AppState;
 
-pub use crate::request_log::{REQUEST_ID, RequestId, request_id_of};
+pub use crate::http::request_log::{REQUEST_ID, RequestId, request_id_of};
 
 /// Registers the native routes (merged, so the CAVE routes keep their fast path).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {
@@ -315,7 +316,7 @@ pub(crate) fn object(
     headers: &axum::http::HeaderMap,
     bytes: &bytes::Bytes,
 ) -> Result<serde_json::Value, ApiError> {
-    match crate::api::body_json(headers, bytes)? {
+    match crate::http::body::json(headers, bytes)? {
         None => Ok(serde_json::json!({})),
         Some(v @ serde_json::Value::Object(_)) => Ok(v),
         Some(_) => Err(ApiError::bad_request("expected a JSON object")),

@@ -31,7 +31,7 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     request_body(content = super::bodies::NewToken, content_type = "application/json"),
     responses((status = 200, description = "GET: the caller's tokens with their scopes", body = Vec<Object>),
         (status = 201, description = "POST: the new token, its value shown once", body = Object),
-        (status = 429, description = "POST: too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::openapi::Detail))
+        (status = 429, description = "POST: too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::error::schema::Detail))
 )]
 async fn tokens(
     State(state): State<AppState>,

@@ -33,9 +33,9 @@ use serde_json::{Value, json};
 use super::{Ctx, View, commit, created, instant, object, opt_str, req_str, require, rfc};
 use crate::cache::Authenticated;
 use crate::error::ApiError;
-use crate::forwarded::ClientIp;
+use crate::http::csrf;
+use crate::http::forwarded::ClientIp;
 use crate::state::AppState;
-use crate::web::csrf;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/api/v1/services", any(services))
@@ -244,7 +244,7 @@ pub(crate) fn safe_next(state: &AppState, next: &str) -> Option<String> {
     if next.is_empty() {
         return None;
     }
-    crate::login::redirect::validate(
+    crate::http::redirect::validate(
         next,
         &state.config.server.origin,
         &state.config.redirect_hosts(),
@@ -311,7 +311,7 @@ async fn render(
 
 fn query_next(uri: &Uri) -> String {
     uri.query()
-        .and_then(|q| crate::credentials::query_param(q, "next"))
+        .and_then(|q| crate::http::credentials::query_param(q, "next"))
         .unwrap_or_default()
 }
 
@@ -419,7 +419,7 @@ async fn accept(
             opt_str(&body, "next")?.unwrap_or("").to_owned(),
         )
     };
-    if crate::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
+    if crate::http::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
         && !csrf::verify(&state, &headers, &csrf)
     {
         return Err(ApiError::Detail(

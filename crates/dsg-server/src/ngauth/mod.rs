@@ -14,8 +14,6 @@
 // it would only add an allocation on every refusal.
 #![allow(clippy::result_large_err)]
 
-pub mod access;
-pub mod origin;
 pub mod pages;
 pub mod token;
 
@@ -27,39 +25,13 @@ use axum::routing::any;
 use bytes::Bytes;
 use dsg_store::tokens::PrincipalRef;
 
-use crate::config::Config;
+use crate::config::origins::{self as origin, AllowedOrigins};
 use crate::error::ApiError;
-use crate::forwarded::ClientIp;
-use crate::gcs::{Gcs, GcsError};
+use crate::gcs::GcsError;
+use crate::http::forwarded::ClientIp;
+use crate::service::buckets;
 use crate::state::AppState;
-use origin::AllowedOrigins;
-use token::{Claims, TokenKey};
-
-/// Everything the ngauth endpoints share, built once at start-up.
-#[derive(Clone)]
-pub struct Ngauth {
-    /// Allowed Neuroglancer origins.
-    pub origins: AllowedOrigins,
-    /// Key of the user tokens.
-    pub key: TokenKey,
-    /// Google credentials.
-    pub gcs: Gcs,
-}
-
-impl Ngauth {
-    /// Builds from configuration.
-    ///
-    /// # Errors
-    /// A bad origin list, regex or key file, phrased as what to fix.
-    pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
-        let err = crate::config::ConfigError;
-        Ok(Self {
-            origins: AllowedOrigins::from_config(&config.ngauth).map_err(err)?,
-            key: TokenKey::derive(&config.server.secret_key).map_err(err)?,
-            gcs: Gcs::from_config(&config.gcs).map_err(err)?,
-        })
-    }
-}
+use token::Claims;
 
 /// The ngauth and landing routes (merged into the main router).
 pub fn routes() -> Router<AppState> {
@@ -193,7 +165,7 @@ async fn token_endpoint(
     headers: HeaderMap,
     client: Option<ClientIp>,
 ) -> Response {
-    let origin = RequestOrigin::of(&headers, &state.ngauth.origins);
+    let origin = RequestOrigin::of(&headers, &state.ngauth_origins);
     let preflight = method == Method::OPTIONS;
     let mut response = match origin_gate(&origin) {
         Err(r) => r,
@@ -245,7 +217,7 @@ pub async fn cookie_login(
         .auth
         .cookie_names
         .iter()
-        .find_map(|name| crate::credentials::cookie(headers, name));
+        .find_map(|name| crate::http::credentials::cookie(headers, name));
     let Some(value) = value else {
         return Ok(None);
     };
@@ -285,7 +257,7 @@ pub fn mint(state: &AppState, login: &CookieLogin) -> String {
         expires = expires.min(k.as_secs());
     }
     token::sign(
-        &state.ngauth.key,
+        &state.ngauth_key,
         &Claims {
             email: login.email.clone(),
             expires,
@@ -328,7 +300,7 @@ async fn gcs_token_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let origin = RequestOrigin::of(&headers, &state.ngauth.origins);
+    let origin = RequestOrigin::of(&headers, &state.ngauth_origins);
     let preflight = method == Method::OPTIONS;
     let mut response = match origin_gate(&origin) {
         Err(r) => r,
@@ -356,18 +328,18 @@ async fn gcs_token(state: &AppState, body: &Bytes) -> Result<String, Response> {
     let now = state.clock.now();
     let invalid = || error(StatusCode::UNAUTHORIZED, "Invalid authentication token");
     let claims =
-        token::verify(&state.ngauth.key, user_token, now.as_secs()).map_err(|_| invalid())?;
+        token::verify(&state.ngauth_key, user_token, now.as_secs()).map_err(|_| invalid())?;
     let db_down = |e: dsg_store::StoreError| {
         tracing::error!(error = %e, "ngauth /gcs_token: database failure");
         unavailable()
     };
-    let decision = access::decide(state, &claims, bucket, now)
+    let decision = buckets::decide(state, &claims.email, claims.key_id, bucket, now)
         .await
         .map_err(db_down)?;
     let prefixes = match decision {
-        access::Decision::InvalidToken => return Err(invalid()),
-        access::Decision::Denied => return Err(error(StatusCode::FORBIDDEN, "Access denied")),
-        access::Decision::TosRequired { tos_url } => {
+        buckets::Decision::InvalidToken => return Err(invalid()),
+        buckets::Decision::Denied => return Err(error(StatusCode::FORBIDDEN, "Access denied")),
+        buckets::Decision::TosRequired { tos_url } => {
             let mut r = (
                 StatusCode::FORBIDDEN,
                 axum::Json(serde_json::json!({
@@ -381,10 +353,9 @@ async fn gcs_token(state: &AppState, body: &Bytes) -> Result<String, Response> {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return Err(r);
         }
-        access::Decision::Granted(prefixes) => prefixes,
+        buckets::Decision::Granted(prefixes) => prefixes,
     };
     match state
-        .ngauth
         .gcs
         .downscoped_token(bucket, prefixes.as_deref(), now)
         .await

@@ -26,9 +26,9 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
 use super::{CookieLogin, cookie_login, login_failure, mint, origin};
-use crate::credentials::query_param;
 use crate::error::ApiError;
-use crate::forwarded::ClientIp;
+use crate::http::credentials::query_param;
+use crate::http::forwarded::ClientIp;
 use crate::pages::MessagePage;
 use crate::state::AppState;
 
@@ -189,7 +189,7 @@ async fn login_inner(
         *r.status_mut() = StatusCode::BAD_REQUEST;
         return Ok(r);
     }
-    if !state.ngauth.origins.allows(&target) {
+    if !state.ngauth_origins.allows(&target) {
         return Ok(post_message_page(
             "Origin not allowed",
             "This Neuroglancer instance is not allowed to use this DatasetGateway.",
@@ -356,13 +356,14 @@ async fn activate_inner(
         }
     }
     if let Some(bucket) = bucket {
-        let entitled = crate::gcs::sync::user_may_read_bucket(state, login.user_id, &bucket)
-            .await
-            .map_err(db)?;
+        let entitled =
+            crate::service::bucket_iam::user_may_read_bucket(state, login.user_id, &bucket)
+                .await
+                .map_err(db)?;
         if !entitled {
             return Err(err(StatusCode::FORBIDDEN, "Access denied"));
         }
     }
-    crate::gcs::sync::sync_user_now(state, login.user_id).await;
+    crate::service::bucket_iam::sync_user_now(state, login.user_id).await;
     Ok(axum::Json(json!({"status": "activated"})).into_response())
 }

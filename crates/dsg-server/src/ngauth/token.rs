@@ -10,61 +10,19 @@
 //!
 //! The token is stateless (any replica verifies it with the shared secret)
 //! and short-lived: at most one hour, never beyond the login key's expiry.
-//! The HMAC key is derived from `server.secret_key` with a fixed label, so it
-//! never equals a key another subsystem derives from the same secret.
+//! The HMAC key is [`crate::keys::TokenKey`].
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
-type HmacSha256 = Hmac<Sha256>;
+pub use crate::keys::TokenKey;
 
 /// Longest lifetime of a token handed to a browser, in seconds.
 pub const MAX_LIFETIME_SECS: i64 = 3600;
 
 /// Longest token accepted (a few hundred bytes in practice).
 const MAX_TOKEN_LEN: usize = 4096;
-
-/// The HMAC key, kept as a keyed MAC state cloned per use. `Debug` is redacted.
-#[derive(Clone)]
-pub struct TokenKey(HmacSha256);
-
-impl std::fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKey(<redacted>)")
-    }
-}
-
-impl TokenKey {
-    /// Uses raw key bytes (the original used the first 32 bytes of its secret).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        HmacSha256::new_from_slice(bytes)
-            .map(Self)
-            .map_err(|e| format!("ngauth key: {e}"))
-    }
-
-    /// Derives the ngauth key from the server secret; a random per-process key
-    /// when the secret is empty (local mode: tokens then die with the process).
-    ///
-    /// # Errors
-    /// The OS random source is unavailable.
-    pub fn derive(secret: &str) -> Result<Self, String> {
-        let mut out = [0u8; 32];
-        if secret.is_empty() {
-            getrandom::fill(&mut out).map_err(|e| format!("OS random source: {e}"))?;
-            return Self::from_bytes(&out);
-        }
-        let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-            .map_err(|e| format!("ngauth key: {e}"))?;
-        mac.update(b"dsg ngauth user token v1");
-        Self::from_bytes(&mac.finalize().into_bytes())
-    }
-
-    fn mac(&self) -> HmacSha256 {
-        self.0.clone()
-    }
-}
 
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,26 +158,5 @@ mod tests {
             verify(&key, &STANDARD.encode([0u8; 32]), 50),
             Err(TokenError::Invalid)
         );
-    }
-
-    #[test]
-    fn the_key_never_shows_in_debug_output() {
-        let key = TokenKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap();
-        assert_eq!(format!("{key:?}"), "TokenKey(<redacted>)");
-    }
-
-    #[test]
-    fn derived_keys_differ_by_secret_and_empty_secret_is_random() {
-        let c = Claims {
-            email: "c@x.org".into(),
-            expires: 10,
-            key_id: Some(1),
-        };
-        let a = TokenKey::derive("secret-a-secret-a-secret-a-secret-a").unwrap();
-        let b = TokenKey::derive("secret-b-secret-b-secret-b-secret-b").unwrap();
-        assert_ne!(sign(&a, &c), sign(&b, &c));
-        let r1 = TokenKey::derive("").unwrap();
-        let r2 = TokenKey::derive("").unwrap();
-        assert_ne!(sign(&r1, &c), sign(&r2, &c));
     }
 }

@@ -10,39 +10,16 @@
 //! in step. The shared parts (security schemes, the error envelopes, unique
 //! operation ids, the links between operations) are applied here in one pass.
 
-pub mod config;
 mod links;
 mod swagger;
 
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-pub use config::{SwaggerConfig, SwaggerOauth2};
-pub use swagger::{Docs, routes};
+pub use crate::config::{SwaggerConfig, SwaggerOauth2};
+pub use swagger::{build as build_docs, routes};
 
-/// The `{"detail": …}` envelope: authentication, permission, method, content
-/// negotiation and body-parse errors.
-#[derive(utoipa::ToSchema)]
-pub struct Detail {
-    /// Message.
-    pub detail: String,
-}
-
-/// The `{"error": …}` envelope: endpoint-specific failures (400, 404, 409).
-#[derive(utoipa::ToSchema)]
-pub struct ErrorMessage {
-    /// Message.
-    pub error: String,
-}
-
-/// The check-access envelope of a refused question.
-#[derive(utoipa::ToSchema)]
-pub struct Refusal {
-    /// Always `false`.
-    pub allowed: bool,
-    /// Why.
-    pub reason: String,
-}
+pub use crate::error::schema::{Detail, ErrorMessage, Refusal};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -15,82 +15,73 @@ use bytes::Bytes;
 use super::OauthFlow;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{ApiDocs, AppState};
 
 /// Path of the document.
 pub const OPENAPI_PATH: &str = "/openapi.json";
 /// Path of the UI.
 pub const DOCS_PATH: &str = "/docs";
 
-/// The built document and UI configuration.
-pub struct Docs {
-    document: Bytes,
-    ui: Arc<utoipa_swagger_ui::Config<'static>>,
-    csp: HeaderValue,
-}
-
-impl Docs {
-    /// Builds the document; with `[swagger.oauth2]`, discovers the issuer's
-    /// endpoints unless they are configured. An unreachable issuer does not
-    /// stop the server (the API matters more than its docs): the UI then
-    /// offers token authorization only, and the reason is logged.
-    pub async fn build(config: &Config) -> Self {
-        let flow = match &config.swagger.oauth2 {
-            None => None,
-            Some(o) if !o.authorization_endpoint.is_empty() => Some(OauthFlow {
-                authorization_url: o.authorization_endpoint.clone(),
-                token_url: o.token_endpoint.clone(),
+/// Builds the document; with `[swagger.oauth2]`, discovers the issuer's
+/// endpoints unless they are configured. An unreachable issuer does not
+/// stop the server (the API matters more than its docs): the UI then
+/// offers token authorization only, and the reason is logged.
+pub async fn build(config: &Config) -> ApiDocs {
+    let flow = match &config.swagger.oauth2 {
+        None => None,
+        Some(o) if !o.authorization_endpoint.is_empty() => Some(OauthFlow {
+            authorization_url: o.authorization_endpoint.clone(),
+            token_url: o.token_endpoint.clone(),
+            scopes: o.scopes.clone(),
+        }),
+        Some(o) => match discover(&o.issuer).await {
+            Ok((authorization_url, token_url)) => Some(OauthFlow {
+                authorization_url,
+                token_url,
                 scopes: o.scopes.clone(),
             }),
-            Some(o) => match discover(&o.issuer).await {
-                Ok((authorization_url, token_url)) => Some(OauthFlow {
-                    authorization_url,
-                    token_url,
-                    scopes: o.scopes.clone(),
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %e, "[swagger.oauth2]: discovery failed; /docs offers token authorization only");
-                    None
-                }
-            },
-        };
-        Self::new(config, flow.as_ref())
-    }
+            Err(e) => {
+                tracing::warn!(error = %e, "[swagger.oauth2]: discovery failed; /docs offers token authorization only");
+                None
+            }
+        },
+    };
+    new(config, flow.as_ref())
+}
 
-    /// Builds with known OAuth2 endpoints (or none).
-    pub fn new(config: &Config, flow: Option<&OauthFlow>) -> Self {
-        let document = Bytes::from(super::document(config, flow).to_string());
-        let mut ui = utoipa_swagger_ui::Config::new([OPENAPI_PATH])
+/// Builds with known OAuth2 endpoints (or none).
+pub fn new(config: &Config, flow: Option<&OauthFlow>) -> ApiDocs {
+    let document = Bytes::from(super::document(config, flow).to_string());
+    let mut ui = utoipa_swagger_ui::Config::new([OPENAPI_PATH])
+        .validator_url("none")
+        .try_it_out_enabled(true)
+        .persist_authorization(false);
+    let mut connect = String::from("'self'");
+    if let (Some(flow), Some(o)) = (flow, &config.swagger.oauth2) {
+        let oauth = utoipa_swagger_ui::oauth::Config::new()
+            .client_id(&o.client_id)
+            .app_name("DatasetGateway")
+            .scopes(o.scopes.clone())
+            .use_pkce_with_authorization_code_grant(true);
+        ui = utoipa_swagger_ui::Config::with_oauth_config([OPENAPI_PATH], oauth)
             .validator_url("none")
             .try_it_out_enabled(true)
             .persist_authorization(false);
-        let mut connect = String::from("'self'");
-        if let (Some(flow), Some(o)) = (flow, &config.swagger.oauth2) {
-            let oauth = utoipa_swagger_ui::oauth::Config::new()
-                .client_id(&o.client_id)
-                .app_name("DatasetGateway")
-                .scopes(o.scopes.clone())
-                .use_pkce_with_authorization_code_grant(true);
-            ui = utoipa_swagger_ui::Config::with_oauth_config([OPENAPI_PATH], oauth)
-                .validator_url("none")
-                .try_it_out_enabled(true)
-                .persist_authorization(false);
-            if let Some(origin) = origin_of(&flow.token_url) {
-                connect.push(' ');
-                connect.push_str(&origin);
-            }
+        if let Some(origin) = origin_of(&flow.token_url) {
+            connect.push(' ');
+            connect.push_str(&origin);
         }
-        let csp = format!(
-            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    }
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
              img-src 'self' data:; font-src 'self' data:; connect-src {connect}; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-        );
-        Self {
-            document,
-            ui: Arc::new(ui),
-            csp: HeaderValue::from_str(&csp)
-                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
-        }
+    );
+    ApiDocs {
+        document,
+        ui: Arc::new(ui),
+        csp: HeaderValue::from_str(&csp)
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'")),
     }
 }
 

@@ -9,9 +9,9 @@ use dsg_core::token::TokenHash;
 use dsg_store::tokens::PrincipalRef;
 use dsg_store::write::Actor;
 
-use super::error::ScimError;
 use crate::cache::Rejection;
-use crate::forwarded::ClientIp;
+use crate::error::scim::ScimError;
+use crate::http::forwarded::ClientIp;
 use crate::state::AppState;
 
 /// An authorised SCIM caller, as the audit log will name it.
@@ -21,7 +21,7 @@ pub struct ScimCaller {
 }
 
 fn request_id(parts: &Parts) -> Option<String> {
-    crate::native::request_id_of(&parts.headers)
+    crate::http::request_log::request_id_of(&parts.headers)
 }
 
 impl FromRequestParts<AppState> for ScimCaller {

@@ -5,7 +5,7 @@
 //! emitted) and is applied to this server's cache before answering.
 
 pub mod auth;
-pub mod error;
+
 mod openapi;
 
 pub use openapi::{error_schema, openapi_paths};
@@ -23,9 +23,9 @@ use dsg_core::scim::schema::{self, Kind, LIST_RESPONSE, SCHEMAS};
 use dsg_store::scim::ScimQuery;
 use serde_json::{Value, json};
 
+use crate::error::scim::{SCIM_JSON, ScimError, scim_json};
 use crate::state::AppState;
 use auth::ScimCaller;
-use error::{SCIM_JSON, ScimError, scim_json};
 
 /// Where SCIM lives.
 pub const BASE: &str = "/auth/scim/v2";
@@ -118,7 +118,7 @@ pub async fn rate_limit(
         .filter(|t| !t.is_empty());
     let client = request
         .extensions()
-        .get::<crate::forwarded::ClientIp>()
+        .get::<crate::http::forwarded::ClientIp>()
         .copied();
     match state.limits.scim(bearer, client).await {
         Ok(()) => next.run(request).await,

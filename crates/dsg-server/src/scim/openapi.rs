@@ -7,7 +7,7 @@ use dsg_core::scim::schema::{AttrType, Kind, Mutability};
 use serde_json::{Map, Value, json};
 
 use super::BASE;
-use super::error::SCIM_JSON;
+use crate::error::scim::SCIM_JSON;
 
 /// The RFC 7644 §3.12 error body.
 pub fn error_schema() -> Value {

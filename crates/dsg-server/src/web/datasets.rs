@@ -132,7 +132,7 @@ async fn show_datasets(
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
     let user = &user;
-    let origin = crate::login::public_origin(&state, &headers).unwrap_or_default();
+    let origin = crate::http::origin::public_origin(&state, &headers).unwrap_or_default();
     let pending = state
         .store
         .access_requests(None, Some(user.id), Some("pending"))

@@ -67,7 +67,7 @@ async fn show_explain(
     let (me, chrome) = web.split()?;
     let q = |n: &str| {
         uri.query()
-            .and_then(|q| crate::credentials::query_param(q, n))
+            .and_then(|q| crate::http::credentials::query_param(q, n))
             .map(|v| v.trim().to_owned())
             .unwrap_or_default()
     };

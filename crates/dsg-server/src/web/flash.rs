@@ -95,7 +95,7 @@ pub(crate) fn clear(state: &AppState) -> HeaderValue {
 
 /// The messages of a request (none when absent or tampered with).
 pub(crate) fn read(state: &AppState, headers: &HeaderMap) -> Vec<Flash> {
-    let Some(v) = crate::credentials::cookie(headers, COOKIE) else {
+    let Some(v) = crate::http::credentials::cookie(headers, COOKIE) else {
         return Vec::new();
     };
     let Some((payload, sig)) = v.split_once('.') else {

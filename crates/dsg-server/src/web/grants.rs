@@ -83,7 +83,7 @@ async fn show_grants(
     let d = managed(&state, &user, &name).await?;
     let group = uri
         .query()
-        .and_then(|q| crate::credentials::query_param(q, "group"))
+        .and_then(|q| crate::http::credentials::query_param(q, "group"))
         .unwrap_or_default();
     let now = state.clock.now();
     let all = state.store.dataset_grants(d.id).await?;

@@ -18,7 +18,7 @@
 
 mod account;
 mod assets;
-pub mod csrf;
+
 mod dataset_admins;
 mod datasets;
 mod explain;
@@ -31,6 +31,7 @@ mod requests;
 mod service_accounts;
 mod tos;
 
+use crate::http::csrf;
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -81,7 +82,7 @@ pub(crate) struct WebUser {
     pub view: View,
     /// The authentication (document, token).
     pub auth: Authenticated,
-    /// The client's address ([`crate::forwarded`]), recorded with TOS acceptances.
+    /// The client's address ([`crate::http::forwarded`]), recorded with TOS acceptances.
     pub client_ip: Option<String>,
     request_id: Option<String>,
 }
@@ -101,10 +102,10 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         .auth
         .cookie_names
         .iter()
-        .find_map(|n| crate::credentials::cookie(&parts.headers, n))?;
+        .find_map(|n| crate::http::credentials::cookie(&parts.headers, n))?;
     let client = parts
         .extensions
-        .get::<crate::forwarded::ClientIp>()
+        .get::<crate::http::forwarded::ClientIp>()
         .copied();
     let auth = state.authenticate_token(&token, None, client).await.ok()?;
     let PrincipalRef::User(id) = auth.token.principal else {
@@ -118,7 +119,7 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         client_ip: client.map(|c| c.0.to_string()),
         request_id: parts
             .extensions
-            .get::<crate::native::RequestId>()
+            .get::<crate::http::request_log::RequestId>()
             .map(|r| r.0.clone()),
     })
 }
@@ -544,7 +545,7 @@ pub(crate) struct Pager {
 /// The requested page number (`?page=`), 1 when absent or bad.
 pub(crate) fn page_number(query: Option<&str>) -> usize {
     query
-        .and_then(|q| crate::credentials::query_param(q, "page"))
+        .and_then(|q| crate::http::credentials::query_param(q, "page"))
         .and_then(|p| p.parse().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1)

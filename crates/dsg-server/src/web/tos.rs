@@ -268,7 +268,7 @@ async fn pending(
 
 fn query(uri: &Uri, name: &str) -> String {
     uri.query()
-        .and_then(|q| crate::credentials::query_param(q, name))
+        .and_then(|q| crate::http::credentials::query_param(q, name))
         .unwrap_or_default()
 }
 

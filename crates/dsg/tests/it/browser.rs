@@ -142,7 +142,7 @@ async fn wait_for(c: &Client, key: &str) -> Value {
 }
 
 /// Puts the login cookie in the browser, for the gateway's host, with the
-/// attributes `dsg_server::cookie` gives in production (`SameSite=None;
+/// attributes `dsg_server::http::cookie` gives in production (`SameSite=None;
 /// Secure`) or in local mode over plain http off loopback (`SameSite=Lax`,
 /// the original's).
 async fn log_in(c: &Client, app: &TestApp, token: &str, production: bool) {
@@ -154,7 +154,7 @@ async fn log_in(c: &Client, app: &TestApp, token: &str, production: bool) {
     } else {
         config.server.origin = "http://gateway.lab.example:8200".into();
     }
-    let header = dsg_server::cookie::login_cookie(&config, token, 3600).unwrap();
+    let header = dsg_server::http::cookie::login_cookie(&config, token, 3600).unwrap();
     let header = header.to_str().unwrap().to_owned();
     let expected = if production {
         "; HttpOnly; SameSite=None; Secure"

@@ -33,12 +33,12 @@ pub async fn app_with_idp(
         let app = dsg_testkit::spawn_app_with(backend, |c| {
             c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
             c.server.secret_key = SECRET.into();
-            c.login.providers = vec![dsg_server::idp::config::ProviderConfig {
+            c.login.providers = vec![dsg_server::config::ProviderConfig {
                 name: "testidp".into(),
                 issuer: issuer.clone(),
                 client_id: "dsg-test".into(),
                 client_secret: "dsg-test-secret".into(),
-                ..dsg_server::idp::config::ProviderConfig::default()
+                ..dsg_server::config::ProviderConfig::default()
             }];
             tweak(c, &issuer);
         })

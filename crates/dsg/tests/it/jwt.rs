@@ -286,7 +286,7 @@ async fn several_issuers_each_with_their_own_keys_and_user_claim(backend: Backen
     let app = spawn_app_with(backend, |c| {
         c.auth.enabled = true;
         c.auth.issuer = ia.clone();
-        c.auth.issuers = vec![dsg_server::idp::config::JwtIssuerConfig {
+        c.auth.issuers = vec![dsg_server::config::JwtIssuerConfig {
             issuer: ib.clone(),
             audience: "b-aud".into(),
             user_claim: "sub".into(),

@@ -2,8 +2,8 @@
 //! PKCE, state and nonce; the `dsg_token` cookie; `user/cache`; logout; and
 //! the attacks (tampered state, replayed code, nonce mismatch, foreign `next`).
 
-use dsg_server::idp::config::{ProviderConfig, Signup};
-use dsg_server::login::state as login_state;
+use dsg_server::config::{ProviderConfig, Signup};
+use dsg_server::idp::state as login_state;
 use dsg_testkit::{Backend, TestApp, spawn_app_with};
 use serde_json::Value;
 

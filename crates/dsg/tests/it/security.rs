@@ -376,7 +376,7 @@ async fn cookies_carry_their_attributes_in_each_mode(backend: Backend) {
                 c.server.mode = dsg_server::config::Mode::Production;
                 c.auth.cookie_domain = ".example.org".into();
             }
-            c.login.providers = vec![dsg_server::idp::config::ProviderConfig {
+            c.login.providers = vec![dsg_server::config::ProviderConfig {
                 name: "testidp".into(),
                 issuer,
                 client_id: "dsg-test".into(),

@@ -7,8 +7,8 @@
 //! A name is `module::test` for this integration binary (the file
 //! `tests/it/module.rs`; `test` is a `#[test]` function or the module a
 //! `both_backends!` / `each_store!` line declares), or
-//! `crate::path::test` for a unit test (`dsg_server::cookie::…` is a
-//! `#[test]` function in `crates/dsg-server/src/cookie.rs`).
+//! `crate::path::test` for a unit test (`dsg_server::http::cookie::…` is a
+//! `#[test]` function in `crates/dsg-server/src/http/cookie.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -280,8 +280,8 @@ The table:
 * Two, one unknown. (tests: `rate_limits::login_is_limited_per_client_ip`,
   `web::no_such_test`)
 * A helper, not a test. (test: `web::csrf_of`)
-* A unit test renamed. (test: `dsg_server::cookie::tests::production_cookie_is_cross_sitee`)
-* A unit test in a `mod tests`. (test: `dsg_server::cookie::tests::production_cookie_is_cross_site_and_secure`)
+* A unit test renamed. (test: `dsg_server::http::cookie::tests::production_cookie_is_cross_sitee`)
+* A unit test in a `mod tests`. (test: `dsg_server::http::cookie::tests::production_cookie_is_cross_site_and_secure`)
 
 ```
 * code is not a claim

@@ -120,6 +120,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::Forbidden(None) => Self::forbidden(),
+            S::Forbidden(Some(m)) => Self::Detail(StatusCode::FORBIDDEN, m),
+            S::NotFound(what) => Self::not_found(what),
+            S::Invalid(i) => Self::bad_request(i.to_string()),
+            S::Conflict(m) => Self::Error(StatusCode::CONFLICT, m),
+            S::Store(e) => e.into(),
+        }
+    }
+}
+
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
     r.headers_mut().insert(

@@ -2,16 +2,8 @@
 //! server's own origin, or a configured host. Everything else is refused —
 //! the original had three open redirects.
 
+use dsg_core::redirect::is_local_path;
 use url::Url;
-
-/// True for `/path…` that a browser resolves on this server (not `//host`
-/// or `/\host`, which browsers treat as another host).
-pub fn is_local_path(s: &str) -> bool {
-    s.starts_with('/')
-        && !s.starts_with("//")
-        && !s.starts_with("/\\")
-        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
-}
 
 /// Validates `next` against our origin and the allowed hosts; returns the
 /// target to redirect to.

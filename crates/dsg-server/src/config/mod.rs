@@ -5,27 +5,39 @@
 //! all. `mode = "production"` adds checks that refuse to start with a default
 //! secret or an unusable setting; the error says what to fix.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod auth;
+mod cache;
+mod database;
+mod gcs;
+mod limits;
+pub mod login;
+mod ngauth;
+mod observability;
+pub mod origins;
+mod server;
+mod swagger;
+
+pub use auth::{AccessConfig, AuthConfig, Directory, PrivacyConfig};
+pub use cache::{CacheConfig, RedisConfig};
+pub use database::DatabaseConfig;
+pub use gcs::GcsConfig;
+pub use limits::{LimitConfig, RateLimitConfig};
+pub use login::{GoogleConfig, JwtIssuerConfig, LoginConfig, ProviderConfig, Signup};
+pub use ngauth::NgauthConfig;
+pub use observability::{LogConfig, MetricsConfig};
+pub use server::{Mode, ServerConfig};
+pub use swagger::{SwaggerConfig, SwaggerOauth2};
+
 /// A configuration problem, with a message that says what to fix.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
 pub struct ConfigError(pub String);
-
-/// Local development or production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Plain HTTP, non-`Secure` cookies, generated secret allowed.
-    Local,
-    /// `Secure` cookies, HSTS, a real secret and an https origin required.
-    Production,
-}
 
 /// Whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,430 +60,19 @@ pub struct Config {
     /// Logging.
     pub log: LogConfig,
     /// Google Cloud Storage credentials (`/gcs_token`, bucket IAM sync).
-    pub gcs: crate::gcs::GcsConfig,
+    pub gcs: GcsConfig,
     /// Browser login: identity providers, sign-up policy, redirects.
-    pub login: crate::idp::config::LoginConfig,
+    pub login: LoginConfig,
     /// Native-API authority and terms-of-service pages.
     pub access: AccessConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
     /// Swagger UI at `/docs` (its OAuth2 login).
-    pub swagger: crate::openapi::SwaggerConfig,
+    pub swagger: SwaggerConfig,
     /// Optional Redis shared by replicas (cache invalidation, rate limits).
     pub redis: RedisConfig,
     /// Rate limits shared by replicas (login, token creation, SCIM, failed authentications).
     pub rate_limit: RateLimitConfig,
-}
-
-/// `[rate_limit]`: fixed-window limits, counted in the database (or in Redis
-/// when `[redis] url` is set) so every replica sees the same counts. Over a
-/// limit, requests get 429 with `Retry-After`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Apply the limits below.
-    pub enabled: bool,
-    /// Client addresses (IP addresses or CIDR ranges) never limited per IP,
-    /// e.g. the backends of CAVE services that relay many users' tokens.
-    pub exempt: Vec<String>,
-    /// Login starts and callbacks, per client IP.
-    pub login: LimitConfig,
-    /// Minted user and service-account tokens, per acting user.
-    pub token_creation: LimitConfig,
-    /// Requests under `/auth/scim/v2`, per bearer token (else per client IP).
-    pub scim: LimitConfig,
-    /// Requests refused for an invalid or unknown token, per client IP. Over
-    /// it, tokens this replica has not cached are refused without a lookup;
-    /// tokens it has cached keep working.
-    pub failed_auth: LimitConfig,
-}
-
-/// One limit: at most `limit` requests per `window_secs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitConfig {
-    /// Requests allowed per window; 0 turns this limit off.
-    pub limit: u32,
-    /// Window length in seconds (1 to 86400); windows start on multiples of it.
-    pub window_secs: u32,
-}
-
-impl LimitConfig {
-    /// `limit` per minute.
-    pub const fn per_minute(limit: u32) -> Self {
-        Self {
-            limit,
-            window_secs: 60,
-        }
-    }
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            exempt: Vec::new(),
-            login: LimitConfig::per_minute(30),
-            token_creation: LimitConfig::per_minute(20),
-            scim: LimitConfig::per_minute(1200),
-            failed_auth: LimitConfig::per_minute(60),
-        }
-    }
-}
-
-impl RateLimitConfig {
-    /// `exempt` parsed.
-    ///
-    /// # Errors
-    /// An entry that is neither an IP address nor a CIDR range, as a message.
-    pub fn exempt_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
-        parse_nets("rate_limit.exempt", &self.exempt)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.exempt_nets().map_err(ConfigError)?;
-        for (name, l) in [
-            ("login", self.login),
-            ("token_creation", self.token_creation),
-            ("scim", self.scim),
-            ("failed_auth", self.failed_auth),
-        ] {
-            if !(1..=86_400).contains(&l.window_secs) {
-                return Err(ConfigError(format!(
-                    "rate_limit.{name}.window_secs is {}: use 1 to 86400 seconds (e.g. 60)",
-                    l.window_secs
-                )));
-            }
-            if l.limit > 1_000_000 {
-                return Err(ConfigError(format!(
-                    "rate_limit.{name}.limit is {}: use at most 1000000 per window, or 0 to turn \
-                     this limit off",
-                    l.limit
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `[redis]`: optional. Without it, replicas share everything through the
-/// database (PostgreSQL `LISTEN/NOTIFY`, rate-limit counters in a table).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`; empty = no Redis.
-    pub url: String,
-    /// Prefix of every channel and key, so several deployments can share one Redis.
-    pub key_prefix: String,
-}
-
-impl RedisConfig {
-    /// The prefix, `dsg` when unset.
-    pub fn prefix(&self) -> &str {
-        if self.key_prefix.is_empty() {
-            "dsg"
-        } else {
-            &self.key_prefix
-        }
-    }
-}
-
-/// `[metrics]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Serve `GET /metrics`.
-    pub enabled: bool,
-    /// When set, `/metrics` requires `Authorization: Bearer <this>`.
-    pub bearer_token: String,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            bearer_token: String::new(),
-        }
-    }
-}
-
-/// `[access]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AccessConfig {
-    /// Members of this group may appoint dataset admins on any dataset (the
-    /// original's hard-wired `sc` group). Unset: only dataset and global admins.
-    pub admin_appointer_group: Option<String>,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// `local` or `production`.
-    pub mode: Mode,
-    /// Listen address (`DSG_PORT` changes only the port).
-    pub bind: SocketAddr,
-    /// Public origin, e.g. `https://dsg.example.org` (`DSG_ORIGIN`).
-    pub origin: String,
-    /// Secret for signing (`DJANGO_SECRET_KEY` is honoured). Empty in local
-    /// mode: one is generated and kept in the data directory.
-    pub secret_key: String,
-    /// Largest request body accepted, in bytes.
-    pub max_body_bytes: usize,
-    /// Reverse proxies (IP addresses or CIDR ranges, e.g. `127.0.0.1`,
-    /// `10.0.0.0/8`) whose `X-Forwarded-For` / `-Proto` / `-Host` are
-    /// believed. From any other peer those headers are dropped on arrival.
-    pub trusted_proxies: Vec<String>,
-    /// On SIGTERM, seconds to keep serving while `/readyz` answers 503
-    /// `draining` (and responses carry `Connection: close`), so a load
-    /// balancer moves traffic away before the listener closes; in-flight
-    /// requests then finish. 0 closes the listener at once.
-    pub drain_secs: u64,
-}
-
-/// `[database]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// `postgres://…` for PostgreSQL, or a SQLite path (`DATABASE_URL`).
-    /// Empty: SQLite at `path`, else `<data_dir>/dsg.sqlite3`.
-    pub url: String,
-    /// SQLite file (`DATABASE_PATH`).
-    pub path: String,
-    /// Directory for the SQLite file and the generated local secret.
-    pub data_dir: PathBuf,
-    /// Connection pool size.
-    pub max_connections: u32,
-}
-
-/// `[auth]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Cookie names read for a token, first present wins.
-    pub cookie_names: Vec<String>,
-    /// Query parameter names read for a token, first present wins.
-    pub query_names: Vec<String>,
-    /// `Domain` of the `dsg_token` cookie (`AUTH_COOKIE_DOMAIN`).
-    pub cookie_domain: String,
-    /// JWT bearer tokens from one external issuer (the keys below); more
-    /// issuers go in `[[auth.issuers]]`. Off unless `enabled = true`.
-    pub enabled: bool,
-    /// Issuer URL; keys are discovered from `{issuer}/.well-known/openid-configuration`.
-    pub issuer: String,
-    /// Required `aud` (empty: not checked).
-    pub audience: String,
-    /// Accepted algorithms: RS/ES/PS variants only.
-    pub algorithms: Vec<String>,
-    /// Clock-skew tolerance for `exp` / `nbf`, seconds.
-    pub leeway_secs: u64,
-    /// Background JWKS refresh interval, seconds (at least 60).
-    pub jwks_refresh_secs: u64,
-    /// Scopes every token must carry (`scope` or `scp` claim).
-    pub read_scopes: Vec<String>,
-    /// Scopes that unlock writing: a token lacking any of them acts as a
-    /// read-only token (view levels only, no management). Empty: not checked.
-    pub reload_scopes: Vec<String>,
-    /// Accepted for compatibility with the `[auth]` block of other services;
-    /// no effect here (the endpoints that need no token never ask for one).
-    pub anonymous_read: bool,
-    /// Accepted for compatibility; no effect (there is no `X-Admin-Token`).
-    pub admin_token_fallback: bool,
-    /// JSON pointer to the tenant claim, e.g. `/tid` (empty: no tenant check).
-    pub tenant_claim: String,
-    /// Accepted tenants (empty: any).
-    pub allowed_tenants: Vec<String>,
-    /// Start even when the issuer is unreachable (keys load in the background).
-    pub start_degraded: bool,
-    /// Claim naming the user: `email` (matched to the user's e-mail) or `sub`
-    /// (matched to a login identity of this issuer).
-    pub user_claim: String,
-    /// Further JWT issuers, each with the keys above.
-    pub issuers: Vec<crate::idp::config::JwtIssuerConfig>,
-}
-
-/// `[cache]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheConfig {
-    /// Most tokens remembered.
-    pub max_tokens: u64,
-    /// Most permission documents remembered.
-    pub max_documents: u64,
-    /// Seconds between batched `last_used` writes.
-    pub last_used_flush_secs: u64,
-    /// `last_used` resolution in seconds (a token is re-marked at most this often).
-    pub last_used_resolution_secs: i64,
-    /// PostgreSQL: safety poll of the change outbox, in milliseconds.
-    pub poll_interval_ms: u64,
-    /// PostgreSQL: wake on `NOTIFY` through a `LISTEN` connection. Turn it
-    /// off behind a pooler that cannot hold one (PgBouncer in transaction
-    /// mode); then Redis, if configured, and the poll carry changes.
-    pub postgres_listen: bool,
-}
-
-/// `[privacy]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PrivacyConfig {
-    /// Who may list other users' e-mails and groups (`/user?id=`, `/user/{id}`,
-    /// group members): `authenticated` (the original) or `privileged`
-    /// (global admins and service accounts).
-    pub user_directory: Directory,
-}
-
-/// Audience of the user directory endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Directory {
-    /// Any authenticated principal.
-    Authenticated,
-    /// Global admins and service accounts.
-    Privileged,
-}
-
-/// `[ngauth]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NgauthConfig {
-    /// Exact allowed Neuroglancer origins (preferred).
-    pub allowed_origins: Vec<String>,
-    /// Regex of allowed origins (`NGAUTH_ALLOWED_ORIGINS`).
-    pub allowed_origins_regex: String,
-}
-
-/// `[google]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GoogleConfig {
-    /// OAuth client id (`GOOGLE_CLIENT_ID`).
-    pub client_id: String,
-    /// OAuth client secret (`GOOGLE_CLIENT_SECRET`).
-    pub client_secret: String,
-    /// Client JSON file of the original's format (`CLIENT_CREDENTIALS_PATH`).
-    pub credentials_path: String,
-    /// Google's issuer (built in; changed only for tests).
-    pub issuer: String,
-    /// Google's authorization endpoint.
-    pub authorization_endpoint: String,
-    /// Google's token endpoint.
-    pub token_endpoint: String,
-    /// Google's signing keys.
-    pub jwks_uri: String,
-}
-
-/// `[log]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    /// Filter, e.g. `info` or `dsg_server=debug` (`LOG_LEVEL`).
-    pub level: String,
-    /// `pretty` or `json`.
-    pub format: String,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            mode: Mode::Local,
-            bind: SocketAddr::from(([127, 0, 0, 1], 8200)),
-            origin: String::new(),
-            secret_key: String::new(),
-            max_body_bytes: 1024 * 1024,
-            trusted_proxies: Vec::new(),
-            drain_secs: 0,
-        }
-    }
-}
-
-impl Default for DatabaseConfig {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            path: String::new(),
-            data_dir: PathBuf::from("data"),
-            max_connections: 8,
-        }
-    }
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            cookie_names: vec!["dsg_token".into(), "middle_auth_token".into()],
-            query_names: vec!["dsg_token".into(), "middle_auth_token".into()],
-            cookie_domain: String::new(),
-            enabled: false,
-            issuer: String::new(),
-            audience: String::new(),
-            algorithms: vec!["RS256".into()],
-            leeway_secs: 60,
-            jwks_refresh_secs: 3600,
-            read_scopes: Vec::new(),
-            reload_scopes: Vec::new(),
-            anonymous_read: false,
-            admin_token_fallback: true,
-            tenant_claim: String::new(),
-            allowed_tenants: Vec::new(),
-            start_degraded: true,
-            user_claim: "email".into(),
-            issuers: Vec::new(),
-        }
-    }
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            max_tokens: 200_000,
-            max_documents: 100_000,
-            last_used_flush_secs: 10,
-            last_used_resolution_secs: 60,
-            poll_interval_ms: 500,
-            postgres_listen: true,
-        }
-    }
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        Self {
-            user_directory: Directory::Authenticated,
-        }
-    }
-}
-
-impl Default for NgauthConfig {
-    fn default() -> Self {
-        Self {
-            allowed_origins: Vec::new(),
-            allowed_origins_regex: r"^https?://.*\.neuroglancer\.org$".into(),
-        }
-    }
-}
-
-impl Default for GoogleConfig {
-    fn default() -> Self {
-        Self {
-            client_id: String::new(),
-            client_secret: String::new(),
-            credentials_path: "secrets/client_credentials.json".into(),
-            issuer: "https://accounts.google.com".into(),
-            authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth".into(),
-            token_endpoint: "https://oauth2.googleapis.com/token".into(),
-            jwks_uri: "https://www.googleapis.com/oauth2/v3/certs".into(),
-        }
-    }
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: "pretty".into(),
-        }
-    }
 }
 
 /// Where a value may come from besides the file: a lookup of environment variables.
@@ -688,9 +289,9 @@ impl Config {
                 }
             }
         }
-        crate::ngauth::origin::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
+        origins::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
         self.gcs.validate().map_err(ConfigError)?;
-        crate::idp::config::validate(self)?;
+        login::validate(self)?;
         self.swagger
             .validate(self.server.mode == Mode::Production)
             .map_err(ConfigError)?;
@@ -777,7 +378,7 @@ impl Config {
 }
 
 /// IP addresses or CIDR ranges; the error names the key and the bad entry.
-fn parse_nets(key: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+pub(crate) fn parse_nets(key: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
     entries
         .iter()
         .map(|e| {

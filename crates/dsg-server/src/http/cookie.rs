@@ -69,6 +69,27 @@ pub fn clear_login_cookie(config: &Config) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("dsg_token=; Max-Age=0; Path=/"))
 }
 
+/// Signs the browser out: revokes the user token its login cookie(s) carry
+/// (stale or unknown values are ignored). Shared by every logout path.
+///
+/// # Errors
+/// Database failures.
+pub async fn sign_out(
+    state: &crate::state::AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), crate::error::ApiError> {
+    let values: Vec<String> = state
+        .config
+        .auth
+        .cookie_names
+        .iter()
+        .filter_map(|name| crate::http::credentials::cookie(headers, name))
+        .collect();
+    let request_id = crate::http::request_log::request_id_of(headers);
+    crate::service::sessions::revoke_login_tokens(state, values, request_id).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, ConfigError};
+use super::{Config, ConfigError};
+use jsonwebtoken::Algorithm;
 
 /// `[login]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,7 +255,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             "login.signup = \"domains\" needs login.signup_domains, e.g. [\"example.org\"]".into(),
         );
     }
-    if !crate::login::redirect::is_local_path(&l.default_next) {
+    if !dsg_core::redirect::is_local_path(&l.default_next) {
         return fail(format!(
             "login.default_next {:?} must be a path on this server, e.g. \"/web/datasets\"",
             l.default_next
@@ -331,7 +332,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             ));
         }
         for a in &i.algorithms {
-            if crate::idp::jwt::parse_algorithm(a).is_none() {
+            if parse_algorithm(a).is_none() {
                 return fail(format!(
                     "{at}: algorithm {a:?} is not allowed; use RS256/384/512, PS256/384/512, ES256 or ES384"
                 ));
@@ -351,6 +352,56 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// `[google]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleConfig {
+    /// OAuth client id (`GOOGLE_CLIENT_ID`).
+    pub client_id: String,
+    /// OAuth client secret (`GOOGLE_CLIENT_SECRET`).
+    pub client_secret: String,
+    /// Client JSON file of the original's format (`CLIENT_CREDENTIALS_PATH`).
+    pub credentials_path: String,
+    /// Google's issuer (built in; changed only for tests).
+    pub issuer: String,
+    /// Google's authorization endpoint.
+    pub authorization_endpoint: String,
+    /// Google's token endpoint.
+    pub token_endpoint: String,
+    /// Google's signing keys.
+    pub jwks_uri: String,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_secret: String::new(),
+            credentials_path: "secrets/client_credentials.json".into(),
+            issuer: "https://accounts.google.com".into(),
+            authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_endpoint: "https://oauth2.googleapis.com/token".into(),
+            jwks_uri: "https://www.googleapis.com/oauth2/v3/certs".into(),
+        }
+    }
+}
+
+/// RS/PS/ES algorithms by name ([`dsg_core::jwt::ASYMMETRIC_ALGORITHMS`]);
+/// anything else (HS*, `none`, EdDSA) is `None`.
+pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

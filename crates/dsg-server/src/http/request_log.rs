@@ -4,7 +4,7 @@
 //! a fresh UUID; handlers read it (it reaches the audit row of any mutation
 //! the request makes) and it is echoed on the response. The log line carries
 //! method, path (never the query string: it may hold a token), status,
-//! latency, the id and the client address ([`crate::forwarded`]). The same figures feed the request metrics, labelled
+//! latency, the id and the client address ([`crate::http::forwarded`]). The same figures feed the request metrics, labelled
 //! by the matched route template.
 
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         req.headers_mut().insert(REQUEST_ID, v.clone());
     }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().copied();
-    let client = crate::forwarded::settle(
+    let client = crate::http::forwarded::settle(
         req.headers_mut(),
         peer.as_ref(),
         &state.trusted_proxies,

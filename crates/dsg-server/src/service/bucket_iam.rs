@@ -22,9 +22,9 @@ use dsg_store::write::Actor;
 use dsg_store::{CacheEvent, Store, StoreError};
 use tokio::sync::watch;
 
-use super::iam::viewer_members;
-use super::{Gcs, GcsError};
-use crate::ngauth::access::readable_datasets;
+use super::buckets::readable_datasets;
+use crate::gcs::iam::{self, viewer_members};
+use crate::gcs::{Gcs, GcsError};
 use crate::state::AppState;
 
 /// A sync failure.
@@ -177,7 +177,7 @@ async fn apply(
     add: &[(String, Option<i64>)],
     remove: &[String],
     forget: &[String],
-) -> Result<super::iam::Edit, SyncError> {
+) -> Result<iam::Edit, SyncError> {
     let Ctx {
         store,
         gcs,
@@ -186,7 +186,7 @@ async fn apply(
     } = *ctx;
     let add_members: Vec<String> = add.iter().map(|(m, _)| m.clone()).collect();
     let edit = if add_members.is_empty() && remove.is_empty() {
-        super::iam::Edit::default()
+        iam::Edit::default()
     } else {
         gcs.update_viewers(bucket, &add_members, remove, now)
             .await?
@@ -444,7 +444,7 @@ fn worker_actor() -> Actor {
 
 /// Syncs one user at once when IAM sync is on (best effort: logged, never surfaced).
 pub async fn sync_user_now(state: &AppState, user_id: i64) {
-    let gcs = &state.ngauth.gcs;
+    let gcs = &state.gcs;
     if !gcs.iam_sync {
         return;
     }
@@ -464,7 +464,7 @@ pub async fn sync_user_now(state: &AppState, user_id: i64) {
 /// Starts the outbox-following worker when `gcs.iam_sync` is on: one full
 /// reconcile at start, then every change as it lands in the outbox.
 pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
-    if !state.ngauth.gcs.iam_sync {
+    if !state.gcs.iam_sync {
         return;
     }
     let every = Duration::from_secs(state.config.gcs.iam_sync_interval_secs);
@@ -517,7 +517,7 @@ pub fn spawn_worker(state: AppState, mut stop: watch::Receiver<bool>) {
 
 /// Handles a batch; false when it should be retried on the next tick.
 async fn process(state: &AppState, events: &[CacheEvent]) -> bool {
-    let gcs = &state.ngauth.gcs;
+    let gcs = &state.gcs;
     let now = state.clock.now();
     let actor = worker_actor();
     let result = if events.contains(&CacheEvent::All) {

@@ -27,7 +27,7 @@ pub struct CsrfToken {
 
 /// The visitor's token, or a fresh random one.
 pub fn token(headers: &HeaderMap) -> CsrfToken {
-    if let Some(c) = crate::credentials::cookie(headers, COOKIE)
+    if let Some(c) = crate::http::credentials::cookie(headers, COOKIE)
         .filter(|c| (32..=128).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_graphic()))
     {
         return CsrfToken {
@@ -100,7 +100,7 @@ pub fn submitted<'a>(headers: &'a HeaderMap, field: &'a str) -> &'a str {
 
 /// True when the post is same-origin and carries the cookie's token.
 pub fn verify(state: &AppState, headers: &HeaderMap, submitted: &str) -> bool {
-    let cookie = crate::credentials::cookie(headers, COOKIE).unwrap_or_default();
+    let cookie = crate::http::credentials::cookie(headers, COOKIE).unwrap_or_default();
     origin_ok(state, headers)
         && !submitted.is_empty()
         && !cookie.is_empty()

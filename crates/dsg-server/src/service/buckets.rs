@@ -13,7 +13,6 @@ use dsg_store::StoreError;
 use dsg_store::principals::LoadedUser;
 use dsg_store::tokens::PrincipalRef;
 
-use super::token::Claims;
 use crate::gcs::valid_bucket_name;
 use crate::state::AppState;
 
@@ -85,18 +84,20 @@ fn readable(
     )
 }
 
-/// Decides whether the holder of `claims` may read `bucket` at `now`.
+/// Decides whether the holder of a Neuroglancer token minted for `email`
+/// from login key `key_id` may read `bucket` at `now`.
 ///
 /// # Errors
 /// Database failures.
 pub async fn decide(
     state: &AppState,
-    claims: &Claims,
+    email: &str,
+    key_id: Option<i64>,
     bucket: &str,
     now: Timestamp,
 ) -> Result<Decision, StoreError> {
     let store = &state.store;
-    let Some(key_id) = claims.key_id else {
+    let Some(key_id) = key_id else {
         return Ok(Decision::InvalidToken);
     };
     let Some(key) = store.user_token_by_id(key_id).await? else {
@@ -111,7 +112,7 @@ pub async fn decide(
     let Some(user) = store.load_user(user_id).await? else {
         return Ok(Decision::InvalidToken);
     };
-    if !user.active || !user.facts.email.eq_ignore_ascii_case(&claims.email) {
+    if !user.active || !user.facts.email.eq_ignore_ascii_case(email) {
         return Ok(Decision::InvalidToken);
     }
     if !valid_bucket_name(bucket) {
