@@ -111,3 +111,14 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Number of rows in the audit log (tests and probes).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn audit_count(&self) -> Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM audit_log";
+        Ok(on_db!(self.db(), pool => sqlx::query_scalar(SQL).fetch_one(pool).await)?)
+    }
+}

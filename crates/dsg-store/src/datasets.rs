@@ -7,7 +7,7 @@ use dsg_core::{DomainError, Timestamp};
 use serde_json::json;
 
 use crate::events::CacheEvent;
-use crate::{Result, WriteTx, now_micros, on_tx};
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
 
 /// Fields of a new TOS document.
 #[derive(Debug, Clone)]
@@ -395,4 +395,112 @@ pub(crate) fn named_conflict(e: crate::StoreError, what: &str, name: &str) -> cr
 /// True when a foreign key was violated.
 pub(crate) fn is_fk_violation(e: &crate::StoreError) -> bool {
     matches!(e, crate::StoreError::Sqlx(sqlx::Error::Database(db)) if db.is_foreign_key_violation())
+}
+
+/// A dataset as the native API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatasetRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Has a dataset-wide TOS.
+    pub has_tos: bool,
+    /// `closed` or `public`.
+    pub access_mode: String,
+}
+
+/// A version with its bucket names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VersionRow {
+    /// Id.
+    pub id: i64,
+    /// Version name.
+    pub version: String,
+    /// Bucket names.
+    pub buckets: Vec<String>,
+    /// Informational public flag.
+    pub is_public: bool,
+    /// Informational prefix.
+    pub prefix: String,
+}
+
+impl Store {
+    /// Every dataset, by name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn all_datasets(&self) -> Result<Vec<DatasetRow>> {
+        const SQL: &str = "SELECT id, name, description, tos_id IS NOT NULL, access_mode FROM dataset ORDER BY name";
+        let rows: Vec<(i64, String, String, bool, String)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, description, has_tos, access_mode)| DatasetRow {
+                id,
+                name,
+                description,
+                has_tos,
+                access_mode,
+            })
+            .collect())
+    }
+
+    /// One dataset by exact name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_by_name(&self, name: &str) -> Result<Option<DatasetRow>> {
+        const SQL: &str = "SELECT id, name, description, tos_id IS NOT NULL, access_mode FROM dataset WHERE name = $1";
+        let row: Option<(i64, String, String, bool, String)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await)?;
+        Ok(
+            row.map(|(id, name, description, has_tos, access_mode)| DatasetRow {
+                id,
+                name,
+                description,
+                has_tos,
+                access_mode,
+            }),
+        )
+    }
+
+    /// A dataset's versions with bucket names, by version name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
+        const SQL: &str = "SELECT id, version, is_public, prefix FROM dataset_version WHERE dataset_id = $1 ORDER BY version";
+        const BUCKETS: &str = "SELECT vb.version_id, b.name FROM dataset_version_bucket vb \
+             JOIN dataset_bucket b ON b.id = vb.bucket_id JOIN dataset_version v ON v.id = vb.version_id \
+             WHERE v.dataset_id = $1 ORDER BY b.name";
+        let rows: Vec<(i64, String, bool, String)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(dataset_id).fetch_all(pool).await)?;
+        let links: Vec<(i64, String)> = on_db!(self.db(), pool => sqlx::query_as(BUCKETS).bind(dataset_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version, is_public, prefix)| VersionRow {
+                id,
+                buckets: links
+                    .iter()
+                    .filter(|l| l.0 == id)
+                    .map(|l| l.1.clone())
+                    .collect(),
+                version,
+                is_public,
+                prefix,
+            })
+            .collect())
+    }
+
+    /// A dataset's bucket names with ids.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn buckets_of_dataset(&self, dataset_id: i64) -> Result<Vec<(i64, String)>> {
+        const SQL: &str = "SELECT id, name FROM dataset_bucket WHERE dataset_id = $1 ORDER BY name";
+        Ok(on_db!(self.db(), pool => sqlx::query_as(SQL).bind(dataset_id).fetch_all(pool).await)?)
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::datasets::{Bind, Binds, named_conflict};
 use crate::events::CacheEvent;
-use crate::{Result, WriteTx, now_micros, on_tx};
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
 
 /// A new direct grant to a user.
 #[derive(Debug, Clone)]
@@ -136,5 +136,178 @@ impl WriteTx {
         )
         .await?;
         Ok(true)
+    }
+}
+
+/// `true` when something with this expiry no longer counts at `now`.
+pub fn expired(expires_at: Option<Timestamp>, now: Timestamp) -> bool {
+    expires_at.is_some_and(|e| e <= now)
+}
+
+/// A user grant as the native API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantListing {
+    /// Id.
+    pub id: i64,
+    /// Grantee.
+    pub user_id: i64,
+    /// Grantee's e-mail.
+    pub email: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Permission.
+    pub permission: String,
+    /// Version scope.
+    pub version: Option<String>,
+    /// Group scope.
+    pub group: Option<String>,
+    /// Granting user's e-mail.
+    pub granted_by: Option<String>,
+    /// `manual` / `self_service`.
+    pub source: String,
+    /// Created.
+    pub created: Timestamp,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// Every user grant on a dataset, oldest first.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_grants(&self, dataset_id: i64) -> Result<Vec<GrantListing>> {
+        let sql = format!("{GRANT_LISTING} WHERE gr.dataset_id = $1 ORDER BY gr.id");
+        let rows: Vec<GrantListingRow> = on_db!(self.db(), pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(dataset_id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(grant_listing).collect())
+    }
+
+    /// One user grant.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn grant(&self, grant_id: i64) -> Result<Option<GrantListing>> {
+        let sql = format!("{GRANT_LISTING} WHERE gr.id = $1");
+        let row: Option<GrantListingRow> = on_db!(self.db(), pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(grant_id).fetch_optional(pool).await)?;
+        Ok(row.map(grant_listing))
+    }
+
+    /// Whether the user holds any direct grant on the dataset.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn has_grant_on(&self, user_id: i64, dataset_id: i64) -> Result<bool> {
+        const SQL: &str =
+            "SELECT COUNT(*) FROM dataset_grant WHERE user_id = $1 AND dataset_id = $2";
+        let n: i64 = on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(user_id).bind(dataset_id).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
+    /// Name of the permission with this id.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn permission_name(&self, id: i64) -> Result<Option<String>> {
+        const SQL: &str = "SELECT name FROM permission WHERE id = $1";
+        Ok(on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(id).fetch_optional(pool).await)?)
+    }
+}
+
+impl WriteTx {
+    /// Deletes a user grant; returns `(user_id, dataset_id, permission)` if it existed.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_grant(
+        &mut self,
+        grant_id: i64,
+        reason: &str,
+    ) -> Result<Option<(i64, i64, String)>> {
+        const SQL: &str = "SELECT gr.user_id, gr.dataset_id, p.name, v.version, gr.group_id, gr.source, gr.expires_at \
+             FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
+             LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id WHERE gr.id = $1";
+        const DEL: &str = "DELETE FROM dataset_grant WHERE id = $1";
+        type Row = (
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<i64>,
+            String,
+            Option<i64>,
+        );
+        let row: Option<Row> = on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(grant_id).fetch_optional(conn).await)?;
+        let Some((user_id, dataset_id, permission, version, group_id, source, expires_at)) = row
+        else {
+            return Ok(None);
+        };
+        on_tx!(&mut self.tx, conn => sqlx::query(DEL).bind(grant_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        self.audit(
+            "grant_revoked",
+            "Grant",
+            grant_id,
+            Some(
+                json!({"user_id": user_id, "dataset_id": dataset_id, "permission": permission,
+                        "version": version, "group_id": group_id, "source": source,
+                        "expires_at": expires_at.map(|t| dsg_core::Timestamp(t).to_rfc3339()),
+                        "reason": reason}),
+            ),
+            None,
+        )
+        .await?;
+        Ok(Some((user_id, dataset_id, permission)))
+    }
+
+    /// Revokes a user's grants scoped to a group (they came with the
+    /// membership), each audited `grant_revoked` with reason `member_removed`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_group_scoped_grants(&mut self, user_id: i64, group_id: i64) -> Result<()> {
+        const SQL: &str =
+            "SELECT id FROM dataset_grant WHERE user_id = $1 AND group_id = $2 ORDER BY id";
+        let ids: Vec<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(user_id).bind(group_id).fetch_all(conn).await)?;
+        for id in ids {
+            self.revoke_grant(id, "member_removed").await?;
+        }
+        Ok(())
+    }
+}
+
+const GRANT_LISTING: &str = "SELECT gr.id, gr.user_id, u.email, d.name, p.name, v.version, g.name, gb.email, \
+     gr.source, gr.created, gr.expires_at FROM dataset_grant gr \
+     JOIN dsg_user u ON u.id = gr.user_id JOIN dataset d ON d.id = gr.dataset_id \
+     JOIN permission p ON p.id = gr.permission_id \
+     LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+     LEFT JOIN dsg_group g ON g.id = gr.group_id LEFT JOIN dsg_user gb ON gb.id = gr.granted_by_id";
+
+type GrantListingRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+);
+
+fn grant_listing(r: GrantListingRow) -> GrantListing {
+    GrantListing {
+        id: r.0,
+        user_id: r.1,
+        email: r.2,
+        dataset: r.3,
+        permission: r.4,
+        version: r.5,
+        group: r.6,
+        granted_by: r.7,
+        source: r.8,
+        created: Timestamp(r.9),
+        expires_at: r.10.map(Timestamp),
     }
 }

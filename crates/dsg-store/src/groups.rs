@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::datasets::{Bind, Binds, named_conflict};
 use crate::events::CacheEvent;
-use crate::{Result, WriteTx, now_micros, on_tx};
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
 
 impl WriteTx {
     /// Creates a group.
@@ -127,5 +127,83 @@ impl WriteTx {
         )
         .await?;
         Ok(id)
+    }
+}
+
+/// A membership as the native API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipListing {
+    /// Membership id.
+    pub id: i64,
+    /// Member.
+    pub user_id: i64,
+    /// Member's e-mail.
+    pub email: String,
+    /// Group administrator.
+    pub is_admin: bool,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Store {
+    /// Every membership of a group (expired ones included), by e-mail.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn group_memberships(&self, group_id: i64) -> Result<Vec<MembershipListing>> {
+        const SQL: &str = "SELECT ug.id, ug.user_id, u.email, ug.is_admin, ug.expires_at FROM user_group ug \
+             JOIN dsg_user u ON u.id = ug.user_id WHERE ug.group_id = $1 ORDER BY u.email";
+        let rows: Vec<(i64, i64, String, bool, Option<i64>)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(group_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, user_id, email, is_admin, expires_at)| MembershipListing {
+                    id,
+                    user_id,
+                    email,
+                    is_admin,
+                    expires_at: expires_at.map(Timestamp),
+                },
+            )
+            .collect())
+    }
+
+    /// Every group name, sorted.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn group_names(&self) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT name FROM dsg_group ORDER BY name";
+        Ok(on_db!(self.db(), pool => sqlx::query_scalar(SQL).fetch_all(pool).await)?)
+    }
+}
+
+impl WriteTx {
+    /// Removes a membership and the grants scoped to that group; `false` when
+    /// there was no membership.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn remove_member(&mut self, user_id: i64, group_id: i64) -> Result<bool> {
+        const SQL: &str = "DELETE FROM user_group WHERE user_id = $1 AND group_id = $2 RETURNING id, is_admin, expires_at";
+        let row: Option<(i64, bool, Option<i64>)> = on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(user_id).bind(group_id).fetch_optional(conn).await)?;
+        let Some((id, is_admin, expires_at)) = row else {
+            return Ok(false);
+        };
+        self.revoke_group_scoped_grants(user_id, group_id).await?;
+        self.invalidate(CacheEvent::User(user_id));
+        self.audit(
+            "member_removed",
+            "UserGroup",
+            id,
+            Some(
+                json!({"user_id": user_id, "group_id": group_id, "is_admin": is_admin,
+                        "expires_at": expires_at.map(|t| dsg_core::Timestamp(t).to_rfc3339())}),
+            ),
+            None,
+        )
+        .await?;
+        Ok(true)
     }
 }

@@ -8,7 +8,6 @@
 //! This crate knows nothing about HTTP.
 
 pub mod access_requests;
-pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod buckets;
@@ -24,7 +23,6 @@ pub mod groups;
 pub mod identities;
 pub mod imports;
 pub mod invitations;
-pub mod manage;
 pub mod ngauth;
 pub mod principals;
 pub mod probe;
@@ -34,6 +32,7 @@ pub mod seed;
 pub mod service_accounts;
 pub mod tables;
 pub mod tokens;
+pub mod tos;
 pub mod users;
 pub mod write;
 

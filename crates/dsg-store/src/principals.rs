@@ -161,3 +161,83 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// The facts `explain-access` needs about a principal; `None` when unknown.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn load_subject(
+        &self,
+        principal: crate::tokens::PrincipalRef,
+    ) -> Result<Option<dsg_core::permissions::explain::Subject>> {
+        use dsg_core::permissions::GrantFact;
+        use dsg_core::permissions::explain::{GrantRow, Subject};
+        const USER_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, g.name \
+             FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
+             LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+             LEFT JOIN dsg_group g ON g.id = gr.group_id WHERE gr.user_id = $1 ORDER BY gr.id";
+        const SA_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, CAST(NULL AS TEXT) \
+             FROM service_account_grant gr JOIN permission p ON p.id = gr.permission_id \
+             LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+             WHERE gr.service_account_id = $1 ORDER BY gr.id";
+        type Row = (
+            i64,
+            i64,
+            Option<String>,
+            String,
+            Option<i64>,
+            Option<String>,
+        );
+        let (sql, id, mut subject) = match principal {
+            crate::tokens::PrincipalRef::User(id) => {
+                let Some(u) = self.load_user(id).await? else {
+                    return Ok(None);
+                };
+                (
+                    USER_GRANTS,
+                    id,
+                    Subject {
+                        service_account: false,
+                        admin: u.facts.admin,
+                        read_only: u.facts.read_only,
+                        grants: Vec::new(),
+                        memberships: u.facts.memberships,
+                        accepted_tos: u.facts.accepted_tos,
+                    },
+                )
+            }
+            crate::tokens::PrincipalRef::ServiceAccount(id) => {
+                if self.load_service_account(id).await?.is_none() {
+                    return Ok(None);
+                }
+                (
+                    SA_GRANTS,
+                    id,
+                    Subject {
+                        service_account: true,
+                        ..Subject::default()
+                    },
+                )
+            }
+        };
+        let rows: Vec<Row> =
+            on_db!(self.db(), pool => sqlx::query_as(sql).bind(id).fetch_all(pool).await)?;
+        subject.grants = rows
+            .into_iter()
+            .map(
+                |(id, dataset_id, version, permission, expires_at, group)| GrantRow {
+                    id,
+                    fact: GrantFact {
+                        dataset_id,
+                        version,
+                        permission,
+                        expires_at: expires_at.map(Timestamp),
+                    },
+                    group,
+                },
+            )
+            .collect();
+        Ok(Some(subject))
+    }
+}

@@ -1,12 +1,13 @@
 //! Service accounts: non-human principals with their own tokens and grants.
 
-use dsg_core::DomainError;
 use dsg_core::token::ApiToken;
+use dsg_core::token::TokenHash;
+use dsg_core::{DomainError, Timestamp};
 use serde_json::json;
 
 use crate::datasets::{Bind, Binds, named_conflict};
 use crate::events::CacheEvent;
-use crate::{Result, WriteTx, now_micros};
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
 
 /// Checks a service-account name: a slug of letters, digits, `-` and `_`.
 ///
@@ -223,5 +224,229 @@ impl WriteTx {
         )
         .await?;
         Ok(true)
+    }
+}
+
+/// A service account as listed to admins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccountListing {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Enabled.
+    pub is_active: bool,
+    /// Creator's e-mail.
+    pub created_by: Option<String>,
+    /// Created.
+    pub created: Timestamp,
+}
+
+impl Store {
+    /// Id of a service account by name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn service_account_id(&self, name: &str) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM service_account WHERE name = $1";
+        Ok(
+            on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(name).fetch_optional(pool).await)?,
+        )
+    }
+
+    /// Every service account, by name.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn service_accounts(&self) -> Result<Vec<ServiceAccountListing>> {
+        const SQL: &str = "SELECT s.id, s.name, s.description, s.is_active, u.email, s.created \
+             FROM service_account s LEFT JOIN dsg_user u ON u.id = s.created_by_id ORDER BY s.name";
+        let rows: Vec<(i64, String, String, bool, Option<String>, i64)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, name, description, is_active, created_by, created)| ServiceAccountListing {
+                    id,
+                    name,
+                    description,
+                    is_active,
+                    created_by,
+                    created: Timestamp(created),
+                },
+            )
+            .collect())
+    }
+
+    /// One service account.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn service_account_detail(&self, id: i64) -> Result<Option<ServiceAccountListing>> {
+        const SQL: &str = "SELECT s.id, s.name, s.description, s.is_active, u.email, s.created \
+             FROM service_account s LEFT JOIN dsg_user u ON u.id = s.created_by_id WHERE s.id = $1";
+        let row: Option<(i64, String, String, bool, Option<String>, i64)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)?;
+        Ok(
+            row.map(|(id, name, description, is_active, created_by, created)| {
+                ServiceAccountListing {
+                    id,
+                    name,
+                    description,
+                    is_active,
+                    created_by,
+                    created: Timestamp(created),
+                }
+            }),
+        )
+    }
+
+    /// A service account's tokens: `(id, description, prefix, created, last_used)`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn service_account_tokens(
+        &self,
+        sa_id: i64,
+    ) -> Result<Vec<(i64, String, String, Timestamp, Option<Timestamp>)>> {
+        const SQL: &str = "SELECT id, description, key_prefix, created, last_used FROM service_account_token \
+             WHERE service_account_id = $1 ORDER BY id DESC";
+        let rows: Vec<(i64, String, String, i64, Option<i64>)> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(sa_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(a, b, c, d, e)| (a, b, c, Timestamp(d), e.map(Timestamp)))
+            .collect())
+    }
+
+    /// A service account's grants: `(id, dataset, version, permission, expires_at)`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn service_account_grants(
+        &self,
+        sa_id: i64,
+    ) -> Result<Vec<(i64, String, Option<String>, String, Option<Timestamp>)>> {
+        const SQL: &str = "SELECT g.id, d.name, v.version, p.name, g.expires_at FROM service_account_grant g \
+             JOIN dataset d ON d.id = g.dataset_id JOIN permission p ON p.id = g.permission_id \
+             LEFT JOIN dataset_version v ON v.id = g.dataset_version_id \
+             WHERE g.service_account_id = $1 ORDER BY g.id";
+        type Row = (i64, String, Option<String>, String, Option<i64>);
+        let rows: Vec<Row> =
+            on_db!(self.db(), pool => sqlx::query_as(SQL).bind(sa_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(a, b, c, d, e)| (a, b, c, d, e.map(Timestamp)))
+            .collect())
+    }
+}
+
+impl WriteTx {
+    /// Enables or disables a service account; `None` when it does not exist,
+    /// else whether anything changed.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn set_service_account_active(
+        &mut self,
+        sa_id: i64,
+        active: bool,
+    ) -> Result<Option<bool>> {
+        const GET: &str = "SELECT is_active FROM service_account WHERE id = $1";
+        const SET: &str = "UPDATE service_account SET is_active = $1, updated = $2 WHERE id = $3";
+        let cur: Option<bool> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(GET).bind(sa_id).fetch_optional(conn).await)?;
+        let Some(cur) = cur else { return Ok(None) };
+        if cur == active {
+            return Ok(Some(false));
+        }
+        on_tx!(&mut self.tx, conn => sqlx::query(SET).bind(active).bind(now_micros()).bind(sa_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::ServiceAccount(sa_id));
+        self.audit(
+            if active {
+                "service_account_enabled"
+            } else {
+                "service_account_disabled"
+            },
+            "ServiceAccount",
+            sa_id,
+            Some(json!({"is_active": cur})),
+            Some(json!({"is_active": active})),
+        )
+        .await?;
+        Ok(Some(true))
+    }
+
+    /// Deletes a service-account token; `false` when it is not that account's.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_service_account_token(
+        &mut self,
+        sa_id: i64,
+        token_id: i64,
+    ) -> Result<bool> {
+        const SQL: &str = "DELETE FROM service_account_token WHERE id = $1 AND service_account_id = $2 \
+             RETURNING key_hash, description";
+        let row: Option<(Vec<u8>, String)> = on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(token_id).bind(sa_id).fetch_optional(conn).await)?;
+        let Some((hash, description)) = row else {
+            return Ok(false);
+        };
+        if let Some(h) = TokenHash::from_slice(&hash) {
+            self.invalidate(CacheEvent::Token(h));
+        }
+        self.audit(
+            "sa_token_revoked",
+            "ServiceAccountToken",
+            token_id,
+            Some(json!({"service_account_id": sa_id, "description": description})),
+            None,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Deletes a service-account grant; `false` when it is not that account's.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_service_account_grant(
+        &mut self,
+        sa_id: i64,
+        grant_id: i64,
+    ) -> Result<bool> {
+        const SQL: &str = "DELETE FROM service_account_grant WHERE id = $1 AND service_account_id = $2 \
+             RETURNING dataset_id, permission_id, dataset_version_id";
+        let row: Option<(i64, i64, Option<i64>)> = on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(grant_id).bind(sa_id).fetch_optional(conn).await)?;
+        let Some((dataset_id, permission_id, version_id)) = row else {
+            return Ok(false);
+        };
+        self.invalidate(CacheEvent::ServiceAccount(sa_id));
+        self.audit(
+            "sa_grant_revoked",
+            "ServiceAccountGrant",
+            grant_id,
+            Some(
+                json!({"service_account_id": sa_id, "dataset_id": dataset_id,
+                        "permission_id": permission_id, "version_id": version_id}),
+            ),
+            None,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Id of a service account by name, inside the transaction.
+    ///
+    /// # Errors
+    /// [`dsg_core::DomainError::NotFound`].
+    pub async fn require_service_account(&mut self, name: &str) -> Result<i64> {
+        const SQL: &str = "SELECT id FROM service_account WHERE name = $1";
+        let id: Option<i64> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(name).fetch_optional(conn).await)?;
+        id.ok_or_else(|| {
+            dsg_core::DomainError::not_found(dsg_core::error::EntityKind::ServiceAccount, name)
+                .into()
+        })
     }
 }

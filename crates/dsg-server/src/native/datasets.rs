@@ -92,7 +92,10 @@ async fn datasets(
     Ok(Json(out).into_response())
 }
 
-async fn dataset(state: &AppState, name: &str) -> Result<dsg_store::manage::DatasetRow, ApiError> {
+async fn dataset(
+    state: &AppState,
+    name: &str,
+) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
     state
         .store
         .dataset_by_name(name)

@@ -90,7 +90,7 @@ async fn dataset_grants(
                     "version": g.version, "group": g.group, "granted_by": g.granted_by,
                     "source": g.source, "created": g.created.to_rfc3339(),
                     "expires_at": rfc(g.expires_at),
-                    "expired": dsg_store::manage::expired(g.expires_at, now),
+                    "expired": dsg_store::grants::expired(g.expires_at, now),
                 })
             })
             .collect();
@@ -237,7 +237,7 @@ async fn memberships(
                 json!({
                     "id": m.id, "user_id": m.user_id, "email": m.email, "admin": m.is_admin,
                     "expires_at": rfc(m.expires_at),
-                    "expired": dsg_store::manage::expired(m.expires_at, now),
+                    "expired": dsg_store::grants::expired(m.expires_at, now),
                 })
             })
             .collect();

@@ -57,7 +57,7 @@ struct StatusQuery {
 async fn dataset_row(
     state: &AppState,
     name: &str,
-) -> Result<dsg_store::manage::DatasetRow, ApiError> {
+) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
     state
         .store
         .dataset_by_name(name)
@@ -227,7 +227,7 @@ async fn invitations(
                     "id": i.id, "email": i.email, "permission": i.permission, "version": i.version,
                     "grant_expires_at": rfc(i.grant_expires_at), "expires_at": rfc(i.expires_at),
                     "accepted_at": rfc(i.accepted_at),
-                    "expired": i.accepted_at.is_none() && dsg_store::manage::expired(i.expires_at, now),
+                    "expired": i.accepted_at.is_none() && dsg_store::grants::expired(i.expires_at, now),
                 })
             })
             .collect();

@@ -122,7 +122,7 @@ async fn detail(
         .map(|(id, dataset, version, permission, expires_at)| {
             json!({"id": id, "dataset": dataset, "version": version, "permission": permission,
                    "expires_at": rfc(expires_at),
-                   "expired": dsg_store::manage::expired(expires_at, now)})
+                   "expired": dsg_store::grants::expired(expires_at, now)})
         })
         .collect();
     Ok(Json(json!({

@@ -25,8 +25,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use dsg_store::datasets::NewTos;
 use dsg_store::grants::NewGrant;
-use dsg_store::manage::TosRow;
 use dsg_store::tokens::PrincipalRef;
+use dsg_store::tos::TosRow;
 use dsg_store::write::Actor;
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
+use dsg_store::datasets::DatasetRow;
 use dsg_store::grants::NewGrant;
-use dsg_store::manage::DatasetRow;
 
 use super::{
     Chrome, Flash, PageError, Posted, Web, WebUser, back, commit, conflict, dataset, flash_error,

@@ -69,7 +69,7 @@ async fn card(
     state: &AppState,
     user: &WebUser,
     origin: &str,
-    d: &dsg_store::manage::DatasetRow,
+    d: &dsg_store::datasets::DatasetRow,
 ) -> Result<Card, PageError> {
     let mut tos = Vec::new();
     for (t, _) in state.store.dataset_tos_documents(d.id).await? {

@@ -14,9 +14,9 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
+use dsg_store::datasets::DatasetRow;
 use dsg_store::grants::NewGrant;
 use dsg_store::invitations::{Invited, NewInvitation};
-use dsg_store::manage::DatasetRow;
 
 use super::{
     Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, conflict, dataset,
@@ -103,7 +103,7 @@ async fn show_grants(
             group: g.group.unwrap_or_else(|| "-".into()),
             granted_by: g.granted_by.unwrap_or_else(|| "-".into()),
             source: g.source,
-            expired: dsg_store::manage::expired(g.expires_at, now),
+            expired: dsg_store::grants::expired(g.expires_at, now),
             expires: Stamp::opt(g.expires_at),
         })
         .collect();
@@ -311,7 +311,7 @@ async fn changeable(
     state: &AppState,
     posted: &Posted,
     d: &DatasetRow,
-) -> Result<Result<dsg_store::manage::GrantListing, Flash>, PageError> {
+) -> Result<Result<dsg_store::grants::GrantListing, Flash>, PageError> {
     let not_found = || Ok(Err(Flash::error("Grant not found")));
     let Some(id) = posted.form.id("grant_id") else {
         return not_found();

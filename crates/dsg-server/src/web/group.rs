@@ -71,7 +71,7 @@ async fn group_of(state: &AppState, user: &WebUser, name: &str) -> Result<i64, P
 async fn managed_datasets(
     state: &AppState,
     user: &WebUser,
-) -> Result<Vec<dsg_store::manage::DatasetRow>, PageError> {
+) -> Result<Vec<dsg_store::datasets::DatasetRow>, PageError> {
     Ok(state
         .store
         .all_datasets()
@@ -99,7 +99,7 @@ async fn show_group(
             id: m.id,
             email: m.email,
             admin: m.is_admin,
-            expired: dsg_store::manage::expired(m.expires_at, now),
+            expired: dsg_store::grants::expired(m.expires_at, now),
             expires: Stamp::opt(m.expires_at),
         })
         .collect();

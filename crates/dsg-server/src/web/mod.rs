@@ -577,7 +577,7 @@ pub(crate) fn paginate<T>(items: Vec<T>, page: usize, base: &str) -> (Vec<T>, Pa
 pub(crate) async fn dataset(
     state: &AppState,
     name: &str,
-) -> Result<dsg_store::manage::DatasetRow, PageError> {
+) -> Result<dsg_store::datasets::DatasetRow, PageError> {
     state
         .store
         .dataset_by_name(name)

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
-use dsg_store::manage::DatasetRow;
+use dsg_store::datasets::DatasetRow;
 use dsg_store::tables::ServiceTableListing;
 
 use super::{

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
-use dsg_store::manage::TosRow;
+use dsg_store::tos::TosRow;
 
 use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, render, render_status};
 use crate::native::tos::{Recorded, record_acceptance, safe_next};
