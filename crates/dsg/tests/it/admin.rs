@@ -3,6 +3,7 @@
 //! (audited, `user/cache` fresh at once), validation errors next to the
 //! field, the read-only audit log, and CSRF protection of every form.
 
+use dsg_testkit::console::Console;
 use dsg_testkit::{Backend, TestApp, spawn_app, spawn_app_with, user_token};
 use serde_json::{Value, json};
 
@@ -19,98 +20,6 @@ fn world() -> Value {
         "grants": [{"user": "a", "dataset": "hemibrain", "permission": "view"}],
         "service_accounts": [{"key": "bot", "name": "bot", "tokens": [{"key": "t"}]}]
     })
-}
-
-/// A browser with a login cookie (and the CSRF cookie once a page set it).
-pub(crate) struct Console<'a> {
-    app: &'a TestApp,
-    client: reqwest::Client,
-    token: Option<String>,
-    csrf: String,
-}
-
-impl<'a> Console<'a> {
-    pub(crate) fn new(app: &'a TestApp, token: Option<&str>) -> Self {
-        Self {
-            app,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            token: token.map(str::to_owned),
-            csrf: String::new(),
-        }
-    }
-
-    fn cookie(&self) -> String {
-        let mut c = Vec::new();
-        if let Some(t) = &self.token {
-            c.push(format!("dsg_token={t}"));
-        }
-        if !self.csrf.is_empty() {
-            c.push(format!("dsg_csrf={}", self.csrf));
-        }
-        c.join("; ")
-    }
-
-    pub(crate) async fn get(&mut self, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .get(self.app.url(path))
-            .header("cookie", self.cookie())
-            .send()
-            .await
-            .unwrap();
-        for v in r.headers().get_all("set-cookie") {
-            let v = v.to_str().unwrap();
-            if let Some(rest) = v.strip_prefix("dsg_csrf=") {
-                self.csrf = rest.split(';').next().unwrap().to_owned();
-            }
-        }
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let body = r.text().await.unwrap();
-        (status, location.unwrap_or(body))
-    }
-
-    /// Posts a form with the CSRF token (and the same-origin `Origin`).
-    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-        if self.csrf.is_empty() {
-            self.get("/admin/").await;
-        }
-        let mut fields: Vec<(&str, &str)> = form.to_vec();
-        let csrf = self.csrf.clone();
-        fields.push(("csrf", &csrf));
-        self.post_raw(path, &fields, Some(&self.app.address.clone()))
-            .await
-    }
-
-    pub(crate) async fn post_raw(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        origin: Option<&str>,
-    ) -> (u16, String) {
-        let mut r = self
-            .client
-            .post(self.app.url(path))
-            .header("cookie", self.cookie())
-            .form(form);
-        if let Some(o) = origin {
-            r = r.header("origin", o);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let body = r.text().await.unwrap();
-        (status, location.unwrap_or(body))
-    }
 }
 
 async fn audit_rows(app: &TestApp, action: &str) -> Vec<dsg_store::audit::AuditEntry> {

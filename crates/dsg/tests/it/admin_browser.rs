@@ -4,30 +4,15 @@
 //! main pages go to `$DSG_SCREENSHOT_DIR` (default `target/screenshots/`,
 //! not committed) for a person to look at.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use dsg_testkit::browser::screenshot;
 use dsg_testkit::{Backend, eventually};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-fn screenshot_dir() -> PathBuf {
-    std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../target/screenshots"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
 async fn shot(c: &Client, name: &str) {
-    let dir = screenshot_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    screenshot(c, &format!("{name}.png")).await;
 }
 
 async fn wait_url(c: &Client, part: &str) -> String {
@@ -47,7 +32,7 @@ async fn source(c: &Client) -> String {
 }
 
 async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend) {
-    let (app, idp) = crate::idp::app_with_idp(backend, |_, _| {}).await;
+    let (app, idp) = dsg_testkit::idp::app_with_idp(backend, |_, _| {}).await;
     let s = app
         .seed(json!({
             "datasets": [{"name": "fish2", "description": "Zebrafish"}, {"name": "hemibrain"}],
@@ -58,7 +43,7 @@ async fn an_admin_edits_a_dataset_and_sees_it_in_the_audit_log(backend: Backend)
         .await
         .unwrap();
     let fish2 = s["datasets"]["fish2"]["id"].as_i64().unwrap();
-    let (_driver, c) = crate::browser::start_driver().await;
+    let (_driver, c) = dsg_testkit::browser::start_driver().await;
     c.set_window_size(1280, 900).await.unwrap();
 
     // Not logged in: the console sends the browser to the login, which goes to the provider.

@@ -1,6 +1,7 @@
 //! The audit log: append-only in the database, written in the same
 //! transaction as the change (with actor and request id), queryable by admins.
 
+use dsg_testkit::cli::dsg;
 use dsg_testkit::{Backend, spawn_app, user_token};
 use serde_json::{Value, json};
 
@@ -166,7 +167,7 @@ async fn admins_query_the_log_by_api_and_cli(backend: Backend) {
     let rows: Value = r.json().await.unwrap();
     assert_eq!(rows[0]["request_id"], "cave-1");
 
-    let (ok, out, err) = super::cli::dsg(
+    let (ok, out, err) = dsg(
         &app,
         &[
             "audit",
@@ -182,7 +183,7 @@ async fn admins_query_the_log_by_api_and_cli(backend: Backend) {
     let rows: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[0]["target_type"], "APIKey");
-    let (ok, _, err) = super::cli::dsg(&app, &["audit", "--since", "soon"], None);
+    let (ok, _, err) = dsg(&app, &["audit", "--since", "soon"], None);
     assert!(!ok);
     assert!(err.contains("--since"), "{err}");
     app.shutdown().await;

@@ -2,68 +2,12 @@
 //! every table at backup time; a running server sees the restored data on
 //! its next request; bundles are verified, encrypted and rotated.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use dsg_testkit::{Backend, TestApp, spawn_app, user_token};
+use dsg_testkit::cli::{dsg, fresh};
+use dsg_testkit::store::dump;
+use dsg_testkit::{Backend, spawn_app, user_token};
 use serde_json::json;
-
-use super::cli::{dsg, fresh};
-
-/// Every table's rows as sorted text, to compare whole databases.
-pub(crate) async fn dump(app: &TestApp) -> BTreeMap<String, Vec<String>> {
-    let mut out = BTreeMap::new();
-    match app.store.db() {
-        dsg_store::Db::Sqlite(pool) => {
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for t in tables {
-                let cols: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT name FROM pragma_table_info('{t}')"
-                )))
-                .fetch_all(pool)
-                .await
-                .unwrap();
-                let expr = cols
-                    .iter()
-                    .map(|c| format!("quote(\"{c}\")"))
-                    .collect::<Vec<_>>()
-                    .join(" || ',' || ");
-                let mut rows: Vec<String> =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {expr} FROM \"{t}\"")))
-                        .fetch_all(pool)
-                        .await
-                        .unwrap();
-                rows.sort();
-                out.insert(t, rows);
-            }
-        }
-        dsg_store::Db::Postgres(pool) => {
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap();
-            for t in tables {
-                let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT CAST(row_to_json(x) AS TEXT) FROM \"{t}\" x"
-                )))
-                .fetch_all(pool)
-                .await
-                .unwrap();
-                rows.sort();
-                out.insert(t, rows);
-            }
-        }
-    }
-    out
-}
 
 fn bundles(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -7,14 +7,14 @@
 //! outcome from the page: real CORS, cookies, COOP and postMessage
 //! behaviour, which an HTTP client cannot show.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use dsg_testkit::browser::start_driver;
+use dsg_testkit::google::GoogleStub;
+use dsg_testkit::ngauth::{app_with_google_for, world};
 use dsg_testkit::{Backend, TestApp, eventually, user_token};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
-
-use crate::google::GoogleStub;
 
 /// The page: Neuroglancer's three calls, results in `window.results`.
 fn page(server: &str) -> String {
@@ -68,61 +68,6 @@ async fn serve_page(listener: tokio::net::TcpListener, server: String) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-}
-
-pub(crate) struct Driver {
-    child: Child,
-    url: String,
-    _profile: tempfile::TempDir,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) async fn start_driver() -> (Driver, Client) {
-    let port = dsg_testkit::free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver not found: install Debian's chromium and chromium-driver (scripts/test does)");
-    let profile = tempfile::tempdir().unwrap();
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _profile: profile,
-    };
-    let status = format!("{}/status", driver.url);
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            reqwest::get(&status).await.is_ok_and(|r| r.status() == 200)
-        })
-        .await,
-        "chromedriver did not start"
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-            format!("--user-data-dir={}", driver._profile.path().display()),
-        ],
-        // Headless Chromium blocks third-party cookies by default; desktop
-        // Chrome users mostly do not. Allow them, as those users do.
-        "prefs": {"profile.cookie_controls_mode": 0, "profile.block_third_party_cookies": false}}),
-    );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("WebDriver session");
-    (driver, client)
 }
 
 async fn results(c: &Client) -> Value {
@@ -181,8 +126,8 @@ async fn neuroglancer_flow_works_in_chromium(backend: Backend) {
         "http://localhost:{}",
         other_listener.local_addr().unwrap().port()
     );
-    let app = crate::ngauth::app_with_google_for(backend, &google, &page_origin).await;
-    let s = app.seed(crate::ngauth::world()).await.unwrap();
+    let app = app_with_google_for(backend, &google, &page_origin).await;
+    let s = app.seed(world()).await.unwrap();
     serve_page(page_listener, app.address.clone()).await;
     serve_page(other_listener, app.address.clone()).await;
     let (_driver, c) = start_driver().await;

@@ -4,66 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dsg_testkit::{Backend, eventually, spawn_app, user_token};
+use dsg_testkit::cli::{dsg, fresh, run_dsg};
+use dsg_testkit::{Backend, spawn_app, user_token};
 use serde_json::json;
-
-pub(crate) fn dsg(
-    app: &dsg_testkit::TestApp,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> (bool, String, String) {
-    run_dsg(None, &[("DATABASE_URL", &app.database_url)], args, stdin)
-}
-
-/// Runs the `dsg` binary with only `PATH` and `env` set, in `dir` (else
-/// here), feeding it `stdin`: (success, stdout, stderr). `DSG_TEST_DSG_BIN`
-/// names another build to run instead (`bench/crash.sh`: a release binary).
-pub(crate) fn run_dsg(
-    dir: Option<&std::path::Path>,
-    env: &[(&str, &str)],
-    args: &[&str],
-    stdin: Option<&str>,
-) -> (bool, String, String) {
-    use std::io::Write;
-    let bin =
-        std::env::var_os("DSG_TEST_DSG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_dsg").into());
-    let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some(d) = dir {
-        cmd.current_dir(d);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// SQLite must be fresh on the next request; PostgreSQL within one second.
-pub(crate) async fn fresh<F, Fut>(backend: Backend, check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let mut check = check;
-    match backend {
-        Backend::Sqlite => check().await,
-        Backend::Postgres => eventually(Duration::from_secs(1), check).await,
-    }
-}
 
 async fn seed_and_revoke_in_another_process_show_on_the_next_request(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();

@@ -49,11 +49,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use dsg_testkit::cli::{Proc, StopAll};
 use dsg_testkit::{Backend, eventually, user_token};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-use crate::replicas::{Proc, StopAll};
 
 const DATASETS: usize = 10;
 const GROUPS: usize = 10;

@@ -8,10 +8,9 @@ use std::time::Duration;
 use dsg_core::Timestamp;
 use dsg_server::gcs::{Gcs, GcsConfig};
 use dsg_store::write::Actor;
+use dsg_testkit::google::{GoogleStub, IamStub};
 use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with};
 use serde_json::json;
-
-use crate::google::{GoogleStub, IamStub};
 
 const VIEWER: &str = "roles/storage.objectViewer";
 

@@ -2,11 +2,10 @@
 //! as a dry run first (same report, database untouched), then for real, then
 //! again (nothing changes and it says so); a running server sees the result.
 
+use dsg_testkit::cli::{dsg, fresh};
+use dsg_testkit::store::dump;
 use dsg_testkit::{Backend, TestApp, spawn_app, user_token};
 use serde_json::{Value, json};
-
-use super::backup::dump;
-use super::cli::{dsg, fresh};
 
 const NOTHING: &str = "Nothing to change: the database already holds everything in this file.";
 

@@ -4,13 +4,10 @@
 
 use dsg_server::config::{ProviderConfig, Signup};
 use dsg_server::idp::state as login_state;
+use dsg_testkit::free_port;
+use dsg_testkit::idp::{BROWSER_CB, CAVE_CB, SECRET, app_with_idp, browser, drive, set_cookie};
 use dsg_testkit::{Backend, TestApp, spawn_app_with};
 use serde_json::Value;
-
-use crate::idp::{SECRET, app_with_idp, browser, drive, set_cookie};
-use dsg_testkit::free_port;
-
-use crate::idp::{BROWSER_CB, CAVE_CB};
 
 /// `/auth/login?next=…` → provider URL (and the login-state cookie).
 async fn start(app: &TestApp, client: &reqwest::Client, path: &str) -> (String, String) {

@@ -30,8 +30,6 @@ mod browser;
 mod cli;
 mod crash;
 mod gcs_iam;
-mod google;
-mod idp;
 mod imports;
 mod jwt;
 mod login;

@@ -2,59 +2,10 @@
 //! a Google stub. Headers are asserted as Neuroglancer needs them.
 
 use dsg_store::write::Actor;
+use dsg_testkit::google::{GoogleStub, SA_TOKEN, check_assertion};
+use dsg_testkit::ngauth::{NG, app_with_google, world};
 use dsg_testkit::{Backend, TestApp, spawn_app_with, user_token};
 use serde_json::{Value, json};
-
-use crate::google::{GoogleStub, SA_TOKEN, check_assertion};
-
-pub const NG: &str = "http://localhost:8080";
-
-pub fn world() -> Value {
-    json!({
-        "datasets": [
-            {"name": "fish2", "buckets": ["fish2-data", "sts-refuses", "sts-broken"],
-             "versions": [{"version": "v1", "buckets": ["fish2-data"], "prefix": "v1/it's"}]},
-            {"name": "hemi", "buckets": ["hemi-data"]},
-            {"name": "empty"}
-        ],
-        "users": [
-            {"key": "a", "email": "Alice@Example.org", "tokens": [{"key": "login"}, {"key": "old", "expires_in_s": 60}]},
-            {"key": "b", "email": "b@example.org", "tokens": [{"key": "login"}]},
-            {"key": "off", "email": "off@example.org", "active": false, "tokens": [{"key": "login"}]},
-            {"key": "v", "email": "v@example.org", "tokens": [{"key": "login"}]}
-        ],
-        "grants": [
-            {"user": "a", "dataset": "fish2", "permission": "view"},
-            {"user": "off", "dataset": "fish2", "permission": "view"},
-            {"user": "v", "dataset": "fish2", "permission": "view", "version": "v1"}
-        ]
-    })
-}
-
-pub async fn app_with_google(backend: Backend, google: &GoogleStub, iam_url: &str) -> TestApp {
-    app_with(backend, google, iam_url, NG).await
-}
-
-/// A server allowing one Neuroglancer origin, with Google at the stub.
-pub async fn app_with_google_for(backend: Backend, google: &GoogleStub, origin: &str) -> TestApp {
-    app_with(backend, google, "http://127.0.0.1:9", origin).await
-}
-
-async fn app_with(backend: Backend, google: &GoogleStub, iam_url: &str, origin: &str) -> TestApp {
-    let key = google.key_file.display().to_string();
-    let sts = google.sts_url();
-    let iam = iam_url.to_owned();
-    let origin = origin.to_owned();
-    spawn_app_with(backend, move |c| {
-        c.ngauth.allowed_origins = vec![origin];
-        c.ngauth.allowed_origins_regex = String::new();
-        c.gcs.credentials_file = key;
-        c.gcs.sts_url = sts;
-        c.gcs.storage_url = iam;
-    })
-    .await
-    .unwrap()
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -3,17 +3,16 @@
 //! the popup, and the token it posts works on `/gcs_token`.
 
 use dsg_testkit::Backend;
+use dsg_testkit::google::GoogleStub;
+use dsg_testkit::idp::{BROWSER_CB, browser, drive};
+use dsg_testkit::ngauth::{NG, world};
 use serde_json::{Value, json};
-
-use crate::google::GoogleStub;
-use crate::idp::{BROWSER_CB, browser, drive};
-use crate::ngauth::{NG, world};
 
 async fn popup_logs_in_through_the_identity_provider(backend: Backend) {
     let google = GoogleStub::start().await;
     let key = google.key_file.display().to_string();
     let sts = google.sts_url();
-    let (app, idp) = crate::idp::app_with_idp(backend, |c, _| {
+    let (app, idp) = dsg_testkit::idp::app_with_idp(backend, |c, _| {
         c.ngauth.allowed_origins = vec![NG.into()];
         c.gcs.credentials_file = key.clone();
         c.gcs.sts_url = sts.clone();

@@ -405,7 +405,7 @@ async fn swagger_ui_renders_and_tries_it_out_in_a_browser(backend: Backend) {
     let app = spawn(backend).await;
     let s = app.seed(world()).await.unwrap();
     let root = user_token(&s, "root", "t");
-    let (_driver, c) = crate::browser::start_driver().await;
+    let (_driver, c) = dsg_testkit::browser::start_driver().await;
     c.goto(&app.url("/docs/")).await.unwrap();
     let op = c
         .wait()

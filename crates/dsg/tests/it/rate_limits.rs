@@ -7,10 +7,10 @@
 
 use dsg_server::Config;
 use dsg_server::config::LimitConfig;
+use dsg_testkit::store::scim_token;
+use dsg_testkit::web::Visitor;
 use dsg_testkit::{Backend, TestApp, spawn_app_with, user_token};
 use serde_json::{Value, json};
-
-use crate::web::Visitor;
 
 /// Where the rate-limit counters live in a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,10 +266,7 @@ each_store!(
 
 async fn scim_is_limited_per_token_else_per_ip(backend: Backend, counters: Counters) {
     let app = app(backend, counters).await;
-    let (one, two) = (
-        crate::scim::scim_token(&app, "one").await,
-        crate::scim::scim_token(&app, "two").await,
-    );
+    let (one, two) = (scim_token(&app, "one").await, scim_token(&app, "two").await);
     let ip = "198.51.100.7";
     for _ in 0..4 {
         assert_eq!(

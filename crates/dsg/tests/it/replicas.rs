@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use dsg_testkit::cli::{Proc, StopAll};
 use dsg_testkit::{Backend, TestApp, eventually, spawn_app_with, user_token};
 use serde_json::{Value, json};
 
@@ -123,39 +124,6 @@ async fn redis_carries_a_revoke_when_listen_is_off_and_survives_a_cut() {
 }
 
 // ---- a rolling restart of real `dsg serve` processes under load ----
-
-/// A `dsg` process environment: its working directory (PID and log files)
-/// and its variables. Also used by the crash test.
-pub(crate) struct Proc {
-    pub(crate) dir: std::path::PathBuf,
-    pub(crate) env: Vec<(String, String)>,
-}
-
-impl Proc {
-    /// Runs `dsg args` in this environment: (success, stdout, stderr).
-    pub(crate) fn dsg(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-        let env: Vec<(&str, &str)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        crate::cli::run_dsg(Some(&self.dir), &env, args, stdin)
-    }
-}
-
-/// Stops every replica however the test ends (also on a failed assertion).
-pub(crate) struct StopAll(pub(crate) Vec<Arc<Proc>>);
-
-impl Drop for StopAll {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let (ok, out, err) = p.dsg(&["stop", "--timeout", "5"], None);
-            if !ok {
-                eprintln!("stopping a replica in {}: {out}{err}", p.dir.display());
-            }
-        }
-    }
-}
 
 /// Two `dsg serve` processes start at once on an empty database (one
 /// migrates, the other waits on the lock). Under steady load, with clients

@@ -1,6 +1,7 @@
 //! SCIM 2.0 under `/auth/scim/v2`: discovery, authentication, CRUD with
 //! ETags, filters evaluated in SQL, paging, and freshness of `user/cache`.
 
+use dsg_testkit::store::scim_token;
 use dsg_testkit::{Backend, TestApp, spawn_app, user_token};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -91,17 +92,6 @@ fn world() -> Value {
         "grants": [{"user": "bob", "dataset": "fish2", "permission": "view"}],
         "service_accounts": [{"key": "svc", "name": "pcg", "tokens": [{"key": "t"}]}]
     })
-}
-
-pub(crate) async fn scim_token(app: &TestApp, name: &str) -> String {
-    let mut tx = app
-        .store
-        .begin(dsg_store::write::Actor::cli("test"))
-        .await
-        .unwrap();
-    let (_, t) = tx.create_scim_token(name).await.unwrap();
-    tx.commit().await.unwrap();
-    t.expose().to_owned()
 }
 
 async fn discovery_and_authentication(backend: Backend) {

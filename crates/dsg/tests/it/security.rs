@@ -8,14 +8,14 @@
 use std::time::Duration;
 
 use dsg_core::token::TokenHash;
+use dsg_testkit::cli::{dsg, run_dsg};
+use dsg_testkit::idp::{BROWSER_CB, SECRET, browser, drive, set_cookie, start_idp};
+use dsg_testkit::native::{call, world};
+use dsg_testkit::store::{dump, scim_token};
+use dsg_testkit::web::{Visitor, csrf_of};
 use dsg_testkit::{Backend, TestApp, spawn_app, spawn_app_with, user_token};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-use crate::cli::{dsg, run_dsg};
-use crate::idp::{BROWSER_CB, SECRET, browser, drive, set_cookie, start_idp};
-use crate::native::{call, world};
-use crate::web::{Visitor, csrf_of};
 
 /// A client without a cookie jar or redirects: every header is the test's.
 fn bare() -> reqwest::Client {
@@ -77,7 +77,7 @@ async fn database_contents(app: &TestApp) -> String {
             String::from_utf8_lossy(&out).into_owned()
         }
         dsg_store::Db::Postgres(_) => {
-            let tables = crate::backup::dump(app).await;
+            let tables = dump(app).await;
             assert!(tables.len() > 10, "{:?}", tables.keys());
             tables
                 .into_values()
@@ -134,7 +134,7 @@ async fn tokens_of_every_kind(app: &TestApp, s: &Value) -> Vec<(&'static str, St
         "service_account_token",
         v["token"].as_str().unwrap().to_owned(),
     ));
-    out.push(("scim_token", crate::scim::scim_token(app, "okta").await));
+    out.push(("scim_token", scim_token(app, "okta").await));
     let (ok, stdout, err) = dsg(
         app,
         &["token", "create", "--user", "lead@example.org"],
@@ -155,7 +155,7 @@ async fn only_ngauth_answers_carry_cors_headers(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();
     let s = app.seed(world()).await.unwrap();
     let root = user_token(&s, "root", "t");
-    let scim = crate::scim::scim_token(&app, "okta").await;
+    let scim = scim_token(&app, "okta").await;
     let paths = [
         "/api/v1/user/cache",
         "/auth/api/v1/user/cache",

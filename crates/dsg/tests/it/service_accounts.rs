@@ -1,11 +1,10 @@
 //! Service accounts through the API and `dsg service-account`, and scoped
 //! user tokens (read-only and/or dataset-limited).
 
+use dsg_testkit::cli::{dsg, fresh};
+use dsg_testkit::native::{call, world};
 use dsg_testkit::{Backend, spawn_app, user_token};
 use serde_json::json;
-
-use super::cli::{dsg, fresh};
-use super::native::{call, world};
 
 async fn global_admins_manage_service_accounts_through_the_api(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();

@@ -4,10 +4,9 @@
 use dsg_core::Timestamp;
 use dsg_store::users::NewUser;
 use dsg_store::write::Actor;
+use dsg_testkit::native::{call, world};
 use dsg_testkit::{Backend, spawn_app, user_token};
 use serde_json::json;
-
-use super::native::{call, world};
 
 async fn expiring_grants_and_memberships_stop_counting_at_that_instant(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();

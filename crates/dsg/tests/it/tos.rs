@@ -3,10 +3,9 @@
 //! protection and safe redirects, invitation landing links, self-service on
 //! public datasets.
 
+use dsg_testkit::native::{call, world};
 use dsg_testkit::{Backend, TestApp, spawn_app, user_token};
 use serde_json::{Value, json};
-
-use super::native::{call, world};
 
 fn tos_world() -> Value {
     let mut w = world();

@@ -7,37 +7,16 @@
 //! main pages go to `$DSG_SCREENSHOT_DIR` (default `target/screenshots/`,
 //! not committed).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use dsg_testkit::browser::{screenshot, start_driver};
 use dsg_testkit::{Backend, TestApp, eventually, user_token};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use crate::browser::start_driver;
-
-fn screenshot_dir() -> PathBuf {
-    std::env::var_os("DSG_SCREENSHOT_DIR").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../target/screenshots"
-            ))
-        },
-        PathBuf::from,
-    )
-}
-
 async fn shot(c: &Client, backend: Backend, name: &str) {
-    let dir = screenshot_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(
-        dir.join(format!("{name}-{backend:?}.png").to_lowercase()),
-        png,
-    )
-    .unwrap();
+    screenshot(c, &format!("{name}-{backend:?}.png").to_lowercase()).await;
 }
 
 fn world() -> Value {
@@ -136,7 +115,7 @@ async fn cache(app: &TestApp, token: &str) -> Value {
 }
 
 async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
-    let (app, idp) = crate::idp::app_with_idp(backend, |_, _| {}).await;
+    let (app, idp) = dsg_testkit::idp::app_with_idp(backend, |_, _| {}).await;
     let s = app.seed(world()).await.unwrap();
     let v_token = user_token(&s, "v", "t");
     let (_driver, c) = start_driver().await;

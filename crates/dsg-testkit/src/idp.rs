@@ -1,6 +1,8 @@
 //! Test helpers for login: a real OpenID provider (`oidc-provider`, started
-//! with `node tests/oidc/provider.mjs`), a browser-like client with a cookie
-//! jar, and a driver that walks the provider's login form.
+//! with `node provider.mjs` in `crates/dsg/tests/oidc`), a browser-like
+//! client with a cookie jar, and a driver that walks the provider's login form.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -19,18 +21,18 @@ pub const CAVE_CB: &str = "/api/v1/oauth2callback";
 /// A server whose login provider is a fresh test OpenID provider (both
 /// callbacks registered); `tweak` adjusts the rest of the configuration.
 pub async fn app_with_idp(
-    backend: dsg_testkit::Backend,
+    backend: crate::Backend,
     tweak: impl Fn(&mut dsg_server::Config, &str),
-) -> (dsg_testkit::TestApp, Idp) {
+) -> (crate::TestApp, Idp) {
     // The port is chosen before the server binds it (the provider must know
     // the callback URL), so another socket may take it in between: retry.
     let mut last = None;
     for _ in 0..5 {
-        let port = dsg_testkit::free_port();
+        let port = crate::free_port();
         let base = format!("http://127.0.0.1:{port}");
         let idp = start_idp(&[format!("{base}{BROWSER_CB}"), format!("{base}{CAVE_CB}")]).await;
         let issuer = idp.issuer.clone();
-        let app = dsg_testkit::spawn_app_with(backend, |c| {
+        let app = crate::spawn_app_with(backend, |c| {
             c.server.bind = format!("127.0.0.1:{port}").parse().unwrap();
             c.server.secret_key = SECRET.into();
             c.login.providers = vec![dsg_server::config::ProviderConfig {
@@ -53,13 +55,14 @@ pub async fn app_with_idp(
 
 /// A running provider; killed when dropped.
 pub struct Idp {
+    /// The issuer URL (`http://127.0.0.1:<port>`).
     pub issuer: String,
     _child: Child,
 }
 
 /// Starts the provider allowing these redirect URIs.
 pub async fn start_idp(redirect_uris: &[String]) -> Idp {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../dsg/tests/oidc");
     assert!(
         std::path::Path::new(dir)
             .join("node_modules/oidc-provider")

@@ -1,6 +1,9 @@
 //! Local stand-ins for Google: a wiremock server for the OAuth token
 //! endpoint (JWT-bearer grant) and STS, and a small stateful bucket IAM
-//! server that answers 412 to a write carrying a stale etag.
+//! server that answers 412 to a write carrying a stale etag. The test
+//! service-account key lives in `crates/dsg/tests/it/fixtures/`.
+
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,8 +23,8 @@ pub const SA_EMAIL: &str = "gateway@test-project.iam.gserviceaccount.com";
 pub const SA_TOKEN: &str = "sa-token-1";
 
 /// Test RSA key (PKCS#8 PEM) and its public half.
-pub const PRIVATE_KEY: &str = include_str!("fixtures/test_sa_key.pem");
-const PUBLIC_KEY: &str = include_str!("fixtures/test_sa_key.pub.pem");
+pub const PRIVATE_KEY: &str = include_str!("../../dsg/tests/it/fixtures/test_sa_key.pem");
+const PUBLIC_KEY: &str = include_str!("../../dsg/tests/it/fixtures/test_sa_key.pub.pem");
 
 /// OAuth + STS stub.
 pub struct GoogleStub {
