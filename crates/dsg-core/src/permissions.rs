@@ -699,4 +699,5 @@ pub fn service_account_email(name: &str) -> String {
 #[cfg(test)]
 mod tests;
 
+pub mod authority;
 pub mod explain;

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use dsg_core::Timestamp;
+use dsg_core::permissions::authority::Authority;
 use dsg_core::permissions::{
     Catalog, EvalContext, TokenScope, evaluate_service_account, evaluate_user,
 };
@@ -65,6 +66,9 @@ pub struct PrincipalInfo {
 pub struct Document {
     /// Serialised `user/cache` body.
     pub body: Bytes,
+    /// What the document says about the principal's authority, typed (the
+    /// use-case layer decides from this, never from the bytes).
+    pub authority: Authority,
     /// Who it describes.
     pub info: PrincipalInfo,
     generation: u64,
@@ -618,7 +622,12 @@ impl PermissionCache {
         let body = serde_json::to_vec(&evaluation.document).map_err(|e| {
             StoreError::Config(format!("cannot serialise a permission document: {e}"))
         })?;
+        let authority = Authority::of(
+            &evaluation.document,
+            matches!(record.principal, PrincipalRef::ServiceAccount(_)),
+        );
         Ok(Ok(Arc::new(Document {
+            authority,
             // Exact-size copy: to_vec leaves up to twice the capacity, and a
             // cache of 100k documents would keep all of it.
             body: Bytes::copy_from_slice(&body),

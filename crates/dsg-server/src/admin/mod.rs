@@ -151,11 +151,7 @@ async fn admin(
         return Err(pages::denied().into());
     };
     // The document's flag, not only the user's: a read-only token drops it.
-    let doc_admin = serde_json::from_slice::<serde_json::Value>(&auth.document.body)
-        .ok()
-        .and_then(|v| v.get("admin").and_then(serde_json::Value::as_bool))
-        .unwrap_or(false);
-    if !(auth.document.info.admin && doc_admin) {
+    if !(auth.document.info.admin && auth.document.authority.admin) {
         return Err(pages::denied().into());
     }
     let token = csrf::token(headers);

@@ -144,7 +144,13 @@ async fn check_access(
         Ok(a) => a,
         Err(r) => return Ok(r),
     };
-    let d = decide(&state, ctx.auth.token.principal, &ctx.auth.token.scope, &a).await?;
+    let d = decide(
+        &state,
+        ctx.auth().token.principal,
+        &ctx.auth().token.scope,
+        &a,
+    )
+    .await?;
     Ok(Json(decision_json(&d)).into_response())
 }
 
@@ -171,7 +177,7 @@ async fn explain_access(
         Ok(a) => a,
         Err(r) => return Ok(r),
     };
-    let own_scope = ctx.auth.token.scope.clone();
+    let own_scope = ctx.auth().token.scope.clone();
     let (principal, scope) = match (
         opt_str(&body, "user")?.filter(|s| !s.is_empty()),
         opt_str(&body, "service_account")?.filter(|s| !s.is_empty()),
@@ -181,7 +187,7 @@ async fn explain_access(
                 "name either a user or a service_account, not both",
             ));
         }
-        (None, None) => (ctx.auth.token.principal, own_scope),
+        (None, None) => (ctx.auth().token.principal, own_scope),
         (Some(email), None) => {
             require(ctx.view().can_manage(&a.dataset))?;
             let id = state

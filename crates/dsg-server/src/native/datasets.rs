@@ -27,8 +27,8 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
 )]
 async fn whoami(State(state): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET])?;
-    let doc: Value = serde_json::from_slice(&ctx.auth.document.body).unwrap_or_default();
-    let out = match ctx.auth.token.principal {
+    let doc: Value = serde_json::from_slice(&ctx.auth().document.body).unwrap_or_default();
+    let out = match ctx.auth().token.principal {
         PrincipalRef::User(_) => json!({
             "id": doc["id"], "email": doc["email"], "name": doc["name"],
             "picture_url": doc["picture_url"], "admin": doc["admin"], "is_active": true,

@@ -14,13 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use bytes::Bytes;
-use dsg_core::level::number_of;
 use dsg_store::grants::NewGrant;
 use serde_json::{Value, json};
 
-use super::{
-    Ctx, View, commit, created, instant, object, opt_bool, opt_str, req_str, require, rfc,
-};
+use super::{Ctx, commit, created, instant, object, opt_bool, opt_str, req_str, require, rfc};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,25 +29,6 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
             "/api/v1/groups/{name}/memberships/{user_id}",
             any(membership),
         )
-}
-
-/// May the caller grant or revoke `permission` on `dataset`?
-pub(crate) fn may_handle_level(
-    state: &AppState,
-    view: &View,
-    dataset: &str,
-    permission: &str,
-) -> bool {
-    if permission == "admin" {
-        return view.is_dataset_admin(dataset)
-            || state
-                .config
-                .access
-                .admin_appointer_group
-                .as_deref()
-                .is_some_and(|g| view.in_group(g));
-    }
-    view.can_manage(dataset) && number_of(permission) <= view.level(dataset)
 }
 
 /// `GET /api/v1/datasets/{name}/grants` → every user grant on the dataset,
@@ -105,7 +83,7 @@ async fn dataset_grants(
     if expires_at.is_some_and(|e| e <= state.clock.now()) {
         return Err(ApiError::bad_request("expires_at must be in the future"));
     }
-    if !may_handle_level(&state, &view, &d.name, permission) {
+    if !view.may_handle_level(&state.config.access, &d.name, permission) {
         return Err(ApiError::Detail(
             axum::http::StatusCode::FORBIDDEN,
             format!("You cannot grant {permission} on {}.", d.name),
@@ -178,7 +156,7 @@ async fn grant(
         .grant(id)
         .await?
         .ok_or_else(|| ApiError::not_found("Grant not found"))?;
-    if !may_handle_level(&state, &view, &g.dataset, &g.permission) {
+    if !view.may_handle_level(&state.config.access, &g.dataset, &g.permission) {
         // Callers who cannot manage the dataset do not learn that the grant exists.
         return Err(if view.can_manage(&g.dataset) {
             ApiError::forbidden()

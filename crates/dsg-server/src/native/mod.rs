@@ -19,9 +19,6 @@ mod service_accounts;
 mod tokens;
 pub(crate) mod tos;
 
-pub(crate) use grants::may_handle_level;
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -29,13 +26,12 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use dsg_core::Timestamp;
 use dsg_store::CacheEvent;
-use dsg_store::tokens::PrincipalRef;
 use dsg_store::write::Actor;
-use serde::Deserialize;
 
 use crate::cache::Authenticated;
 use crate::error::ApiError;
 use crate::http::extract::ApiRequest;
+use crate::service::authority::Caller;
 use crate::state::AppState;
 
 pub use crate::http::request_log::{REQUEST_ID, RequestId, request_id_of};
@@ -91,103 +87,9 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     <Doc as utoipa::OpenApi>::openapi()
 }
 
-/// What the presenting token's document says about the caller's authority.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct View {
-    #[serde(default)]
-    admin: bool,
-    #[serde(default)]
-    groups: Vec<String>,
-    #[serde(default)]
-    groups_admin: Vec<String>,
-    #[serde(default)]
-    permissions_v2_ignore_tos: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    version_permissions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
-    /// A service account: it may read what it holds, never manage anything.
-    #[serde(skip)]
-    service_account: bool,
-}
-
-impl View {
-    /// The authority of an authenticated principal, read from its (scoped) document.
-    pub(crate) fn of(auth: &Authenticated) -> Self {
-        let mut v: Self = serde_json::from_slice(&auth.document.body).unwrap_or_default();
-        v.service_account = matches!(auth.token.principal, PrincipalRef::ServiceAccount(_));
-        v
-    }
-
-    /// Groups the principal is in.
-    pub(crate) fn groups(&self) -> &[String] {
-        &self.groups
-    }
-
-    /// Dataset → permission names (TOS ignored).
-    pub(crate) fn datasets(&self) -> &BTreeMap<String, Vec<String>> {
-        &self.permissions_v2_ignore_tos
-    }
-
-    fn holds(&self, dataset: &str, level: &str) -> bool {
-        !self.service_account
-            && self
-                .permissions_v2_ignore_tos
-                .get(dataset)
-                .is_some_and(|l| l.iter().any(|n| n == level))
-    }
-
-    /// Global administrator (false for read-only tokens and service accounts).
-    pub(crate) fn is_admin(&self) -> bool {
-        self.admin
-    }
-
-    /// Global admin, or `manage` on the dataset (from a grant or a group).
-    pub(crate) fn can_manage(&self, dataset: &str) -> bool {
-        self.admin || self.holds(dataset, "manage")
-    }
-
-    /// Global admin, or `admin` on the dataset.
-    pub(crate) fn is_dataset_admin(&self, dataset: &str) -> bool {
-        self.admin || self.holds(dataset, "admin")
-    }
-
-    /// Any access at all to the dataset (any version).
-    pub(crate) fn sees(&self, dataset: &str) -> bool {
-        self.admin
-            || self.permissions_v2_ignore_tos.contains_key(dataset)
-            || self.version_permissions.contains_key(dataset)
-    }
-
-    /// Highest level held dataset-wide (global admin = 4).
-    pub(crate) fn level(&self, dataset: &str) -> u8 {
-        if self.admin {
-            return 4;
-        }
-        if self.service_account {
-            return 0;
-        }
-        self.permissions_v2_ignore_tos.get(dataset).map_or(0, |l| {
-            l.iter()
-                .map(|n| dsg_core::level::number_of(n))
-                .max()
-                .unwrap_or(0)
-        })
-    }
-
-    /// Global admin or administrator of the group.
-    pub(crate) fn is_group_admin(&self, group: &str) -> bool {
-        self.admin || self.groups_admin.iter().any(|g| g == group)
-    }
-
-    /// Member of the group.
-    pub(crate) fn in_group(&self, group: &str) -> bool {
-        self.groups.iter().any(|g| g == group)
-    }
-}
-
-/// An authenticated native-API request: principal, request id, authority view.
+/// An authenticated native-API request: the caller and the method.
 pub(crate) struct Ctx {
-    pub(crate) auth: Authenticated,
-    pub(crate) request_id: Option<String>,
+    pub(crate) caller: Caller,
     pub(crate) method: axum::http::Method,
 }
 
@@ -198,39 +100,31 @@ impl FromRequestParts<AppState> for Ctx {
         let req = ApiRequest::from_request_parts(parts, state).await?;
         let auth = req.principal()?.clone();
         Ok(Self {
-            auth,
-            request_id: req.request_id,
+            caller: Caller::new(auth, req.request_id),
             method: req.method,
         })
     }
 }
 
 impl Ctx {
-    /// The caller's authority, read from its (scoped) document.
-    pub(crate) fn view(&self) -> View {
-        View::of(&self.auth)
+    /// The caller, whose authority decides.
+    pub(crate) fn view(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// The authentication (document and token).
+    pub(crate) fn auth(&self) -> &Authenticated {
+        self.caller.authenticated()
     }
 
     /// A human user's id; 403 for service accounts (the original's code).
     pub(crate) fn human(&self) -> Result<i64, ApiError> {
-        match self.auth.token.principal {
-            PrincipalRef::User(id) => Ok(id),
-            PrincipalRef::ServiceAccount(_) => Err(ApiError::forbidden()),
-        }
+        Ok(self.caller.human()?)
     }
 
     /// The audit actor for this request.
     pub(crate) fn actor(&self) -> Actor {
-        match self.auth.token.principal {
-            PrincipalRef::User(id) => {
-                Actor::user(id, &self.auth.document.info.email, self.request_id.clone())
-            }
-            PrincipalRef::ServiceAccount(_) => Actor {
-                id: None,
-                label: format!("sa:{}", self.auth.document.info.email),
-                request_id: self.request_id.clone(),
-            },
-        }
+        self.caller.actor()
     }
 
     /// 405 unless the method is one of `allowed`.

@@ -24,7 +24,6 @@ use dsg_store::invitations::{Invited, NewInvitation};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::grants::may_handle_level;
 use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -176,7 +175,7 @@ async fn decide(
                 });
             }
             let approve = action == "approve";
-            if approve && !may_handle_level(&state, &view, &r.dataset, &r.permission) {
+            if approve && !view.may_handle_level(&state.config.access, &r.dataset, &r.permission) {
                 return Err(ApiError::forbidden());
             }
             let expires_at = instant(&body, "expires_at")?;
@@ -236,7 +235,7 @@ async fn invitations(
     let body = object(&headers, &bytes)?;
     let email = req_str(&body, "email")?;
     let permission = req_str(&body, "permission")?;
-    if !may_handle_level(&state, &view, &d.name, permission) {
+    if !view.may_handle_level(&state.config.access, &d.name, permission) {
         return Err(ApiError::forbidden());
     }
     let now = state.clock.now();

@@ -30,11 +30,12 @@ use dsg_store::tos::TosRow;
 use dsg_store::write::Actor;
 use serde_json::{Value, json};
 
-use super::{Ctx, View, commit, created, instant, object, opt_str, req_str, require, rfc};
+use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
 use crate::cache::Authenticated;
 use crate::error::ApiError;
 use crate::http::csrf;
 use crate::http::forwarded::ClientIp;
+use crate::service::authority::Caller;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -94,7 +95,7 @@ async fn services(
 }
 
 /// Who may create or retire a document with this scope.
-fn may_edit(view: &View, dataset: Option<&str>) -> bool {
+fn may_edit(view: &Caller, dataset: Option<&str>) -> bool {
     match dataset {
         Some(d) => view.is_dataset_admin(d),
         None => view.is_admin(),
@@ -205,7 +206,7 @@ async fn get_tos(
         .as_deref()
         .map_or(view.is_admin(), |d| view.can_manage(d));
     let mut v = tos_json(&t, state.clock.now(), show_invite);
-    if let PrincipalRef::User(uid) = ctx.auth.token.principal {
+    if let PrincipalRef::User(uid) = ctx.auth().token.principal {
         v["accepted"] = json!(state.store.has_accepted(uid, t.id).await?);
     }
     Ok(Json(v).into_response())
@@ -427,12 +428,8 @@ async fn accept(
             "CSRF verification failed. Reload the page and try again.".into(),
         ));
     }
-    let view: View = View::of(&auth);
-    let actor = Actor::user(
-        user_id,
-        &auth.document.info.email,
-        super::request_id_of(&headers),
-    );
+    let view = Caller::new(auth.clone(), super::request_id_of(&headers));
+    let actor = view.actor();
     let already = match record_acceptance(&state, actor, user_id, &view, &t, None).await? {
         Recorded::NotInForce => {
             return Err(ApiError::bad_request("These terms are not in force."));
@@ -481,7 +478,7 @@ pub(crate) async fn record_acceptance(
     state: &AppState,
     actor: Actor,
     user_id: i64,
-    view: &View,
+    view: &Caller,
     t: &TosRow,
     ip: Option<&str>,
 ) -> Result<Recorded, ApiError> {

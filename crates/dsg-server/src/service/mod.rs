@@ -7,9 +7,11 @@
 //! arguments into these calls and their results back; none of them holds an
 //! authority rule or a write sequence.
 
+pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
 mod error;
+pub mod input;
 pub mod sessions;
 
 pub use error::{Invalid, ServiceError};

@@ -140,15 +140,19 @@ async fn account_page(
     }
     let datasets = user
         .view
-        .datasets()
+        .authority()
+        .levels
         .iter()
-        .map(|(name, perms)| DatasetLine {
-            level: perms
+        .map(|(name, levels)| DatasetLine {
+            level: levels
                 .iter()
-                .filter_map(|p| dsg_core::Level::parse(p))
-                .max_by_key(|l| l.number())
+                .last()
                 .map_or_else(String::new, |l| l.as_str().to_owned()),
-            permissions: perms.join(", "),
+            permissions: {
+                let mut names: Vec<&str> = levels.iter().map(dsg_core::Level::as_str).collect();
+                names.sort_unstable();
+                names.join(", ")
+            },
             sources: sources.get(name).map_or_else(
                 || "Group permission".to_owned(),
                 |s| s.iter().cloned().collect::<Vec<_>>().join(", "),
@@ -189,7 +193,8 @@ async fn account_page(
             .collect()
     } else {
         user.view
-            .groups()
+            .authority()
+            .groups
             .iter()
             .map(|g| GroupLine {
                 manage: user.view.is_group_admin(g),
@@ -223,7 +228,13 @@ async fn account_page(
         name: doc["name"].as_str().unwrap_or_default().to_owned(),
         admin: user.view.is_admin(),
         read_only: doc["read_only"].as_bool().unwrap_or(false),
-        choosable: user.view.datasets().keys().cloned().collect(),
+        choosable: user
+            .view
+            .authority()
+            .levels
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect(),
         datasets,
         tokens,
         pager,
@@ -307,7 +318,7 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
     let chosen = form.all("datasets");
     if let Some(bad) = chosen
         .iter()
-        .find(|d| !user.view.datasets().contains_key(**d))
+        .find(|d| user.view.authority().levels_on(d).is_none())
     {
         return Ok(back(
             state,

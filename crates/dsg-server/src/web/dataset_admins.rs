@@ -16,7 +16,6 @@ use super::{
     Chrome, Flash, PageError, Posted, Web, WebUser, back, commit, conflict, dataset, flash_error,
     render,
 };
-use crate::native::may_handle_level;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -37,7 +36,10 @@ async fn appointable(
     name: &str,
 ) -> Result<DatasetRow, PageError> {
     let d = dataset(state, name).await?;
-    if !may_handle_level(state, &user.view, &d.name, "admin") {
+    if !user
+        .view
+        .may_handle_level(&state.config.access, &d.name, "admin")
+    {
         return Err(PageError::Denied);
     }
     Ok(d)

@@ -115,7 +115,7 @@ async fn card(
     Ok(Card {
         self_serve: public && !d.has_tos && !v.sees(&d.name),
         can_manage: v.can_manage(&d.name),
-        may_appoint: crate::native::may_handle_level(state, v, &d.name, "admin"),
+        may_appoint: v.may_handle_level(&state.config.access, &d.name, "admin"),
         name: d.name.clone(),
         description: d.description.clone(),
         level,

@@ -22,7 +22,6 @@ use super::{
     Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, conflict, dataset,
     flash_error, page_number, paginate, permission_of, render, version_of,
 };
-use crate::native::may_handle_level;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -61,7 +60,7 @@ pub(super) fn grantable(state: &AppState, user: &WebUser, dataset: &str) -> Vec<
     dsg_core::Level::ALL
         .iter()
         .map(|l| l.as_str())
-        .filter(|l| may_handle_level(state, &user.view, dataset, l))
+        .filter(|l| user.view.may_handle_level(&state.config.access, dataset, l))
         .collect()
 }
 
@@ -94,7 +93,9 @@ async fn show_grants(
         .into_iter()
         .filter(|g| group.is_empty() || g.group.as_deref() == Some(group.as_str()))
         .map(|g| GrantLine {
-            changeable: may_handle_level(&state, &user.view, &d.name, &g.permission)
+            changeable: user
+                .view
+                .may_handle_level(&state.config.access, &d.name, &g.permission)
                 && (g.user_id != user.id || user.view.is_admin()),
             id: g.id,
             email: g.email,
@@ -269,7 +270,11 @@ async fn grant(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flas
             "Choose a permission.",
         ));
     };
-    if !may_handle_level(state, &posted.user.view, &d.name, &permission) {
+    if !posted
+        .user
+        .view
+        .may_handle_level(&state.config.access, &d.name, &permission)
+    {
         return Ok(Flash::field_error(
             Some("permission"),
             format!("You cannot grant {permission} permission"),
@@ -320,7 +325,11 @@ async fn changeable(
         return not_found();
     };
     let user = &posted.user;
-    if g.dataset != d.name || !may_handle_level(state, &user.view, &d.name, &g.permission) {
+    if g.dataset != d.name
+        || !user
+            .view
+            .may_handle_level(&state.config.access, &d.name, &g.permission)
+    {
         return not_found();
     }
     if g.user_id == user.id && !user.view.is_admin() {

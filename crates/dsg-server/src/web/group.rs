@@ -19,7 +19,6 @@ use super::{
     Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, conflict,
     flash_error, page_number, paginate, render,
 };
-use crate::native::may_handle_level;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -253,7 +252,11 @@ async fn grant(state: &AppState, posted: &Posted, gid: i64) -> Result<Flash, Pag
             "Choose view, edit or manage.",
         ));
     }
-    if !may_handle_level(state, &posted.user.view, &d.name, permission) {
+    if !posted
+        .user
+        .view
+        .may_handle_level(&state.config.access, &d.name, permission)
+    {
         return Ok(Flash::field_error(
             Some("permission"),
             "Cannot grant a permission level higher than your own",
@@ -281,7 +284,10 @@ async fn revoke(state: &AppState, posted: &Posted, group: &str) -> Result<Flash,
     };
     let Some(g) = grant.filter(|g| {
         g.group.as_deref() == Some(group)
-            && may_handle_level(state, &posted.user.view, &g.dataset, &g.permission)
+            && posted
+                .user
+                .view
+                .may_handle_level(&state.config.access, &g.dataset, &g.permission)
     }) else {
         return Ok(Flash::error("Grant not found"));
     };

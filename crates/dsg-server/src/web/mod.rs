@@ -10,7 +10,7 @@
 //! pages (302 to the login for anonymous visitors, 404 before 403, 403
 //! "Access Denied"), form parsing with CSRF and `Origin` checks, the
 //! security headers of HTML pages, pagination and dates. Authority is the
-//! native API's (`native::View`, `may_handle_level`), so a page never allows
+//! use-case layer's ([`crate::service::authority::Caller`]), so a page never allows
 //! more than the API does. Mutations go through the store's `WriteTx`
 //! operations (audit and cache events in the same transaction).
 //!
@@ -46,7 +46,7 @@ use dsg_store::write::Actor;
 pub(crate) use self::flash::Flash;
 use crate::cache::Authenticated;
 use crate::error::ApiError;
-use crate::native::View;
+use crate::service::authority::Caller;
 use crate::state::AppState;
 
 /// Rows per page on long lists.
@@ -78,8 +78,8 @@ pub(crate) struct WebUser {
     pub id: i64,
     /// E-mail.
     pub email: String,
-    /// What the login token allows (the native API's authority view).
-    pub view: View,
+    /// The caller: what the login token allows.
+    pub view: Caller,
     /// The authentication (document, token).
     pub auth: Authenticated,
     /// The client's address ([`crate::http::forwarded`]), recorded with TOS acceptances.
@@ -111,16 +111,17 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
     let PrincipalRef::User(id) = auth.token.principal else {
         return None;
     };
+    let request_id = parts
+        .extensions
+        .get::<crate::http::request_log::RequestId>()
+        .map(|r| r.0.clone());
     Some(WebUser {
         id,
         email: auth.document.info.email.clone(),
-        view: View::of(&auth),
+        view: Caller::new(auth.clone(), request_id.clone()),
         auth,
         client_ip: client.map(|c| c.0.to_string()),
-        request_id: parts
-            .extensions
-            .get::<crate::http::request_log::RequestId>()
-            .map(|r| r.0.clone()),
+        request_id,
     })
 }
 

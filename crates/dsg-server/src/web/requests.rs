@@ -17,7 +17,6 @@ use super::{
     Chrome, Flash, PageError, Pager, Posted, Stamp, Web, back, commit, flash_error, page_number,
     paginate, render,
 };
-use crate::native::may_handle_level;
 use crate::state::AppState;
 
 const PATH: &str = "/web/access-requests";
@@ -118,7 +117,11 @@ async fn decide(state: &AppState, posted: &Posted) -> Result<Flash, PageError> {
         }
         "approve" | "deny" if user.view.is_dataset_admin(&r.dataset) => {
             let approve = action == "approve";
-            if approve && !may_handle_level(state, &user.view, &r.dataset, &r.permission) {
+            if approve
+                && !user
+                    .view
+                    .may_handle_level(&state.config.access, &r.dataset, &r.permission)
+            {
                 return Ok(Flash::error(format!(
                     "You cannot grant {} on {}.",
                     r.permission, r.dataset
