@@ -6,7 +6,7 @@
 //! is the only fault.
 #![no_main]
 
-use dsg_core::fixture::parse;
+use dsg_core::seed::parse;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 

@@ -10,13 +10,13 @@
 
 pub mod credentials;
 pub mod error;
-pub mod fixture;
 pub mod jwt;
 pub mod level;
 pub mod permissions;
 pub mod prefix;
 pub mod redirect;
 pub mod scim;
+pub mod seed;
 pub mod time;
 pub mod token;
 

@@ -2,14 +2,14 @@
 //!
 //! One JSON document, applied in **one transaction**: either everything it
 //! names is created, or nothing is. Names that already exist are errors.
-//! The document's types and its parsing are [`dsg_core::fixture`]; this
+//! The document's types and its parsing are [`dsg_core::seed`]; this
 //! module writes it. The result names every created id and the plaintext of
 //! every created token, once.
 
 use std::collections::{BTreeMap, HashMap};
 
-use dsg_core::fixture::TosRef;
-pub use dsg_core::fixture::{Fixture, parse};
+use dsg_core::seed::TosRef;
+pub use dsg_core::seed::{Fixture, parse};
 use dsg_core::token::ApiToken;
 use dsg_core::{DomainError, Timestamp};
 use serde_json::{Value, json};

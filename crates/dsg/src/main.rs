@@ -1,12 +1,8 @@
-//! `dsg`: the DatasetGateway binary. Parses the command line, loads the
-//! configuration and dispatches; the work lives in `dsg-server` and `dsg-store`.
+//! `dsg`: the DatasetGateway binary. Parses the command line, starts the
+//! async runtime and hands the command to [`cli::run`]; the commands live in
+//! `cli/`, the work in `dsg-server` and `dsg-store`.
 
-mod backup;
 mod cli;
-mod daemon;
-mod imports_cli;
-mod native_cli;
-mod setup;
 
 use clap::Parser;
 

@@ -1,112 +1,15 @@
-//! `dsg audit` and `dsg service-account …`: the native API's operations from
-//! the command line, through the same store functions (so they are audited
-//! and running servers see them on their next request).
+//! `dsg service-account …`: service accounts from the command line (create,
+//! disable, enable, list), their tokens and their dataset grants, through
+//! the same audited store functions as the native API, so running servers
+//! see the change on their next request.
 
-use anyhow::{Context, Result, bail};
-use clap::Args;
+use anyhow::{Context, Result};
 use dsg_core::Timestamp;
+use dsg_server::Config;
 use dsg_store::Store;
-use dsg_store::audit::AuditFilter;
 
-/// `dsg audit`: query the append-only audit log.
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// Actor: an e-mail / label (`cli:seed`, `sa:…`) or a user id.
-    #[arg(long)]
-    actor: Option<String>,
-    /// Exact action name, e.g. `grant_created`.
-    #[arg(long)]
-    action: Option<String>,
-    /// Target as `Type:id` (e.g. `Grant:12`) or a bare type (`Grant`).
-    #[arg(long)]
-    target: Option<String>,
-    /// Not before this instant (RFC 3339, date, or Unix seconds).
-    #[arg(long)]
-    since: Option<String>,
-    /// Before this instant.
-    #[arg(long)]
-    until: Option<String>,
-    /// At most this many rows (newest first).
-    #[arg(long, default_value_t = 100)]
-    limit: i64,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-fn instant(flag: &str, v: Option<&str>) -> Result<Option<Timestamp>> {
-    v.map(|s| {
-        Timestamp::parse(s)
-            .with_context(|| format!("--{flag} {s:?}: use RFC 3339, a date or Unix seconds"))
-    })
-    .transpose()
-}
-
-/// Runs `dsg audit`.
-///
-/// # Errors
-/// Bad flags or an unreachable database.
-pub async fn audit(store: &Store, args: AuditArgs) -> Result<()> {
-    if !(1..=10_000).contains(&args.limit) {
-        bail!("--limit must be from 1 to 10000");
-    }
-    let (target_type, target_id) = match args.target.as_deref() {
-        Some(t) => match t.split_once(':') {
-            Some((ty, id)) => (Some(ty.to_owned()), Some(id.to_owned())),
-            None => (Some(t.to_owned()), None),
-        },
-        None => (None, None),
-    };
-    let (actor_id, actor) = match args.actor {
-        Some(a) => match a.parse::<i64>() {
-            Ok(id) => (Some(id), None),
-            Err(_) => (None, Some(a)),
-        },
-        None => (None, None),
-    };
-    let filter = AuditFilter {
-        action: args.action,
-        target_type,
-        target_id,
-        actor_id,
-        actor,
-        since: instant("since", args.since.as_deref())?,
-        until: instant("until", args.until.as_deref())?,
-        limit: args.limit,
-    };
-    let rows = store.audit_entries(&filter).await?;
-    if args.json {
-        let out: Vec<_> = rows
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.id, "timestamp": e.timestamp.to_rfc3339(), "actor_id": e.actor_id,
-                    "actor": e.actor, "action": e.action, "target_type": e.target_type,
-                    "target_id": e.target_id, "before": e.before_state, "after": e.after_state,
-                    "request_id": e.request_id,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!(
-            "{:>6}  {:<20} {:<28} {:<26} TARGET",
-            "ID", "TIME", "ACTOR", "ACTION"
-        );
-        for e in rows {
-            println!(
-                "{:>6}  {:<20} {:<28} {:<26} {}:{}",
-                e.id,
-                &e.timestamp.to_rfc3339()[..19],
-                e.actor,
-                e.action,
-                e.target_type,
-                e.target_id
-            );
-        }
-    }
-    Ok(())
-}
+use super::database::open_store;
+use super::duration::parse_duration;
 
 /// `dsg service-account …`: service accounts, their tokens and grants.
 #[derive(Debug, clap::Subcommand)]
@@ -162,11 +65,22 @@ pub enum SaCommand {
     },
 }
 
-/// Runs `dsg service-account …`.
+/// Runs `dsg service-account …` on the configured database.
 ///
 /// # Errors
 /// Unknown names, invalid input or an unreachable database, with a message.
-pub async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
+pub async fn run(config: &Config, cmd: SaCommand) -> Result<()> {
+    let store = open_store(config).await?;
+    let out = service_account(&store, cmd).await;
+    store.close().await;
+    out
+}
+
+/// Runs one service-account subcommand on `store`.
+///
+/// # Errors
+/// Unknown names, invalid input or an unreachable database, with a message.
+async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
     use dsg_store::write::Actor;
     match cmd {
         SaCommand::Create { name, description } => {
@@ -190,8 +104,9 @@ pub async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
             expires_in,
         } => {
             let expires_at = match expires_in.as_deref() {
-                Some(d) => crate::cli::parse_duration(d)?
-                    .map(|s| Timestamp(dsg_store::now_micros()).plus_secs(s)),
+                Some(d) => {
+                    parse_duration(d)?.map(|s| Timestamp(dsg_store::now_micros()).plus_secs(s))
+                }
                 None => None,
             };
             let mut tx = store.begin(Actor::cli("service-account grant")).await?;

@@ -1,6 +1,5 @@
-//! `dsg backup` and `dsg restore`.
-//!
-//! A bundle is `dsg-backup-<YYYYMMDDTHHMMSSZ>.tar.gz` (or `.tar.gz.age` when
+//! `dsg backup` and `dsg restore`: writing and restoring backup bundles. A
+//! bundle is `dsg-backup-<YYYYMMDDTHHMMSSZ>.tar.gz` (or `.tar.gz.age` when
 //! encrypted to age recipients) holding the database — an online SQLite
 //! snapshot (`VACUUM INTO`, then `PRAGMA integrity_check`) or a plain
 //! `pg_dump` of the schema — and `manifest.json` with the SHA-256 of every
@@ -24,6 +23,8 @@ use dsg_store::write::Actor;
 use dsg_store::{Backend, DatabaseTarget, Store};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use super::database::open_store;
 
 /// Bundle format written in manifests.
 const FORMAT: &str = "dsg-backup/1";
@@ -201,12 +202,23 @@ fn recipients(args: &[String]) -> Result<Vec<age::x25519::Recipient>> {
     Ok(out)
 }
 
-/// Runs `dsg backup`.
+/// Runs `dsg backup` on the configured database.
+///
+/// # Errors
+/// See [`write_bundle`]; also an unreachable database.
+pub async fn backup(config: &Config, args: BackupArgs) -> Result<()> {
+    let store = open_store(config).await?;
+    let out = write_bundle(config, &store, args).await;
+    store.close().await;
+    out
+}
+
+/// Writes a bundle of `store`'s database.
 ///
 /// # Errors
 /// Snapshot, integrity, dump, encryption or file-system failures; nothing
 /// is left in the output directory then.
-pub async fn backup(config: &Config, store: &Store, args: BackupArgs) -> Result<()> {
+async fn write_bundle(config: &Config, store: &Store, args: BackupArgs) -> Result<()> {
     let keys = recipients(&args.age_recipient)?;
     let out = args
         .out
@@ -426,11 +438,22 @@ fn extract(reader: Box<dyn Read>, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `dsg restore`.
+/// Runs `dsg restore` on the configured database.
+///
+/// # Errors
+/// See [`restore_bundle`]; also an unreachable database.
+pub async fn restore(config: &Config, args: RestoreArgs) -> Result<()> {
+    let store = open_store(config).await?;
+    let out = restore_bundle(config, &store, args).await;
+    store.close().await;
+    out
+}
+
+/// Verifies a bundle and, with `--apply`, replaces `store`'s database with it.
 ///
 /// # Errors
 /// An unreadable, tampered or mismatched bundle; a failed replacement.
-pub async fn restore(config: &Config, store: &Store, args: RestoreArgs) -> Result<()> {
+async fn restore_bundle(config: &Config, store: &Store, args: RestoreArgs) -> Result<()> {
     let reader = open_bundle(&args.bundle, args.age_identity.as_deref())?;
     let work = tempfile::tempdir()?;
     extract(reader, work.path())?;

@@ -1,50 +1,20 @@
-//! Running the server in the background: `dsg serve --detach` starts a
-//! second `dsg serve` in its own process group, logging to a file, and
-//! returns once it listens; `dsg stop` ends it (SIGTERM, then SIGKILL after
-//! a timeout). The PID file exists exactly while a server listens: the server
-//! writes it after binding and removes it when it stops.
+//! Running the server in the background, for `dsg serve --detach` and
+//! `dsg stop` (their flags and the foreground server are in `serve`):
+//! [`detach`] starts a second `dsg serve` in its own process group, logging
+//! to a file, and returns once it listens; [`stop`] ends it (SIGTERM, then
+//! SIGKILL after a timeout). The PID file exists exactly while a server
+//! listens: the server writes it after binding and removes it when it stops.
+//! A helper module: it imports no command.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 
 /// Default PID file (relative to the working directory, as the original's `serve.pid`).
 pub const DEFAULT_PID_FILE: &str = "serve.pid";
 /// Default log file of a detached server.
 pub const DEFAULT_LOG_FILE: &str = "serve.log";
-
-/// `dsg serve` options.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Run in the background: append output to --log-file, write --pid-file,
-    /// return once the server listens. Refuses if the PID file names a running server.
-    #[arg(long, visible_alias = "background")]
-    pub detach: bool,
-    /// PID file, written once the server listens and removed when it stops
-    /// [default with --detach: serve.pid].
-    #[arg(long, value_name = "FILE")]
-    pub pid_file: Option<PathBuf>,
-    /// Log file of a detached server (appended to) [default: serve.log].
-    #[arg(long, value_name = "FILE", requires = "detach")]
-    pub log_file: Option<PathBuf>,
-    /// Seconds `--detach` waits for the server to listen.
-    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "detach")]
-    pub start_timeout: u64,
-}
-
-/// `dsg stop` options.
-#[derive(Debug, Clone, Args)]
-pub struct StopArgs {
-    /// PID file of the server to stop.
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_PID_FILE)]
-    pub pid_file: PathBuf,
-    /// Seconds to wait after SIGTERM (drain, in-flight requests finish)
-    /// before SIGKILL [default: server.drain_secs + 10].
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-}
 
 /// The state a PID file describes.
 #[derive(Debug, PartialEq, Eq)]
@@ -135,17 +105,15 @@ pub fn claim_pid_file(path: &Path) -> Result<()> {
 /// # Errors
 /// A server already runs, the log file cannot be opened, or the server
 /// stopped or did not listen in time (the log's last lines are included).
-pub fn detach(config: Option<&Path>, args: &ServeArgs, bind: &str) -> Result<()> {
-    let pid_file = absolute(
-        args.pid_file
-            .as_deref()
-            .unwrap_or(DEFAULT_PID_FILE.as_ref()),
-    )?;
-    let log_file = absolute(
-        args.log_file
-            .as_deref()
-            .unwrap_or(DEFAULT_LOG_FILE.as_ref()),
-    )?;
+pub fn detach(
+    config: Option<&Path>,
+    pid_file: Option<&Path>,
+    log_file: Option<&Path>,
+    start_timeout: u64,
+    bind: &str,
+) -> Result<()> {
+    let pid_file = absolute(pid_file.unwrap_or(DEFAULT_PID_FILE.as_ref()))?;
+    let log_file = absolute(log_file.unwrap_or(DEFAULT_LOG_FILE.as_ref()))?;
     claim_pid_file(&pid_file)?;
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -166,7 +134,7 @@ pub fn detach(config: Option<&Path>, args: &ServeArgs, bind: &str) -> Result<()>
         .stderr(log);
     sys::own_process_group(&mut cmd);
     let mut child = cmd.spawn().context("starting the background server")?;
-    let deadline = Instant::now() + Duration::from_secs(args.start_timeout);
+    let deadline = Instant::now() + Duration::from_secs(start_timeout);
     loop {
         if let Some(status) = child.try_wait()? {
             bail!(
@@ -190,7 +158,7 @@ pub fn detach(config: Option<&Path>, args: &ServeArgs, bind: &str) -> Result<()>
                 "the background server (PID {}) did not listen within {} s; it keeps running, \
                  see {} or stop it with `kill {}`:\n{}",
                 child.id(),
-                args.start_timeout,
+                start_timeout,
                 log_file.display(),
                 child.id(),
                 log_tail(&log_file, start_of_run)
@@ -204,12 +172,12 @@ fn child_pid(child: &std::process::Child) -> i32 {
     i32::try_from(child.id()).unwrap_or(-1)
 }
 
-/// Stops the server named by the PID file.
+/// Stops the server named by the PID file `path`, waiting `timeout` seconds
+/// after SIGTERM before SIGKILL.
 ///
 /// # Errors
 /// The server survived SIGKILL, or the PID file cannot be read or removed.
-pub fn stop(args: &StopArgs, timeout: u64) -> Result<()> {
-    let path = &args.pid_file;
+pub fn stop(path: &Path, timeout: u64) -> Result<()> {
     let pid = match read_pid_file(path)? {
         Recorded::Missing => {
             println!("no PID file at {}: no server to stop", path.display());

@@ -1,6 +1,7 @@
-//! The `dsg seed` fixture document (shared/spec/fixture-format.md): its
-//! types and the parse-and-check step, without I/O. `dsg-store` applies a
-//! parsed [`Fixture`] in one transaction; the field meanings are the spec's.
+//! The `dsg seed` document, which the spec calls a fixture
+//! (shared/spec/fixture-format.md): production input, not test scaffolding.
+//! Its types and the parse-and-check step, without I/O. `dsg-store` applies
+//! a parsed [`Fixture`] in one transaction; the field meanings are the spec's.
 //!
 //! Parsing refuses malformed JSON and unknown top-level keys (only
 //! `_`-prefixed comments may stand beside the sections); unknown keys inside

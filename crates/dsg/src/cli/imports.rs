@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use dsg_server::Config;
 use dsg_store::Store;
 use dsg_store::imports::{self, ImportReport};
+
+use super::database::open_store;
 
 /// `dsg import` subcommands.
 #[derive(Debug, Subcommand)]
@@ -60,11 +63,22 @@ fn text(path: &Path) -> Result<String> {
     String::from_utf8(read(path)?).with_context(|| format!("{} is not UTF-8 text", path.display()))
 }
 
+/// Runs `dsg import …` on the configured database.
+///
+/// # Errors
+/// Unreadable or malformed input; an unreachable database.
+pub async fn run(config: &Config, cmd: ImportCommand) -> Result<()> {
+    let store = open_store(config).await?;
+    let out = import(&store, cmd).await;
+    store.close().await;
+    out
+}
+
 /// Parses the input (before touching the database), then imports.
 ///
 /// # Errors
 /// Unreadable or malformed input; an unreachable database.
-pub async fn run(store: &Store, cmd: ImportCommand) -> Result<()> {
+async fn import(store: &Store, cmd: ImportCommand) -> Result<()> {
     let report: ImportReport = match cmd {
         ImportCommand::NeuprintAuth {
             file,
