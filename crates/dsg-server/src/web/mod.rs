@@ -47,6 +47,7 @@ pub(crate) use self::flash::Flash;
 use crate::cache::Authenticated;
 use crate::error::ApiError;
 use crate::service::authority::Caller;
+use crate::service::{Invalid, ServiceError};
 use crate::state::AppState;
 
 /// Rows per page on long lists.
@@ -625,6 +626,33 @@ pub(crate) fn flash_error(e: StoreError, field: Option<&str>) -> Result<Flash, P
         DomainError::Conflict(m) | DomainError::Invalid(m) => Ok(Flash::field_error(field, m)),
         DomainError::Forbidden(_) => Err(PageError::Denied),
         DomainError::Internal(e) => Err(PageError::Internal(e.to_string())),
+    }
+}
+
+/// A use case's refusal as a flash message a person can act on (a field
+/// error next to the field it concerns), or the page error.
+pub(crate) fn service_flash(e: ServiceError) -> Result<Flash, PageError> {
+    match e {
+        ServiceError::Forbidden(None) => Err(PageError::Denied),
+        ServiceError::Forbidden(Some(m)) | ServiceError::Conflict(m) => Ok(Flash::error(m)),
+        ServiceError::NotFound(what) => Ok(Flash::error(what)),
+        ServiceError::Invalid(Invalid::NotInFuture { field }) => Ok(Flash::field_error(
+            Some(field),
+            "The expiry date must be in the future.",
+        )),
+        ServiceError::Invalid(Invalid::Rule { field, message }) => {
+            Ok(Flash::field_error(field, message))
+        }
+        ServiceError::Store(e) => flash_error(e, None),
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        match service_flash(e) {
+            Ok(f) => Self::Invalid(f.text),
+            Err(p) => p,
+        }
     }
 }
 
