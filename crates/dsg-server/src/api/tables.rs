@@ -1,4 +1,5 @@
-//! Service tables and public roots.
+//! Service tables and public roots, as CAVE services ask about them (the
+//! reads are [`crate::service::tables`]'s).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::http::body;
 use crate::http::extract::ApiRequest;
+use crate::service::tables;
 use crate::state::AppState;
 
 /// `GET /api/v1/service/{namespace}/table/{table}/dataset` → the dataset name
@@ -26,10 +28,8 @@ pub async fn get_table_dataset(
 ) -> Result<Response, ApiError> {
     req.principal()?;
     req.allow(&[Method::GET])?;
-    match state.store.dataset_for_table(&namespace, &table).await? {
-        Some(name) => Ok(Json(name).into_response()),
-        None => Err(ApiError::not_found("Table not found")),
-    }
+    let name = tables::dataset_of_table(&state, &namespace, &table).await?;
+    Ok(Json(name).into_response())
 }
 
 /// `GET /api/v1/table/{table}/has_public` → `true`/`false`. Anonymous allowed.
@@ -45,7 +45,7 @@ pub async fn get_has_public(
     Path(table): Path<String>,
 ) -> Result<Response, ApiError> {
     req.allow(&[Method::GET])?;
-    Ok(Json(state.store.table_has_public(&table).await?).into_response())
+    Ok(Json(tables::has_public(&state, &table).await?).into_response())
 }
 
 /// `GET /api/v1/table/{table}/root/{root}/is_public` → `true`/`false`. Anonymous allowed.
@@ -70,7 +70,7 @@ pub async fn get_root_is_public(
     let Ok(root) = root.parse::<i64>() else {
         return Ok(Json(false).into_response());
     };
-    let v = state.store.roots_public(&table, &[root]).await?;
+    let v = tables::roots_public(&state, &table, &[Some(root)]).await?;
     Ok(Json(v.first().copied().unwrap_or(false)).into_response())
 }
 
@@ -103,12 +103,5 @@ pub async fn post_roots_all_public(
             _ => None,
         })
         .collect();
-    let ids: Vec<i64> = parsed.iter().flatten().copied().collect();
-    let public = state.store.roots_public(&table, &ids).await?;
-    let mut it = public.into_iter();
-    let out: Vec<bool> = parsed
-        .iter()
-        .map(|p| p.is_some() && it.next().unwrap_or(false))
-        .collect();
-    Ok(Json(out).into_response())
+    Ok(Json(tables::roots_public(&state, &table, &parsed).await?).into_response())
 }

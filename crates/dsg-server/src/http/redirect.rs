@@ -5,6 +5,21 @@
 use dsg_core::redirect::is_local_path;
 use url::Url;
 
+use crate::state::AppState;
+
+/// `next` when it leads back to this server or a configured host
+/// (`login.redirect_hosts`), else `None` (also for an empty `next`).
+pub fn safe_next(state: &AppState, next: &str) -> Option<String> {
+    if next.is_empty() {
+        return None;
+    }
+    validate(
+        next,
+        &state.config.server.origin,
+        &state.config.redirect_hosts(),
+    )
+}
+
 /// Validates `next` against our origin and the allowed hosts; returns the
 /// target to redirect to.
 ///

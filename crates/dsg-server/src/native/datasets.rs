@@ -1,4 +1,5 @@
-//! `GET /api/v1/whoami`, datasets, versions and buckets.
+//! `GET /api/v1/whoami`, datasets, versions and buckets (the rules and
+//! writes are [`crate::service::datasets`]'s).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
@@ -9,8 +10,10 @@ use bytes::Bytes;
 use dsg_store::tokens::PrincipalRef;
 use serde_json::{Value, json};
 
-use super::{Ctx, commit, created, object, opt_bool, opt_str, req_str, require};
+use super::{Ctx, created};
 use crate::error::ApiError;
+use crate::http::body::{Required, parse};
+use crate::service::datasets::{self, NewDataset, NewVersion};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -51,12 +54,26 @@ async fn whoami(State(state): State<AppState>, ctx: Ctx) -> Result<Response, Api
     Ok(Json(out).into_response())
 }
 
+/// The body of `POST /api/v1/datasets`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct DatasetRequest {
+    /// 1–100 letters, digits, `-` or `_`; unique.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,100}$")]
+    pub name: Required,
+    /// Free text.
+    pub description: Option<String>,
+    /// Who may see the dataset without a grant: `closed` (only holders of a
+    /// grant, the default) or `public` (everyone, even anonymous callers).
+    #[schema(pattern = "^(closed|public)$")]
+    pub access_mode: Option<String>,
+}
+
 /// `GET /api/v1/datasets` → datasets the caller holds anything on (global
 /// admins: all), `[{"id","name","description","has_tos"}]`.
 /// `POST {"name","description","access_mode"}` → 201 (global admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets", tag = "native",
-    request_body(content = super::bodies::NewDataset, content_type = "application/json"),
+    request_body(content = DatasetRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: datasets the caller holds anything on", body = Vec<Object>),
         (status = 201, description = "POST: created", body = Object))
 )]
@@ -67,40 +84,60 @@ async fn datasets(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
     if ctx.method == Method::POST {
-        require(view.is_admin())?;
-        let body = object(&headers, &bytes)?;
-        let name = req_str(&body, "name")?;
-        dsg_store::service_accounts::validate_slug("dataset name", name)
-            .map_err(dsg_store::StoreError::from)?;
-        let description = opt_str(&body, "description")?.unwrap_or("");
-        let mode = opt_str(&body, "access_mode")?.unwrap_or("closed");
-        let mut tx = state.store.begin(ctx.actor()).await?;
-        let id = tx.create_dataset(name, description, mode).await?;
-        commit(&state, tx).await?;
+        // Refused before the body is read, as always.
+        datasets::authorize_create(ctx.view())?;
+        let body: DatasetRequest = parse(&headers, &bytes)?;
+        let input = NewDataset {
+            name: body.name.0,
+            description: body.description.unwrap_or_default(),
+            access_mode: body.access_mode.unwrap_or_else(|| "closed".into()),
+        };
+        let id = datasets::create(&state, ctx.view(), &input).await?;
         return Ok(created(json!({
-            "id": id, "name": name, "description": description, "has_tos": false, "access_mode": mode,
+            "id": id, "name": input.name, "description": input.description, "has_tos": false,
+            "access_mode": input.access_mode,
         })));
     }
-    let all = state.store.all_datasets().await?;
-    let out: Vec<Value> = all
+    let out: Vec<Value> = datasets::list(&state, ctx.view())
+        .await?
         .into_iter()
-        .filter(|d| view.sees(&d.name))
         .map(|d| json!({"id": d.id, "name": d.name, "description": d.description, "has_tos": d.has_tos}))
         .collect();
     Ok(Json(out).into_response())
 }
 
-async fn dataset(
-    state: &AppState,
-    name: &str,
-) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
-    state
-        .store
-        .dataset_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Dataset not found"))
+/// The body of `POST /api/v1/datasets/{name}/versions`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct VersionRequest {
+    /// Version name, unique in the dataset.
+    #[schema(value_type = String, min_length = 1)]
+    pub version: Required,
+    /// Object prefix inside the buckets.
+    pub prefix: Option<String>,
+    /// Readable by everyone.
+    pub is_public: Option<bool>,
+    /// Names of the dataset's buckets that hold this version.
+    #[serde(default, deserialize_with = "bucket_names")]
+    pub buckets: Option<Vec<String>>,
+}
+
+/// A list of bucket names, in the words clients have always seen.
+fn bucket_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    use serde::Deserialize;
+    let what = || serde::de::Error::custom("must be a list of names");
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                _ => Err(what()),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(what()),
+    }
 }
 
 /// `GET /api/v1/datasets/{name}/versions` → `[{"id","version","buckets","is_public","prefix"}]`
@@ -108,7 +145,8 @@ async fn dataset(
 /// `POST {"version","prefix"?,"is_public"?,"buckets"?: [names]}` → 201 (dataset admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/versions", tag = "native",
-    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body(content = VersionRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: the dataset's versions", body = Vec<Object>),
         (status = 201, description = "POST: created", body = Object))
 )]
@@ -120,58 +158,40 @@ async fn versions(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
-    let d = dataset(&state, &name).await?;
-    if !(view.sees(&d.name) || d.access_mode == "public") {
-        return Err(ApiError::not_found("Dataset not found"));
-    }
+    let d = datasets::visible(&state, ctx.view(), &name).await?;
     if ctx.method == Method::POST {
-        require(view.is_dataset_admin(&d.name))?;
-        let body = object(&headers, &bytes)?;
-        let version = req_str(&body, "version")?;
-        let prefix = opt_str(&body, "prefix")?.unwrap_or("");
-        let is_public = opt_bool(&body, "is_public")?.unwrap_or(false);
-        let names: Vec<String> = match body.get("buckets") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| ApiError::bad_request("buckets must be a list of names"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(ApiError::bad_request("buckets must be a list of names")),
+        // Refused before the body is read, as always.
+        datasets::authorize_configure(ctx.view(), &d)?;
+        let body: VersionRequest = parse(&headers, &bytes)?;
+        let input = NewVersion {
+            version: body.version.0,
+            prefix: body.prefix.unwrap_or_default(),
+            is_public: body.is_public.unwrap_or(false),
+            buckets: body.buckets.unwrap_or_default(),
         };
-        let known = state.store.buckets_of_dataset(d.id).await?;
-        let mut ids = Vec::new();
-        for n in &names {
-            let id = known
-                .iter()
-                .find(|(_, b)| b == n)
-                .map(|(id, _)| *id)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("bucket {n:?} is not a bucket of {}", d.name))
-                })?;
-            ids.push(id);
-        }
-        let mut tx = state.store.begin(ctx.actor()).await?;
-        let id = tx
-            .add_version(d.id, version, prefix, is_public, &ids)
-            .await?;
-        commit(&state, tx).await?;
+        let id = datasets::add_version(&state, ctx.view(), &d, &input).await?;
         return Ok(created(json!({
-            "id": id, "version": version, "buckets": names, "is_public": is_public, "prefix": prefix,
+            "id": id, "version": input.version, "buckets": input.buckets,
+            "is_public": input.is_public, "prefix": input.prefix,
         })));
     }
     Ok(Json(state.store.dataset_versions(d.id).await?).into_response())
+}
+
+/// The body of `POST /api/v1/datasets/{name}/buckets`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct BucketRequest {
+    /// A bare GCS bucket name, without `gs://` or `/`.
+    #[schema(value_type = String, min_length = 1)]
+    pub name: Required,
 }
 
 /// `GET /api/v1/datasets/{name}/buckets` → `[{"id","name"}]` (managers);
 /// `POST {"name"}` → 201 (dataset admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/buckets", tag = "native",
-    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body(content = BucketRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: the dataset's buckets", body = Vec<Object>),
         (status = 201, description = "POST: created", body = Object))
 )]
@@ -183,26 +203,17 @@ async fn buckets(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
-    let d = dataset(&state, &name).await?;
-    require(view.can_manage(&d.name))?;
+    let d = datasets::find(&state, &name).await?;
+    datasets::authorize_buckets(ctx.view(), &d)?;
     if ctx.method == Method::POST {
-        require(view.is_dataset_admin(&d.name))?;
-        let body = object(&headers, &bytes)?;
-        let bucket = req_str(&body, "name")?;
-        if bucket.starts_with("gs://") || bucket.contains('/') {
-            return Err(ApiError::bad_request(
-                "name is a bare GCS bucket name, without gs:// or /",
-            ));
-        }
-        let mut tx = state.store.begin(ctx.actor()).await?;
-        let id = tx.add_bucket(d.id, bucket).await?;
-        commit(&state, tx).await?;
+        // Refused before the body is read, as always.
+        datasets::authorize_configure(ctx.view(), &d)?;
+        let body: BucketRequest = parse(&headers, &bytes)?;
+        let bucket = body.name.0;
+        let id = datasets::add_bucket(&state, ctx.view(), &d, &bucket).await?;
         return Ok(created(json!({"id": id, "name": bucket})));
     }
-    let out: Vec<Value> = state
-        .store
-        .buckets_of_dataset(d.id)
+    let out: Vec<Value> = datasets::buckets(&state, ctx.view(), &d)
         .await?
         .into_iter()
         .map(|(id, name)| json!({"id": id, "name": name}))

@@ -9,7 +9,7 @@
 //! document, so a read-only or dataset-limited token can never manage more
 //! than it can see.
 
-pub(crate) mod access;
+mod access;
 mod audit;
 mod bodies;
 mod datasets;
@@ -17,7 +17,7 @@ mod grants;
 mod requests;
 mod service_accounts;
 mod tokens;
-pub(crate) mod tos;
+mod tos;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -73,7 +73,6 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         service_accounts::remove,
         tos::services,
         tos::create_tos,
-        tos::invite_page,
         tos::get_tos,
         tos::retire,
         tos::accept,

@@ -1,4 +1,5 @@
-//! Access requests and invitations.
+//! Access requests (the rules and writes are
+//! [`crate::service::access_requests`]'s) and invitations.
 //!
 //! * `POST /api/v1/datasets/{name}/access-requests {"permission","version"?,"message"?}`
 //!   — any user asks; `GET` there lists the dataset's requests (dataset admins;
@@ -26,6 +27,9 @@ use serde_json::{Value, json};
 
 use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
 use crate::error::ApiError;
+use crate::http::body::{Instant, non_empty, parse};
+use crate::service::access_requests::{self, Decision, NewRequest};
+use crate::service::datasets;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -64,9 +68,21 @@ async fn dataset_row(
         .ok_or_else(|| ApiError::not_found("Dataset not found"))
 }
 
+/// The body of `POST /api/v1/datasets/{name}/access-requests` (optional).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct AccessRequestRequest {
+    /// The level asked for: `view` (default), `edit`, `manage` or `admin`.
+    pub permission: Option<String>,
+    /// A version of the dataset; none for the whole dataset.
+    pub version: Option<String>,
+    /// Why, for the dataset's administrators (at most 2000 characters).
+    pub message: Option<String>,
+}
+
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/access-requests", tag = "native",
-    params(("name" = String, Path, description = "Dataset name"), ("status" = Option<String>, Query, description = "Only requests with this status")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Dataset name"), ("status" = Option<String>, Query, description = "Only requests with this status")),
+    request_body(content = Option<AccessRequestRequest>, description = "Optional", content_type = "application/json"),
     responses((status = 200, description = "GET: the dataset's requests", body = Vec<Object>),
         (status = 201, description = "POST: filed", body = Object))
 )]
@@ -78,45 +94,21 @@ async fn dataset_requests(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let user_id = ctx.human()?;
+    ctx.human()?;
     ctx.allow(&[Method::GET, Method::POST])?;
-    let d = dataset_row(&state, &name).await?;
+    let d = datasets::find(&state, &name).await?;
     if ctx.method == Method::GET {
-        require(ctx.view().is_dataset_admin(&d.name))?;
         let status = query.ok().and_then(|Query(q)| q.status);
-        let list = state
-            .store
-            .access_requests(Some(d.id), None, status.as_deref())
-            .await?;
+        let list = access_requests::of_dataset(&state, ctx.view(), &d, status.as_deref()).await?;
         return Ok(Json(list.iter().map(request_json).collect::<Vec<_>>()).into_response());
     }
-    let body = object(&headers, &bytes)?;
-    let permission = opt_str(&body, "permission")?.unwrap_or("view");
-    if dsg_core::Level::parse(permission).is_none() {
-        return Err(ApiError::bad_request(
-            "permission must be view, edit, manage or admin",
-        ));
-    }
-    let message = opt_str(&body, "message")?.unwrap_or("");
-    if message.len() > 2000 {
-        return Err(ApiError::bad_request(
-            "message is longer than 2000 characters",
-        ));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let version_id = match opt_str(&body, "version")?.filter(|s| !s.is_empty()) {
-        Some(v) => Some(tx.version_id(d.id, v).await?),
-        None => None,
+    let body: AccessRequestRequest = parse(&headers, &bytes)?;
+    let input = NewRequest {
+        permission: body.permission,
+        version: non_empty(body.version),
+        message: body.message.unwrap_or_default(),
     };
-    let id = tx
-        .create_access_request(user_id, d.id, version_id, permission, message)
-        .await?;
-    commit(&state, tx).await?;
-    let r = state
-        .store
-        .access_request(id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("request vanished".into()))?;
+    let r = access_requests::file(&state, ctx.view(), &d, input).await?;
     Ok(created(request_json(&r)))
 }
 
@@ -125,18 +117,32 @@ async fn dataset_requests(
     responses((status = 200, description = "The caller's own requests", body = Vec<Object>))
 )]
 async fn own_requests(State(state): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
-    let user_id = ctx.human()?;
+    ctx.human()?;
     ctx.allow(&[Method::GET])?;
-    let list = state
-        .store
-        .access_requests(None, Some(user_id), None)
-        .await?;
+    let list = access_requests::mine(&state, ctx.view()).await?;
     Ok(Json(list.iter().map(request_json).collect::<Vec<_>>()).into_response())
+}
+
+/// The body of `POST /api/v1/access-requests/{id}/{action}` (optional).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct DecisionRequest {
+    /// The decider's note (ignored when withdrawing).
+    pub note: Option<String>,
+    /// `approve`: when the grant ends (in the future); none for no end.
+    pub expires_at: Option<Instant>,
+}
+
+/// What `withdraw` reads of the body: only the note's type is checked.
+#[derive(Debug, serde::Deserialize)]
+struct WithdrawBody {
+    #[allow(dead_code)]
+    note: Option<String>,
 }
 
 #[utoipa::path(
     post, path = "/api/v1/access-requests/{id}/{action}", tag = "native",
-    params(("id" = String, Path, description = "Request id"), ("action" = String, Path, description = "`approve` or `deny`")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    params(("id" = String, Path, description = "Request id"), ("action" = String, Path, description = "`approve`, `deny` or `withdraw`")),
+    request_body(content = Option<DecisionRequest>, description = "Optional", content_type = "application/json"),
     responses((status = 200, description = "Decided", body = Object))
 )]
 async fn decide(
@@ -146,53 +152,30 @@ async fn decide(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    let user_id = ctx.human()?;
+    ctx.human()?;
     ctx.allow(&[Method::POST])?;
-    let not_found = || ApiError::not_found("Access request not found");
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let r = state
-        .store
-        .access_request(id)
-        .await?
-        .ok_or_else(not_found)?;
-    let body = object(&headers, &bytes)?;
-    let note = opt_str(&body, "note")?.unwrap_or("");
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    match action.as_str() {
-        "withdraw" => {
-            if r.user_id != user_id {
-                return Err(not_found());
-            }
-            tx.withdraw_access_request(id, user_id).await?;
-        }
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("Access request not found"))?;
+    let r = access_requests::find(&state, id).await?;
+    let r = match action.as_str() {
         "approve" | "deny" => {
-            let view = ctx.view();
-            if !view.is_dataset_admin(&r.dataset) {
-                return Err(if r.user_id == user_id {
-                    ApiError::forbidden()
-                } else {
-                    not_found()
-                });
-            }
-            let approve = action == "approve";
-            if approve && !view.may_handle_level(&state.config.access, &r.dataset, &r.permission) {
-                return Err(ApiError::forbidden());
-            }
-            let expires_at = instant(&body, "expires_at")?;
-            if expires_at.is_some_and(|e| e <= state.clock.now()) {
-                return Err(ApiError::bad_request("expires_at must be in the future"));
-            }
-            tx.decide_access_request(&r, approve, note, expires_at)
-                .await?;
+            let body: DecisionRequest = parse(&headers, &bytes)?;
+            let decision = Decision {
+                approve: action == "approve",
+                note: body.note.unwrap_or_default(),
+                expires_at: body.expires_at.map(|i| i.0),
+            };
+            access_requests::decide(&state, ctx.view(), &r, decision).await?
         }
-        _ => return Err(ApiError::not_found("Not found.")),
-    }
-    commit(&state, tx).await?;
-    let r = state
-        .store
-        .access_request(id)
-        .await?
-        .ok_or_else(not_found)?;
+        other => {
+            let _: WithdrawBody = parse(&headers, &bytes)?;
+            if other != "withdraw" {
+                return Err(ApiError::not_found("Not found."));
+            }
+            access_requests::withdraw(&state, ctx.view(), &r).await?
+        }
+    };
     Ok(Json(request_json(&r)).into_response())
 }
 

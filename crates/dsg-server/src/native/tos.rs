@@ -1,5 +1,6 @@
-//! Terms of service: documents scoped to a dataset, a version or a service,
-//! with effective and retired dates; acceptance.
+//! Terms of service, the JSON side (the rules and writes are
+//! [`crate::service::tos`]'s; the HTML pages of these paths are the web
+//! front-end's, `web::tos_page`).
 //!
 //! * `POST /api/v1/services {"name","display_name"?,"base_url"?}` — global admins.
 //! * `POST /api/v1/tos {"name","text","dataset"?,"version"?,"service"?,
@@ -7,67 +8,64 @@
 //!   service-wide documents). A dataset document without version or service
 //!   becomes the dataset's gate.
 //! * `GET /api/v1/tos/{id}` — the document as JSON; `POST /api/v1/tos/{id}/retire`.
-//! * `GET|POST /api/v1/tos/{id}/accept` — the page middle_auth_client sends
-//!   users to: GET renders the text and an "I Accept" form (HTML), POST
-//!   records the acceptance. Browser posts authenticated by the login cookie
-//!   must pass a double-submit CSRF token and, when an `Origin` is sent, a
-//!   same-origin check; `next` only leads back to this server or a configured
-//!   host. Bearer clients may POST without a form.
-//! * `GET /api/v1/tos/invite/{token}` — the same page, reached by the
-//!   document's invitation token (landing links sent to people).
+//! * `POST /api/v1/tos/{id}/accept` — records the acceptance (its `GET` is
+//!   the HTML page middle_auth_client sends users to). Browser posts
+//!   authenticated by the login cookie must pass a double-submit CSRF token
+//!   and, when an `Origin` is sent, a same-origin check; a form post is
+//!   answered with a redirect to `next`, which only leads back to this
+//!   server or a configured host. Bearer clients may POST without a form.
 
-use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use bytes::Bytes;
-use dsg_store::datasets::NewTos;
-use dsg_store::grants::NewGrant;
 use dsg_store::tokens::PrincipalRef;
 use dsg_store::tos::TosRow;
-use dsg_store::write::Actor;
 use serde_json::{Value, json};
 
-use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
-use crate::cache::Authenticated;
+use super::{Ctx, created, rfc};
 use crate::error::ApiError;
+use crate::http::body::{Instant, Required, non_empty, parse};
 use crate::http::csrf;
 use crate::http::forwarded::ClientIp;
 use crate::service::authority::Caller;
+use crate::service::tos::{self, NewDocument, NewService, Recorded};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/api/v1/services", any(services))
         .route("/api/v1/tos", any(create_tos))
-        .route("/api/v1/tos/invite/{token}", any(invite_page))
         .route("/api/v1/tos/{id}", any(get_tos))
         .route("/api/v1/tos/{id}/retire", any(retire))
-        .route("/api/v1/tos/{id}/accept", any(accept))
+        // `GET` (and `HEAD`) is the web front-end's page, merged onto this
+        // path; every other method is refused here, in the API's words.
+        .route(
+            "/api/v1/tos/{id}/accept",
+            any(method_not_allowed).post(accept),
+        )
 }
 
-#[derive(Template)]
-#[template(path = "tos_accept.html")]
-struct TosPage<'a> {
-    name: &'a str,
-    dataset: Option<&'a str>,
-    public: bool,
-    version: Option<&'a str>,
-    service: Option<&'a str>,
-    text: &'a str,
-    in_force: bool,
-    accepted: bool,
-    email: Option<&'a str>,
-    action: String,
-    csrf: String,
-    next: String,
-    login: String,
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::method_not_allowed(&method)
+}
+
+/// The body of `POST /api/v1/services`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct ServiceRequest {
+    /// 1–100 letters, digits, `-` or `_`; unique.
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,100}$")]
+    pub name: Required,
+    /// Name shown to people.
+    pub display_name: Option<String>,
+    /// Where the service runs.
+    pub base_url: Option<String>,
 }
 
 #[utoipa::path(
     post, path = "/api/v1/services", tag = "native",
-    request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    request_body(content = ServiceRequest, content_type = "application/json"),
     responses((status = 201, description = "Created", body = Object))
 )]
 async fn services(
@@ -77,29 +75,21 @@ async fn services(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::POST])?;
-    require(ctx.view().is_admin())?;
-    let body = object(&headers, &bytes)?;
-    let name = req_str(&body, "name")?;
-    dsg_store::service_accounts::validate_slug("service name", name)
-        .map_err(dsg_store::StoreError::from)?;
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let id = tx
-        .create_service(
-            name,
-            opt_str(&body, "display_name")?.unwrap_or(""),
-            opt_str(&body, "base_url")?.unwrap_or(""),
-        )
-        .await?;
-    commit(&state, tx).await?;
+    // Refused before the body is read, as always.
+    tos::authorize_create_service(ctx.view())?;
+    let body: ServiceRequest = parse(&headers, &bytes)?;
+    let name = body.name.0;
+    let id = tos::create_service(
+        &state,
+        ctx.view(),
+        NewService {
+            name: name.clone(),
+            display_name: body.display_name.unwrap_or_default(),
+            base_url: body.base_url.unwrap_or_default(),
+        },
+    )
+    .await?;
     Ok(created(json!({"id": id, "name": name})))
-}
-
-/// Who may create or retire a document with this scope.
-fn may_edit(view: &Caller, dataset: Option<&str>) -> bool {
-    match dataset {
-        Some(d) => view.is_dataset_admin(d),
-        None => view.is_admin(),
-    }
 }
 
 fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {
@@ -115,9 +105,30 @@ fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {
     v
 }
 
+/// The body of `POST /api/v1/tos`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct TosRequest {
+    /// Title shown to users.
+    #[schema(value_type = String, min_length = 1)]
+    pub name: Required,
+    /// Markdown text.
+    #[schema(value_type = String, min_length = 1)]
+    pub text: Required,
+    /// The dataset whose terms these are.
+    pub dataset: Option<String>,
+    /// A version of that dataset.
+    pub version: Option<String>,
+    /// The service whose terms these are.
+    pub service: Option<String>,
+    /// In force from (default: now).
+    pub effective_at: Option<Instant>,
+    /// Retired from (after `effective_at`).
+    pub retired_at: Option<Instant>,
+}
+
 #[utoipa::path(
     post, path = "/api/v1/tos", tag = "native",
-    request_body(content = super::bodies::NewTos, content_type = "application/json"),
+    request_body(content = TosRequest, content_type = "application/json"),
     responses((status = 201, description = "Created", body = Object))
 )]
 async fn create_tos(
@@ -127,65 +138,22 @@ async fn create_tos(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::POST])?;
-    let body = object(&headers, &bytes)?;
-    let dataset = opt_str(&body, "dataset")?.filter(|s| !s.is_empty());
-    require(may_edit(&ctx.view(), dataset))?;
-    let version = opt_str(&body, "version")?.filter(|s| !s.is_empty());
-    let service = opt_str(&body, "service")?.filter(|s| !s.is_empty());
-    let now = state.clock.now();
-    let effective_at = instant(&body, "effective_at")?.unwrap_or(now);
-    let retired_at = instant(&body, "retired_at")?;
-    if retired_at.is_some_and(|r| r <= effective_at) {
-        return Err(ApiError::bad_request(
-            "retired_at must be after effective_at",
-        ));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let dataset_id = match dataset {
-        Some(d) => Some(tx.dataset_id(d).await?),
-        None => None,
-    };
-    let version_id = match (version, dataset_id) {
-        (Some(v), Some(d)) => Some(tx.version_id(d, v).await?),
-        (Some(_), None) => return Err(ApiError::bad_request("a version needs a dataset")),
-        (None, _) => None,
-    };
-    let service_id = match service {
-        Some(s) => Some(tx.service_id(s).await?),
-        None => None,
-    };
-    let (id, _) = tx
-        .create_tos(&NewTos {
-            name: req_str(&body, "name")?.to_owned(),
-            text: req_str(&body, "text")?.to_owned(),
-            dataset_id,
-            version_id,
-            service_id,
-            effective_at,
-            retired_at,
-        })
-        .await?;
-    if let (Some(d), None, None) = (dataset_id, version_id, service_id) {
-        tx.set_dataset_tos(d, Some(id)).await?;
-    }
-    commit(&state, tx).await?;
-    let t = state
-        .store
-        .tos_document(id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("TOS vanished".into()))?;
-    Ok(created(tos_json(&t, now, true)))
-}
-
-async fn tos(state: &AppState, id: &str) -> Result<TosRow, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::not_found("TOS not found"))?;
-    state
-        .store
-        .tos_document(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("TOS not found"))
+    let body: TosRequest = parse(&headers, &bytes)?;
+    let t = tos::create(
+        &state,
+        ctx.view(),
+        NewDocument {
+            name: body.name.0,
+            text: body.text.0,
+            dataset: non_empty(body.dataset),
+            version: non_empty(body.version),
+            service: non_empty(body.service),
+            effective_at: body.effective_at.map(|i| i.0),
+            retired_at: body.retired_at.map(|i| i.0),
+        },
+    )
+    .await?;
+    Ok(created(tos_json(&t, state.clock.now(), true)))
 }
 
 #[utoipa::path(
@@ -199,22 +167,25 @@ async fn get_tos(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET])?;
-    let t = tos(&state, &id).await?;
-    let view = ctx.view();
-    let show_invite = t
-        .dataset
-        .as_deref()
-        .map_or(view.is_admin(), |d| view.can_manage(d));
-    let mut v = tos_json(&t, state.clock.now(), show_invite);
-    if let PrincipalRef::User(uid) = ctx.auth().token.principal {
-        v["accepted"] = json!(state.store.has_accepted(uid, t.id).await?);
+    let shown = tos::show(&state, ctx.view(), &id).await?;
+    let mut v = tos_json(&shown.doc, state.clock.now(), shown.shows_invite);
+    if let Some(accepted) = shown.accepted {
+        v["accepted"] = json!(accepted);
     }
     Ok(Json(v).into_response())
 }
 
+/// The body of `POST /api/v1/tos/{id}/retire` (optional).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct RetireRequest {
+    /// Retired from (default: now; after the document took effect).
+    pub retired_at: Option<Instant>,
+}
+
 #[utoipa::path(
     post, path = "/api/v1/tos/{id}/retire", tag = "native",
-    params(("id" = String, Path, description = "TOS id")), request_body(content = Option<Object>, description = "Optional JSON object", content_type = "application/json"),
+    params(("id" = String, Path, description = "TOS id")),
+    request_body(content = Option<RetireRequest>, description = "Optional", content_type = "application/json"),
     responses((status = 200, description = "Retired", body = Object))
 )]
 async fn retire(
@@ -225,179 +196,46 @@ async fn retire(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::POST])?;
-    let t = tos(&state, &id).await?;
-    require(may_edit(&ctx.view(), t.dataset.as_deref()))?;
-    let body = object(&headers, &bytes)?;
-    let at = instant(&body, "retired_at")?.unwrap_or_else(|| state.clock.now());
-    if at <= t.effective_at {
-        return Err(ApiError::bad_request(
-            "retired_at must be after effective_at",
-        ));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    tx.retire_tos(t.id, Some(at)).await?;
-    commit(&state, tx).await?;
+    let t = tos::document(&state, &id).await?;
+    // Refused before the body is read, as always.
+    tos::authorize_retire(ctx.view(), &t)?;
+    let body: RetireRequest = parse(&headers, &bytes)?;
+    let at = tos::retire(&state, ctx.view(), &t, body.retired_at.map(|i| i.0)).await?;
     Ok(Json(json!({"id": t.id, "retired_at": at.to_rfc3339()})).into_response())
 }
 
-/// `next` when it leads back to this server or an allowed host, else `None`.
-pub(crate) fn safe_next(state: &AppState, next: &str) -> Option<String> {
-    if next.is_empty() {
-        return None;
-    }
-    crate::http::redirect::validate(
-        next,
-        &state.config.server.origin,
-        &state.config.redirect_hosts(),
-    )
+/// The JSON body of `POST /api/v1/tos/{id}/accept` (optional; the HTML
+/// form posts `csrf` and `next` form-encoded instead).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct AcceptRequest {
+    /// Where a form post is sent afterwards (this server or a configured host).
+    pub next: Option<String>,
 }
 
-/// The human user behind the request, if any (stale credentials count as anonymous here).
-async fn browser_user(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    client: Option<ClientIp>,
-) -> Option<Authenticated> {
-    match state.authenticate(headers, uri.query(), None, client).await {
-        Ok(Some(a)) if matches!(a.token.principal, PrincipalRef::User(_)) => Some(a),
-        _ => None,
-    }
-}
-
-async fn render(
-    state: &AppState,
-    t: &TosRow,
-    who: Option<&Authenticated>,
-    headers: &HeaderMap,
-    page_path: &str,
-    next: &str,
-) -> Result<Response, ApiError> {
-    let accepted = match who.map(|a| a.token.principal) {
-        Some(PrincipalRef::User(uid)) => state.store.has_accepted(uid, t.id).await?,
-        _ => false,
-    };
-    let csrf = csrf::token(headers);
-    let login = format!(
-        "/auth/login?next={}",
-        url::form_urlencoded::byte_serialize(page_path.as_bytes()).collect::<String>()
-    );
-    let html = TosPage {
-        name: &t.name,
-        dataset: t.dataset.as_deref(),
-        public: t.access_mode.as_deref() == Some("public"),
-        version: t.version.as_deref(),
-        service: t.service.as_deref(),
-        text: &t.text,
-        in_force: t.in_force(state.clock.now()),
-        accepted,
-        email: who.map(|a| a.document.info.email.as_str()),
-        action: format!("/api/v1/tos/{}/accept", t.id),
-        csrf: csrf.value.clone(),
-        next: safe_next(state, next).unwrap_or_default(),
-        login,
-    }
-    .render()
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut r = Html(html).into_response();
-    if csrf.fresh
-        && let Some(c) = csrf::set_cookie(state, &csrf.value)
-    {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
-}
-
-fn query_next(uri: &Uri) -> String {
-    uri.query()
-        .and_then(|q| crate::http::credentials::query_param(q, "next"))
-        .unwrap_or_default()
-}
-
+/// Records the caller's acceptance of the document.
 #[utoipa::path(
-    get, path = "/api/v1/tos/invite/{token}", tag = "native",
-    params(("token" = String, Path, description = "Invitation token")),
-    security((), ("cookie" = [])),
-    responses((status = 200, description = "HTML page showing the document", content_type = "text/html"))
-)]
-async fn invite_page(
-    State(state): State<AppState>,
-    method: Method,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    client: Option<ClientIp>,
-) -> Result<Response, ApiError> {
-    if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed(&method));
-    }
-    let Some(t) = state.store.tos_by_invite(&token).await? else {
-        return Ok((
-            StatusCode::NOT_FOUND,
-            Html(
-                crate::pages::MessagePage {
-                    title: "Not found",
-                    message: "This terms-of-service link is not valid.",
-                }
-                .render()
-                .unwrap_or_default(),
-            ),
-        )
-            .into_response());
-    };
-    let who = browser_user(&state, &headers, &uri, client).await;
-    render(
-        &state,
-        &t,
-        who.as_ref(),
-        &headers,
-        uri.path(),
-        &query_next(&uri),
-    )
-    .await
-}
-
-/// Does this request carry a login cookie (an ambient, CSRF-able credential)?
-#[utoipa::path(
-    method(get, post), path = "/api/v1/tos/{id}/accept", tag = "native",
+    post, path = "/api/v1/tos/{id}/accept", tag = "native",
     params(("id" = String, Path, description = "TOS id")),
-    responses((status = 200, description = "GET: HTML acceptance page; POST: accepted", body = Object),
-        (status = 303, description = "POST from the HTML form: back to `next`"))
+    request_body(content = Option<AcceptRequest>, description = "Optional", content_type = "application/json"),
+    responses((status = 200, description = "Accepted", body = Object),
+        (status = 303, description = "From the HTML form: back to `next`"))
 )]
 async fn accept(
     State(state): State<AppState>,
-    method: Method,
     Path(id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
     client: Option<ClientIp>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    if ![Method::GET, Method::HEAD, Method::POST].contains(&method) {
-        return Err(ApiError::method_not_allowed(&method));
-    }
-    let t = tos(&state, &id).await?;
-    if method == Method::GET || method == Method::HEAD {
-        let who = browser_user(&state, &headers, &uri, client).await;
-        return render(
-            &state,
-            &t,
-            who.as_ref(),
-            &headers,
-            uri.path(),
-            &query_next(&uri),
-        )
-        .await;
-    }
+    let t = tos::document(&state, &id).await?;
     let auth = state
         .authenticate(&headers, uri.query(), None, client)
         .await?
         .ok_or_else(ApiError::not_provided)?;
-    let PrincipalRef::User(user_id) = auth.token.principal else {
+    if !matches!(auth.token.principal, PrincipalRef::User(_)) {
         return Err(ApiError::forbidden());
-    };
+    }
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -414,11 +252,8 @@ async fn accept(
         }
         (csrf, next)
     } else {
-        let body = object(&headers, &bytes)?;
-        (
-            String::new(),
-            opt_str(&body, "next")?.unwrap_or("").to_owned(),
-        )
+        let body: AcceptRequest = parse(&headers, &bytes)?;
+        (String::new(), body.next.unwrap_or_default())
     };
     if crate::http::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
         && !csrf::verify(&state, &headers, &csrf)
@@ -428,9 +263,9 @@ async fn accept(
             "CSRF verification failed. Reload the page and try again.".into(),
         ));
     }
-    let view = Caller::new(auth.clone(), super::request_id_of(&headers));
-    let actor = view.actor();
-    let already = match record_acceptance(&state, actor, user_id, &view, &t, None).await? {
+    let caller = Caller::new(auth, super::request_id_of(&headers));
+    let ip = client.map(|c| c.0.to_string());
+    let already = match tos::accept(&state, &caller, &t, ip.as_deref()).await? {
         Recorded::NotInForce => {
             return Err(ApiError::bad_request("These terms are not in force."));
         }
@@ -444,7 +279,8 @@ async fn accept(
         Recorded::Already => true,
     };
     if form {
-        let target = safe_next(&state, &next).unwrap_or_else(|| uri.path().to_owned());
+        let target = crate::http::redirect::safe_next(&state, &next)
+            .unwrap_or_else(|| uri.path().to_owned());
         let mut r = StatusCode::SEE_OTHER.into_response();
         if let Ok(v) = HeaderValue::from_str(&target) {
             r.headers_mut().insert(header::LOCATION, v);
@@ -455,69 +291,4 @@ async fn accept(
         Json(json!({"status": "accepted", "tos_id": t.id, "already_accepted": already}))
             .into_response(),
     )
-}
-
-/// What [`record_acceptance`] did.
-pub(crate) enum Recorded {
-    /// Newly accepted.
-    Accepted,
-    /// Accepted before.
-    Already,
-    /// The document is not in force now.
-    NotInForce,
-    /// The dataset is invite-only and the user has no access to it.
-    Restricted(String),
-}
-
-/// Records that a user accepts a document (one rule for the API page and
-/// the web pages): documents of invite-only datasets only for people with
-/// access to them (a grant or a group permission); accepting a public
-/// dataset's own terms grants `view` (self-service). Audited, cache events
-/// committed.
-pub(crate) async fn record_acceptance(
-    state: &AppState,
-    actor: Actor,
-    user_id: i64,
-    view: &Caller,
-    t: &TosRow,
-    ip: Option<&str>,
-) -> Result<Recorded, ApiError> {
-    if !t.in_force(state.clock.now()) {
-        return Ok(Recorded::NotInForce);
-    }
-    let public = t.access_mode.as_deref() == Some("public");
-    if let (Some(d), Some(dataset_id)) = (t.dataset.as_deref(), t.dataset_id)
-        && !public
-        && !view.sees(d)
-        && !state.store.has_grant_on(user_id, dataset_id).await?
-    {
-        return Ok(Recorded::Restricted(d.to_owned()));
-    }
-    let already = state.store.has_accepted(user_id, t.id).await?;
-    let mut tx = state.store.begin(actor).await?;
-    // Public datasets are self-service: accepting their gate grants `view`.
-    if let (true, Some(dataset_id), None, None) = (public, t.dataset_id, &t.version, &t.service)
-        && !state.store.has_grant_on(user_id, dataset_id).await?
-    {
-        tx.create_grant(&NewGrant {
-            user_id,
-            dataset_id,
-            version_id: None,
-            permission: "view",
-            group_id: None,
-            granted_by: None,
-            source: "self_service",
-            expires_at: None,
-        })
-        .await?;
-    }
-    if !already {
-        tx.accept_tos(user_id, t.id, ip).await?;
-    }
-    commit(state, tx).await?;
-    Ok(if already {
-        Recorded::Already
-    } else {
-        Recorded::Accepted
-    })
 }

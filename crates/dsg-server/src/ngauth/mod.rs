@@ -200,6 +200,8 @@ pub struct CookieLogin {
     pub key_id: i64,
     /// Login key expiry.
     pub key_expires: Option<dsg_core::Timestamp>,
+    /// The authentication itself (the login key's permission document).
+    pub auth: crate::cache::Authenticated,
 }
 
 /// Resolves the login cookie; `Ok(None)` when absent or not valid (a refused
@@ -237,6 +239,7 @@ pub async fn cookie_login(
         email: auth.document.info.email.clone(),
         key_id: auth.token.token_id,
         key_expires: auth.token.expires_at,
+        auth,
     }))
 }
 

@@ -21,7 +21,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
-use dsg_store::write::Actor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
@@ -30,6 +29,9 @@ use crate::error::ApiError;
 use crate::http::credentials::query_param;
 use crate::http::forwarded::ClientIp;
 use crate::pages::MessagePage;
+use crate::service::ServiceError;
+use crate::service::authority::Caller;
+use crate::service::tos::Recorded;
 use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
@@ -330,29 +332,36 @@ async fn activate_inner(
     }
     let db = |e: dsg_store::StoreError| ApiError::from(e).into_response();
     if let Some(tos_id) = tos_id {
-        if state
-            .store
-            .tos_invite_token(tos_id)
-            .await
-            .map_err(db)?
-            .is_none()
-        {
-            return Err(err(StatusCode::NOT_FOUND, "TOS document not found"));
-        }
-        let mut tx = state
-            .store
-            .begin(Actor::user(login.user_id, &login.email, None))
-            .await
-            .map_err(db)?;
-        let ip = client.map(|c| c.0.to_string());
-        match tx.accept_tos(login.user_id, tos_id, ip.as_deref()).await {
-            Ok(_) => {
-                let events = tx.commit().await.map_err(db)?;
-                state.committed(&events);
+        let doc = match crate::service::tos::document_by_id(state, tos_id).await {
+            Ok(d) => d,
+            Err(ServiceError::NotFound(_)) => {
+                return Err(err(StatusCode::NOT_FOUND, "TOS document not found"));
             }
-            // Already accepted: idempotent.
-            Err(dsg_store::StoreError::Domain(dsg_core::DomainError::Conflict(_))) => {}
-            Err(e) => return Err(db(e)),
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        };
+        let caller = Caller::new(
+            login.auth.clone(),
+            crate::http::request_log::request_id_of(headers),
+        );
+        let ip = client.map(|c| c.0.to_string());
+        // The one acceptance rule (already accepted: idempotent).
+        match crate::service::tos::accept(state, &caller, &doc, ip.as_deref())
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+        {
+            Recorded::Accepted | Recorded::Already => {}
+            Recorded::NotInForce => {
+                return Err(err(
+                    StatusCode::BAD_REQUEST,
+                    "These terms are not in force.",
+                ));
+            }
+            Recorded::Restricted(d) => {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    &format!("{d} is invite-only: ask its administrator for access."),
+                ));
+            }
         }
     }
     if let Some(bucket) = bucket {

@@ -66,6 +66,7 @@ pub fn document(config: &crate::Config, oauth: Option<&OauthFlow>) -> Value {
     for part in [
         crate::api::openapi(),
         crate::native::openapi(),
+        crate::web::openapi(),
         crate::login::openapi(),
         crate::ngauth::openapi(),
         crate::health::openapi(),

@@ -146,3 +146,37 @@ impl Caller {
             && (self.user_id() != Some(user_id) || self.is_admin())
     }
 }
+
+/// Terms of service, access requests, datasets and their tables.
+impl Caller {
+    /// May the caller create or retire a terms-of-service document scoped
+    /// to `dataset` (its administrators), or one with no dataset (global
+    /// admins)?
+    pub fn may_edit_tos(&self, dataset: Option<&str>) -> bool {
+        dataset.map_or(self.is_admin(), |d| self.is_dataset_admin(d))
+    }
+
+    /// May the caller see a document's invitation link: managers of its
+    /// dataset (global admins for documents without one)?
+    pub fn may_share_tos(&self, dataset: Option<&str>) -> bool {
+        dataset.map_or(self.is_admin(), |d| self.can_manage(d))
+    }
+
+    /// May the caller see and decide the access requests of `dataset`?
+    /// Its administrators (managers are not enough).
+    pub fn may_decide_requests(&self, dataset: &str) -> bool {
+        self.is_dataset_admin(dataset)
+    }
+
+    /// May the caller change what a dataset is made of (versions, buckets,
+    /// service tables)? Its administrators.
+    pub fn may_configure_dataset(&self, dataset: &str) -> bool {
+        self.is_dataset_admin(dataset)
+    }
+
+    /// May the caller see a dataset's versions (and bucket names)? Anyone
+    /// with access to it, or anyone when it is public.
+    pub fn may_see_versions(&self, dataset: &str, public: bool) -> bool {
+        public || self.sees(dataset)
+    }
+}

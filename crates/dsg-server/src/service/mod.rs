@@ -7,12 +7,17 @@
 //! arguments into these calls and their results back; none of them holds an
 //! authority rule or a write sequence.
 
+pub mod access;
+pub mod access_requests;
 pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
+pub mod datasets;
 mod error;
 pub mod input;
 pub mod sessions;
+pub mod tables;
+pub mod tos;
 
 pub use error::{Invalid, ServiceError};
 
@@ -27,4 +32,12 @@ pub(crate) async fn commit(state: &AppState, tx: dsg_store::WriteTx) -> Result<(
     let events = tx.commit().await?;
     state.committed(&events);
     Ok(())
+}
+
+/// A row this use case has just written could not be read back (a server
+/// error: the cause is logged, never shown).
+pub(crate) fn vanished(what: &str) -> ServiceError {
+    ServiceError::Store(dsg_store::StoreError::Domain(
+        dsg_core::DomainError::Internal(format!("{what} vanished").into()),
+    ))
 }

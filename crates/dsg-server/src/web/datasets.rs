@@ -11,9 +11,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use dsg_store::grants::NewGrant;
 
-use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, commit, flash_error, render};
+use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, render, service_flash};
+use crate::service::ServiceError;
+use crate::service::access_requests::{self, NewRequest};
+use crate::service::datasets::{self, SelfServe};
 use crate::state::AppState;
 
 const PATH: &str = "/web/datasets";
@@ -179,43 +181,41 @@ async fn request_access(
     user: &WebUser,
     form: &super::Form,
 ) -> Result<Flash, PageError> {
-    let Some(d) = state.store.dataset_by_name(form.get("dataset")).await? else {
-        return Ok(Flash::error("Unknown dataset."));
+    let d = match datasets::find(state, form.get("dataset")).await {
+        Ok(d) => d,
+        Err(ServiceError::NotFound(_)) => return Ok(Flash::error("Unknown dataset.")),
+        Err(e) => return Err(e.into()),
     };
     let permission = match form.get("permission") {
         "" => "view",
-        p if dsg_core::Level::parse(p).is_some() => p,
-        _ => {
-            return Ok(Flash::field_error(
-                Some("permission"),
-                "Choose view, edit, manage or admin.",
-            ));
-        }
+        p => p,
     };
-    let message = form.get("message");
-    if message.len() > 2000 {
-        return Ok(Flash::field_error(
+    let input = NewRequest {
+        permission: Some(permission.to_owned()),
+        version: None,
+        message: form.get("message").to_owned(),
+    };
+    match access_requests::file(state, &user.view, &d, input).await {
+        Ok(_) => Ok(Flash::success(format!(
+            "Requested {permission} access to {}. Its administrators will decide.",
+            d.name
+        ))),
+        Err(ServiceError::Invalid(i)) if i.field() == Some("permission") => Ok(Flash::field_error(
+            Some("permission"),
+            "Choose view, edit, manage or admin.",
+        )),
+        Err(ServiceError::Invalid(i)) if i.field() == Some("message") => Ok(Flash::field_error(
             Some("message"),
-            "The message is longer than 2000 characters.",
-        ));
-    }
-    let mut tx = state.store.begin(user.actor()).await?;
-    match tx
-        .create_access_request(user.id, d.id, None, permission, message)
-        .await
-    {
-        Ok(_) => {
-            commit(state, tx).await?;
-            Ok(Flash::success(format!(
-                "Requested {permission} access to {}. Its administrators will decide.",
-                d.name
-            )))
-        }
-        Err(e) if super::conflict(&e) => Ok(Flash::info(format!(
+            format!(
+                "The message is longer than {} characters.",
+                access_requests::MAX_MESSAGE
+            ),
+        )),
+        Err(ServiceError::Store(e)) if super::conflict(&e) => Ok(Flash::info(format!(
             "You already asked for {permission} on {}.",
             d.name
         ))),
-        Err(e) => flash_error(e, None),
+        Err(e) => service_flash(e),
     }
 }
 
@@ -224,42 +224,20 @@ async fn self_serve(
     user: &WebUser,
     form: &super::Form,
 ) -> Result<Flash, PageError> {
-    let Some(d) = state.store.dataset_by_name(form.get("dataset")).await? else {
-        return Ok(Flash::error("Unknown dataset."));
+    let d = match datasets::find(state, form.get("dataset")).await {
+        Ok(d) => d,
+        Err(ServiceError::NotFound(_)) => return Ok(Flash::error("Unknown dataset.")),
+        Err(e) => return Err(e.into()),
     };
-    if d.access_mode != "public" {
-        return Ok(Flash::error(format!(
+    Ok(match datasets::self_serve(state, &user.view, &d).await? {
+        SelfServe::InviteOnly => Flash::error(format!(
             "{} is invite-only: ask for access instead.",
             d.name
-        )));
-    }
-    if d.has_tos {
-        return Ok(Flash::error(format!(
-            "Accept the terms of {} to get access.",
-            d.name
-        )));
-    }
-    if state.store.has_grant_on(user.id, d.id).await? {
-        return Ok(Flash::info(format!(
-            "You already have access to {}.",
-            d.name
-        )));
-    }
-    let mut tx = state.store.begin(user.actor()).await?;
-    tx.create_grant(&NewGrant {
-        user_id: user.id,
-        dataset_id: d.id,
-        version_id: None,
-        permission: "view",
-        group_id: None,
-        granted_by: None,
-        source: "self_service",
-        expires_at: None,
+        )),
+        SelfServe::TermsFirst => {
+            Flash::error(format!("Accept the terms of {} to get access.", d.name))
+        }
+        SelfServe::Already => Flash::info(format!("You already have access to {}.", d.name)),
+        SelfServe::Granted => Flash::success(format!("You now have view access to {}.", d.name)),
     })
-    .await?;
-    commit(state, tx).await?;
-    Ok(Flash::success(format!(
-        "You now have view access to {}.",
-        d.name
-    )))
 }

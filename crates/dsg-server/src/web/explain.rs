@@ -2,7 +2,8 @@
 //! decision of `explain-access` and every rule it considered, as a small
 //! table. About oneself: anyone; about another user (`user` = e-mail):
 //! managers of the dataset and global admins. The form updates the result
-//! in place with htmx (and works without script as a plain GET).
+//! in place with htmx (and works without script as a plain GET). The
+//! decision, and who may ask about whom, are [`crate::service::access`]'s.
 
 use askama::Template;
 use axum::Router;
@@ -10,12 +11,11 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
-use dsg_core::permissions::TokenScope;
 use dsg_core::permissions::explain::Effect;
-use dsg_store::tokens::PrincipalRef;
 
-use super::{Chrome, PageError, Web, render};
-use crate::native::access::{Asked, decide};
+use super::{Chrome, PageError, Web, WebUser, render};
+use crate::service::ServiceError;
+use crate::service::access::{self, Named};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -80,75 +80,24 @@ async fn show_explain(
     let mut error = None;
     let mut outcome = None;
     if !dataset.is_empty() {
-        let found = all.iter().find(|d| d.name == dataset);
-        let (principal, scope, subject) = if user.is_empty() || user == me.email {
-            (
-                PrincipalRef::User(me.id),
-                me.auth.token.scope.clone(),
-                me.email.clone(),
-            )
-        } else if !me.view.can_manage(&dataset) {
-            return Err(PageError::Denied);
-        } else {
-            match state.store.user_id_by_email(&user).await? {
-                Some(id) => (PrincipalRef::User(id), TokenScope::default(), user.clone()),
-                None => {
-                    error = Some(format!("User not found: {user}"));
-                    (
-                        PrincipalRef::User(me.id),
-                        TokenScope::default(),
-                        String::new(),
-                    )
-                }
+        outcome = match explain(
+            &state,
+            &me,
+            &dataset,
+            &version,
+            &permission,
+            &service,
+            &user,
+        )
+        .await
+        {
+            Ok(o) => Some(o),
+            Err(Refused::Page(e)) => return Err(e),
+            Err(Refused::Message(m)) => {
+                error = Some(m);
+                None
             }
         };
-        match found {
-            None => error = Some(format!("Dataset not found: {dataset}")),
-            Some(_) if dsg_core::Level::parse(&permission).is_none() => {
-                error = Some("Choose view, edit, manage or admin.".into());
-            }
-            Some(d) if error.is_none() => {
-                let asked = Asked {
-                    dataset_id: d.id,
-                    dataset: d.name.clone(),
-                    version: (!version.is_empty()).then(|| version.clone()),
-                    permission: permission.clone(),
-                    service: (!service.is_empty()).then(|| service.clone()),
-                };
-                let decision = decide(&state, principal, &scope, &asked).await?;
-                outcome = Some(Outcome {
-                    subject,
-                    allowed: decision.allowed,
-                    reason: decision.reason.to_owned(),
-                    rules: decision
-                        .rules
-                        .into_iter()
-                        .map(|r| {
-                            let mut detail = Vec::new();
-                            if let Some(n) = r.name {
-                                detail.push(n);
-                            }
-                            if let Some(v) = r.version {
-                                detail.push(format!("version {v}"));
-                            }
-                            if let Some(s) = r.service {
-                                detail.push(format!("service {s}"));
-                            }
-                            if let Some(e) = r.expires_at {
-                                detail.push(format!("expires {e}"));
-                            }
-                            RuleLine {
-                                rule: r.rule.replace('_', " "),
-                                effect: effect(r.effect),
-                                level: r.level.unwrap_or_default(),
-                                detail: detail.join(", "),
-                            }
-                        })
-                        .collect(),
-                });
-            }
-            Some(_) => {}
-        }
     }
     let page = ExplainPage {
         chrome,
@@ -162,4 +111,98 @@ async fn show_explain(
         outcome,
     };
     Ok(render(&state, &page.chrome, &page))
+}
+
+/// Why the view shows no decision.
+enum Refused {
+    /// An error page (403 for asking about others without managing the dataset).
+    Page(PageError),
+    /// A message above the form.
+    Message(String),
+}
+
+impl From<ServiceError> for Refused {
+    fn from(e: ServiceError) -> Self {
+        Self::Page(e.into())
+    }
+}
+
+async fn explain(
+    state: &AppState,
+    me: &WebUser,
+    dataset: &str,
+    version: &str,
+    permission: &str,
+    service: &str,
+    user: &str,
+) -> Result<Outcome, Refused> {
+    let given = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    let asked = match access::ask(
+        state,
+        dataset,
+        given(version),
+        Some(permission.to_owned()),
+        given(service),
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(ServiceError::NotFound(_)) => {
+            return Err(Refused::Message(format!("Dataset not found: {dataset}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let named = if user.is_empty() {
+        Named::Caller
+    } else {
+        Named::User(user)
+    };
+    let subject = match access::subject(state, &me.view, &asked, named).await {
+        Ok(s) => Some(s),
+        Err(ServiceError::NotFound(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if dsg_core::Level::parse(permission).is_none() {
+        return Err(Refused::Message(
+            "Choose view, edit, manage or admin.".into(),
+        ));
+    }
+    let Some(subject) = subject else {
+        return Err(Refused::Message(format!("User not found: {user}")));
+    };
+    let decision = access::decide(state, &subject, &asked).await?;
+    Ok(Outcome {
+        subject: if user.is_empty() {
+            me.email.clone()
+        } else {
+            user.to_owned()
+        },
+        allowed: decision.allowed,
+        reason: decision.reason.to_owned(),
+        rules: decision
+            .rules
+            .into_iter()
+            .map(|r| {
+                let mut detail = Vec::new();
+                if let Some(n) = r.name {
+                    detail.push(n);
+                }
+                if let Some(v) = r.version {
+                    detail.push(format!("version {v}"));
+                }
+                if let Some(s) = r.service {
+                    detail.push(format!("service {s}"));
+                }
+                if let Some(e) = r.expires_at {
+                    detail.push(format!("expires {e}"));
+                }
+                RuleLine {
+                    rule: r.rule.replace('_', " "),
+                    effect: effect(r.effect),
+                    level: r.level.unwrap_or_default(),
+                    detail: detail.join(", "),
+                }
+            })
+            .collect(),
+    })
 }

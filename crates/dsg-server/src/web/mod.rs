@@ -30,6 +30,7 @@ mod public_roots;
 mod requests;
 mod service_accounts;
 mod tos;
+mod tos_page;
 
 use crate::http::csrf;
 use askama::Template;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
     let r = Router::new();
     let r = datasets::routes(r);
     let r = tos::routes(r);
+    let r = tos_page::routes(r);
     let r = account::routes(r);
     let r = grants::routes(r);
     let r = dataset_admins::routes(r);
@@ -71,6 +73,12 @@ pub fn routes() -> Router<AppState> {
     let r = requests::routes(r);
     let r = explain::routes(r);
     assets::routes(r)
+}
+
+/// The OpenAPI description of the pages served under the API's paths (the
+/// terms-of-service page).
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    tos_page::openapi()
 }
 
 /// The signed-in person behind a page request.

@@ -1,7 +1,7 @@
 //! `/web/access-requests`: the inbox of pending access requests on datasets
 //! the user administers (approve, optionally time-limited, or deny, with a
 //! note), and the user's own requests (withdraw). Approval creates the grant
-//! in the same transaction, through the store's `decide_access_request`.
+//! in the same transaction ([`crate::service::access_requests`]).
 //! POST `action=approve|deny` (`request_id`, `expires_at`, `note`),
 //! `action=withdraw` (`request_id`).
 
@@ -14,9 +14,11 @@ use axum::routing::get;
 use dsg_store::access_requests::AccessRequest;
 
 use super::{
-    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, back, commit, flash_error, page_number,
-    paginate, render,
+    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, back, page_number, paginate, render,
+    service_flash,
 };
+use crate::service::access_requests::{self, Decision};
+use crate::service::{Invalid, ServiceError};
 use crate::state::AppState;
 
 const PATH: &str = "/web/access-requests";
@@ -66,18 +68,13 @@ async fn show_requests(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    let pending: Vec<Line> = state
-        .store
-        .access_requests(None, None, Some("pending"))
+    let pending: Vec<Line> = access_requests::inbox(&state, &user.view)
         .await?
         .into_iter()
-        .filter(|r| user.view.is_dataset_admin(&r.dataset))
         .map(line)
         .collect();
     let (inbox, pager) = paginate(pending, page_number(uri.query()), PATH);
-    let mine = state
-        .store
-        .access_requests(None, Some(user.id), None)
+    let mine = access_requests::mine(&state, &user.view)
         .await?
         .into_iter()
         .map(line)
@@ -98,60 +95,58 @@ async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, 
 
 async fn decide(state: &AppState, posted: &Posted) -> Result<Flash, PageError> {
     let form = &posted.form;
-    let user = &posted.user;
-    let request = match form.id("request_id") {
-        Some(id) => state.store.access_request(id).await?,
-        None => None,
-    };
-    let Some(r) = request else {
-        return Ok(Flash::error("Access request not found."));
+    let caller = &posted.user.view;
+    let not_found = || Ok(Flash::error("Access request not found."));
+    let r = match form.id("request_id") {
+        Some(id) => match access_requests::find(state, id).await {
+            Ok(r) => r,
+            Err(ServiceError::NotFound(_)) => return not_found(),
+            Err(e) => return Err(e.into()),
+        },
+        None => return not_found(),
     };
     let action = form.get("action");
-    let mut tx = state.store.begin(user.actor()).await?;
-    let message = match action {
-        "withdraw" if r.user_id == user.id => {
-            if let Err(e) = tx.withdraw_access_request(r.id, user.id).await {
-                return flash_error(e, None);
-            }
-            "Request withdrawn.".to_owned()
-        }
-        "approve" | "deny" if user.view.is_dataset_admin(&r.dataset) => {
-            let approve = action == "approve";
-            if approve
-                && !user
-                    .view
-                    .may_handle_level(&state.config.access, &r.dataset, &r.permission)
-            {
-                return Ok(Flash::error(format!(
-                    "You cannot grant {} on {}.",
-                    r.permission, r.dataset
-                )));
-            }
+    let done = match action {
+        "withdraw" => access_requests::withdraw(state, caller, &r).await,
+        "approve" | "deny" => {
             let expires_at = match form.instant("expires_at") {
-                Ok(Some(t)) if t <= state.clock.now() => {
-                    return Ok(Flash::error("The expiry date must be in the future."));
-                }
                 Ok(t) => t,
-                Err(m) => return Ok(Flash::error(m)),
+                // A malformed date matters only to those who may decide.
+                Err(m) if caller.may_decide_requests(&r.dataset) => return Ok(Flash::error(m)),
+                Err(_) => return not_found(),
             };
-            if let Err(e) = tx
-                .decide_access_request(&r, approve, form.get("note"), expires_at)
-                .await
-            {
-                return flash_error(e, None);
-            }
-            if approve {
-                format!(
-                    "Approved: {} gets {} on {}.",
-                    r.email, r.permission, r.dataset
-                )
-            } else {
-                format!("Denied {}'s request for {}.", r.email, r.dataset)
-            }
+            let decision = Decision {
+                approve: action == "approve",
+                note: form.get("note").to_owned(),
+                expires_at,
+            };
+            access_requests::decide(state, caller, &r, decision).await
         }
-        "approve" | "deny" | "withdraw" => return Ok(Flash::error("Access request not found.")),
         _ => return Ok(Flash::error("Unknown action.")),
     };
-    commit(state, tx).await?;
-    Ok(Flash::success(message))
+    Ok(match done {
+        Ok(_) if action == "withdraw" => Flash::success("Request withdrawn."),
+        Ok(_) if action == "approve" => Flash::success(format!(
+            "Approved: {} gets {} on {}.",
+            r.email, r.permission, r.dataset
+        )),
+        Ok(_) => Flash::success(format!("Denied {}'s request for {}.", r.email, r.dataset)),
+        // Only dataset administrators may decide: to them, a level they may
+        // not hand out; to everyone else, no such request.
+        Err(ServiceError::Forbidden(_))
+            if action == "approve" && caller.may_decide_requests(&r.dataset) =>
+        {
+            Flash::error(format!(
+                "You cannot grant {} on {}.",
+                r.permission, r.dataset
+            ))
+        }
+        Err(ServiceError::NotFound(_) | ServiceError::Forbidden(_)) => {
+            Flash::error("Access request not found.")
+        }
+        Err(ServiceError::Invalid(Invalid::NotInFuture { .. })) => {
+            Flash::error("The expiry date must be in the future.")
+        }
+        Err(e) => return service_flash(e),
+    })
 }

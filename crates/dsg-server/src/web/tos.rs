@@ -5,7 +5,7 @@
 //! pending document at once and continues to `next` — only when `next` is on
 //! this server or an allowed host (the original's open redirect is closed).
 //! Texts are Markdown, rendered and sanitised. Every acceptance goes through
-//! `native::tos::record_acceptance`: access check for invite-only datasets,
+//! [`crate::service::tos::accept`]: access check for invite-only datasets,
 //! self-service `view` on public ones, audit, cache freshness.
 
 use askama::Template;
@@ -16,8 +16,10 @@ use axum::response::Response;
 use axum::routing::get;
 use dsg_store::tos::TosRow;
 
-use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, render, render_status};
-use crate::native::tos::{Recorded, record_acceptance, safe_next};
+use super::{Chrome, Flash, PageError, Posted, Web, back, render, render_status};
+use crate::http::redirect::safe_next;
+use crate::service::ServiceError;
+use crate::service::tos::{self, Recorded};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -86,32 +88,24 @@ fn scope(t: &TosRow) -> String {
 }
 
 async fn by_invite(state: &AppState, key: &str) -> Result<TosRow, PageError> {
-    state
-        .store
-        .tos_by_invite(key)
+    tos::by_invite(state, key)
         .await?
         .ok_or(PageError::NotFound("terms-of-service link"))
 }
 
 async fn by_id(state: &AppState, key: &str) -> Result<TosRow, PageError> {
-    let id: i64 = key
-        .parse()
-        .map_err(|_| PageError::NotFound("terms-of-service document"))?;
-    state
-        .store
-        .tos_document(id)
-        .await?
-        .ok_or(PageError::NotFound("terms-of-service document"))
+    tos::document(state, key).await.map_err(|e| match e {
+        ServiceError::NotFound(_) => PageError::NotFound("terms-of-service document"),
+        e => e.into(),
+    })
 }
 
-/// The user cannot accept (or read) documents of an invite-only dataset they have no access to.
-async fn restricted(state: &AppState, user: &WebUser, t: &TosRow) -> Result<bool, PageError> {
-    Ok(match (t.dataset.as_deref(), t.dataset_id) {
-        (Some(d), Some(id)) if t.access_mode.as_deref() != Some("public") => {
-            !user.view.sees(d) && !state.store.has_grant_on(user.id, id).await?
-        }
-        _ => false,
-    })
+fn restricted_page(state: &AppState, chrome: Chrome, t: TosRow) -> Response {
+    let page = RestrictedPage {
+        chrome,
+        dataset: t.dataset.unwrap_or_default(),
+    };
+    render_status(state, &page.chrome, StatusCode::FORBIDDEN, &page)
 }
 
 async fn page(
@@ -123,21 +117,13 @@ async fn page(
     let st = match &web.user {
         None => Offer::Login(super::login_url(Some(&web.path_and_query))),
         Some(u) => {
-            if restricted(state, u, &t).await? {
-                let page = RestrictedPage {
-                    chrome: web.chrome,
-                    dataset: t.dataset.unwrap_or_default(),
-                };
-                return Ok(render_status(
-                    state,
-                    &page.chrome,
-                    StatusCode::FORBIDDEN,
-                    &page,
-                ));
+            let standing = tos::standing(state, &u.view, &t).await?;
+            if standing.restricted {
+                return Ok(restricted_page(state, web.chrome, t));
             }
-            if !t.in_force(state.clock.now()) {
+            if !standing.in_force {
                 Offer::NotInForce
-            } else if state.store.has_accepted(u.id, t.id).await? {
+            } else if standing.accepted {
                 Offer::Accepted
             } else {
                 Offer::Form
@@ -176,27 +162,20 @@ async fn show_by_id(
     page(&state, web, t, action).await
 }
 
-/// Accepts one document and says so; `None` when access is restricted.
-async fn accept_one(
-    state: &AppState,
-    posted: &Posted,
-    t: &TosRow,
-) -> Result<Option<Flash>, PageError> {
-    let u = &posted.user;
-    Ok(
-        match record_acceptance(state, u.actor(), u.id, &u.view, t, u.client_ip.as_deref()).await? {
-            Recorded::Accepted => Some(Flash::success(format!("Accepted: {}", t.name))),
-            Recorded::Already => Some(Flash::info(format!(
-                "You have already accepted: {}",
-                t.name
-            ))),
-            Recorded::NotInForce => Some(Flash::error(format!(
-                "{} is not in force and cannot be accepted.",
-                t.name
-            ))),
-            Recorded::Restricted(_) => None,
-        },
-    )
+/// What an acceptance says; `None` when access is restricted.
+fn said(t: &TosRow, r: &Recorded) -> Option<Flash> {
+    match r {
+        Recorded::Accepted => Some(Flash::success(format!("Accepted: {}", t.name))),
+        Recorded::Already => Some(Flash::info(format!(
+            "You have already accepted: {}",
+            t.name
+        ))),
+        Recorded::NotInForce => Some(Flash::error(format!(
+            "{} is not in force and cannot be accepted.",
+            t.name
+        ))),
+        Recorded::Restricted(_) => None,
+    }
 }
 
 async fn accept_and_go(
@@ -205,17 +184,10 @@ async fn accept_and_go(
     t: TosRow,
     default_target: &str,
 ) -> Result<Response, PageError> {
-    let Some(flash) = accept_one(state, &posted, &t).await? else {
-        let page = RestrictedPage {
-            chrome: posted.chrome,
-            dataset: t.dataset.unwrap_or_default(),
-        };
-        return Ok(render_status(
-            state,
-            &page.chrome,
-            StatusCode::FORBIDDEN,
-            &page,
-        ));
+    let u = &posted.user;
+    let r = tos::accept(state, &u.view, &t, u.client_ip.as_deref()).await?;
+    let Some(flash) = said(&t, &r) else {
+        return Ok(restricted_page(state, posted.chrome, t));
     };
     let target =
         safe_next(state, posted.form.get("next")).unwrap_or_else(|| default_target.to_owned());
@@ -240,32 +212,6 @@ async fn accept_by_id(
     accept_and_go(&state, posted, t, "/web/datasets").await
 }
 
-/// Documents the user still has to accept for (service, dataset): the
-/// dataset's gate and the service's documents in force for it.
-async fn pending(
-    state: &AppState,
-    user: &WebUser,
-    service: &str,
-    dataset: &str,
-) -> Result<Vec<TosRow>, PageError> {
-    let Some(d) = state.store.dataset_by_name(dataset).await? else {
-        return Ok(Vec::new());
-    };
-    let now = state.clock.now();
-    let mut out = Vec::new();
-    for (t, gate) in state.store.dataset_tos_documents(d.id).await? {
-        let wanted = gate
-            || (!service.is_empty()
-                && t.service.as_deref() == Some(service)
-                && t.version.is_none()
-                && t.in_force(now));
-        if wanted && !state.store.has_accepted(user.id, t.id).await? {
-            out.push(t);
-        }
-    }
-    Ok(out)
-}
-
 fn query(uri: &Uri, name: &str) -> String {
     uri.query()
         .and_then(|q| crate::http::credentials::query_param(q, name))
@@ -278,13 +224,12 @@ async fn show_service_check(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    let user = &user;
     let (service, dataset, next) = (
         query(&uri, "service"),
         query(&uri, "dataset"),
         query(&uri, "next"),
     );
-    let docs = pending(&state, user, &service, &dataset).await?;
+    let docs = tos::pending(&state, &user.view, &service, &dataset).await?;
     if docs.is_empty() {
         let target = safe_next(&state, &next).unwrap_or_else(|| "/".into());
         return Ok(back(&state, &target, &[]));
@@ -309,17 +254,20 @@ async fn show_service_check(
 
 async fn accept_all(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
     let (service, dataset) = (posted.form.get("service"), posted.form.get("dataset"));
-    let docs = pending(&state, &posted.user, service, dataset).await?;
-    let mut flashes = Vec::new();
-    for t in &docs {
-        match accept_one(&state, &posted, t).await? {
-            Some(f) => flashes.push(f),
-            None => flashes.push(Flash::error(format!(
-                "{} is invite-only: ask its administrator for access.",
-                t.dataset.as_deref().unwrap_or_default()
-            ))),
-        }
-    }
+    let u = &posted.user;
+    let done =
+        tos::accept_pending(&state, &u.view, service, dataset, u.client_ip.as_deref()).await?;
+    let flashes: Vec<Flash> = done
+        .iter()
+        .map(|(t, r)| {
+            said(t, r).unwrap_or_else(|| {
+                Flash::error(format!(
+                    "{} is invite-only: ask its administrator for access.",
+                    t.dataset.as_deref().unwrap_or_default()
+                ))
+            })
+        })
+        .collect();
     let target = safe_next(&state, posted.form.get("next")).unwrap_or_else(|| "/".into());
     Ok(back(&state, &target, &flashes))
 }

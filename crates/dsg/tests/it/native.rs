@@ -197,6 +197,17 @@ async fn explain_access_names_every_contributing_rule(backend: Backend) {
     )
     .await;
     assert_eq!(st, 403);
+    // Naming oneself is asking about oneself: no manage needed (as on the web page).
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/explain-access",
+        &t("v"),
+        Some(json!({"dataset": "fish2", "version": "v1", "user": "v@example.org"})),
+    )
+    .await;
+    assert_eq!((st, &v["allowed"]), (200, &json!(true)), "{v}");
+    assert_eq!(v["principal"]["id"], s["users"]["v"]["id"]);
     let (st, v) = call(
         &app,
         "POST",

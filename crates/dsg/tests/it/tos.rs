@@ -403,3 +403,71 @@ both_backends!(
     next_may_lead_to_a_configured_host_only,
     super::next_may_lead_to_a_configured_host_only
 );
+
+/// One acceptance rule behind every front-end: ngauth's `/activate` refuses
+/// the terms of an invite-only dataset to someone without access (as the
+/// acceptance page does) and gives self-service `view` with a public
+/// dataset's terms; the API's accept records the client's address, as the
+/// web pages and ngauth do.
+async fn every_front_end_accepts_under_one_rule(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(tos_world()).await.unwrap();
+    let t = |k: &str| user_token(&s, k, "t");
+    let fish = s["tos"]["fish_tos"]["id"].as_i64().unwrap();
+    let manc = s["tos"]["manc_tos"]["id"].as_i64().unwrap();
+    let b = browser();
+    let activate = |tos: i64| {
+        b.post(app.url("/activate"))
+            .header("cookie", format!("dsg_token={}", t("sc")))
+            .form(&[("tos_id", tos.to_string())])
+            .send()
+    };
+    let accepted = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .audit_entries(&dsg_store::audit::AuditFilter {
+                    action: Some("tos_accepted".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let before = accepted(&app).await;
+    let r = activate(fish).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"error": "fish2 is invite-only: ask its administrator for access."})
+    );
+    assert_eq!(accepted(&app).await, before, "nothing recorded");
+    let r = activate(manc).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        cache_for(&app, &t("sc"), None).await["permissions_v2"]["manc"],
+        json!(["view"])
+    );
+    let (st, v) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/tos/{fish}/accept"),
+        &t("root"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let sql = "SELECT COUNT(*) FROM tos_acceptance WHERE ip_address = '127.0.0.1'";
+    let n: i64 = match app.store.db() {
+        dsg_store::Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        dsg_store::Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    };
+    assert_eq!(n, 2, "ngauth's and the API's acceptances");
+    app.shutdown().await;
+}
+both_backends!(
+    every_front_end_accepts_under_one_rule,
+    super::every_front_end_accepts_under_one_rule
+);

@@ -162,6 +162,12 @@ async fn each_page_enforces_its_authority_404_before_403(backend: Backend) {
             "/web/explain-access?dataset=fish2&user=lead%40example.org",
             403,
         ),
+        // An unknown dataset is said so before anyone's authority is asked (as in the API).
+        (
+            "v",
+            "/web/explain-access?dataset=nope&user=lead%40example.org",
+            200,
+        ),
         // Unknown TOS links.
         ("v", "/web/tos/no-such-token/", 404),
         ("v", "/web/tos/999999/accept", 404),
