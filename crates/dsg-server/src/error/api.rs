@@ -126,6 +126,14 @@ impl From<crate::service::ServiceError> for ApiError {
         match e {
             S::Forbidden(None) => Self::forbidden(),
             S::Forbidden(Some(m)) => Self::Detail(StatusCode::FORBIDDEN, m),
+            S::LevelOutOfReach { level, dataset } => Self::Detail(
+                StatusCode::FORBIDDEN,
+                format!("You cannot grant {level} on {dataset}."),
+            ),
+            S::OwnGrant => Self::Detail(
+                StatusCode::FORBIDDEN,
+                "You cannot revoke your own grants.".into(),
+            ),
             S::NotFound(what) => Self::not_found(what),
             S::Invalid(i) => Self::bad_request(i.to_string()),
             S::Conflict(m) => Self::Error(StatusCode::CONFLICT, m),

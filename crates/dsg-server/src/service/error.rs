@@ -11,6 +11,17 @@ pub enum ServiceError {
     /// instead of the generic one.
     #[error("forbidden")]
     Forbidden(Option<String>),
+    /// The caller may not grant, change or revoke this level on this dataset.
+    #[error("cannot grant {level} on {dataset}")]
+    LevelOutOfReach {
+        /// The level asked for.
+        level: String,
+        /// The dataset.
+        dataset: String,
+    },
+    /// Nobody but a global admin changes their own grants.
+    #[error("own grant")]
+    OwnGrant,
     /// Nothing of this kind with that key (e.g. "Grant not found").
     #[error("{0}")]
     NotFound(&'static str),

@@ -10,8 +10,12 @@
 pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
+pub mod dataset_admins;
 mod error;
+pub mod grants;
 pub mod input;
+pub mod invitations;
+pub mod memberships;
 pub mod sessions;
 
 pub use error::{Invalid, ServiceError};

@@ -636,6 +636,11 @@ pub(crate) fn service_flash(e: ServiceError) -> Result<Flash, PageError> {
         ServiceError::Forbidden(None) => Err(PageError::Denied),
         ServiceError::Forbidden(Some(m)) | ServiceError::Conflict(m) => Ok(Flash::error(m)),
         ServiceError::NotFound(what) => Ok(Flash::error(what)),
+        ServiceError::LevelOutOfReach { level, .. } => Ok(Flash::field_error(
+            Some("permission"),
+            format!("You cannot grant {level} permission"),
+        )),
+        ServiceError::OwnGrant => Ok(Flash::error("You cannot change your own grants")),
         ServiceError::Invalid(Invalid::NotInFuture { field }) => Ok(Flash::field_error(
             Some(field),
             "The expiry date must be in the future.",
