@@ -195,3 +195,20 @@ impl IntoResponse for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_message_reads_like_drf() {
+        assert_eq!(
+            msg::throttled(42),
+            "Request was throttled. Expected available in 42 seconds."
+        );
+        assert_eq!(
+            msg::throttled(1),
+            "Request was throttled. Expected available in 1 second."
+        );
+    }
+}

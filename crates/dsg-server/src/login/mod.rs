@@ -200,7 +200,7 @@ pub async fn browser_login(
     uri: axum::http::Uri,
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let q = uri.query().unwrap_or_default();
     let (url, cookie) = begin(
         &state,
@@ -240,7 +240,7 @@ pub async fn cave_authorize(
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(&method));
     }
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let q = uri.query().unwrap_or_default();
     let mut next = query_param(q, "redirect");
     if next.is_none() && method == Method::POST && !body.is_empty() {
@@ -312,7 +312,7 @@ pub async fn callback(
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
     // Throttled before the code exchange: not a login outcome.
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let result = complete(&state, &headers, &uri).await;
     state.metrics.login(match &result {
         Ok(_) => "success",

@@ -120,7 +120,7 @@ pub async fn rate_limit(
         .extensions()
         .get::<crate::http::forwarded::ClientIp>()
         .copied();
-    match state.limits.scim(bearer, client).await {
+    match state.limits.scim(bearer, client.map(|c| c.0)).await {
         Ok(()) => next.run(request).await,
         Err(l) => ScimError::from(l).into_response(),
     }
