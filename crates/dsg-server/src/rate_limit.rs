@@ -174,11 +174,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// Over `rate_limit.scim`.
-    pub async fn scim(
-        &self,
-        bearer: Option<&str>,
-        client: Option<IpAddr>,
-    ) -> Result<(), Limited> {
+    pub async fn scim(&self, bearer: Option<&str>, client: Option<IpAddr>) -> Result<(), Limited> {
         let subject = match bearer {
             Some(t) => Some(format!("token:{}", TokenHash::of(t).to_hex())),
             None => self.ip_subject(client).map(|ip| format!("ip:{ip}")),

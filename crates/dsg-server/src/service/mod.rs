@@ -16,6 +16,7 @@ pub mod grants;
 pub mod input;
 pub mod invitations;
 pub mod memberships;
+pub mod provisioning;
 pub mod sessions;
 
 pub use error::{Invalid, ServiceError};
