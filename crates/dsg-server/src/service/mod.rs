@@ -10,6 +10,7 @@
 pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
+pub mod console;
 pub mod dataset_admins;
 mod error;
 pub mod grants;
