@@ -3,7 +3,7 @@
 //! extract, one call into the store or cache, map to a response.
 
 pub mod admin;
-pub mod api;
+pub mod cave;
 pub mod cache;
 pub mod clock;
 pub mod config;
