@@ -137,6 +137,7 @@ impl From<crate::service::ServiceError> for ApiError {
             S::NotFound(what) => Self::not_found(what),
             S::Invalid(i) => Self::bad_request(i.to_string()),
             S::Conflict(m) => Self::Error(StatusCode::CONFLICT, m),
+            S::Limited(l) => l.into(),
             S::Store(e) => e.into(),
         }
     }

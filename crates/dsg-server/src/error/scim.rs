@@ -89,6 +89,7 @@ impl From<crate::service::ServiceError> for ScimError {
         use crate::service::ServiceError as S;
         match e {
             S::NotFound(what) => Self::not_found(what),
+            S::Limited(l) => l.into(),
             S::Store(e) => e.into(),
             S::Invalid(i) => Self::bad("invalidValue", i.to_string()),
             S::Conflict(m) => Self {

@@ -129,7 +129,7 @@ async fn create_tos(
     ctx.allow(&[Method::POST])?;
     let body = object(&headers, &bytes)?;
     let dataset = opt_str(&body, "dataset")?.filter(|s| !s.is_empty());
-    require(may_edit(&ctx.view(), dataset))?;
+    require(may_edit(ctx.view(), dataset))?;
     let version = opt_str(&body, "version")?.filter(|s| !s.is_empty());
     let service = opt_str(&body, "service")?.filter(|s| !s.is_empty());
     let now = state.clock.now();
@@ -226,7 +226,7 @@ async fn retire(
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::POST])?;
     let t = tos(&state, &id).await?;
-    require(may_edit(&ctx.view(), t.dataset.as_deref()))?;
+    require(may_edit(ctx.view(), t.dataset.as_deref()))?;
     let body = object(&headers, &bytes)?;
     let at = instant(&body, "retired_at")?.unwrap_or_else(|| state.clock.now());
     if at <= t.effective_at {

@@ -4,6 +4,8 @@
 
 use dsg_store::StoreError;
 
+use crate::rate_limit::Limited;
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -31,9 +33,18 @@ pub enum ServiceError {
     /// The change would collide with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// Over a rate limit (e.g. `rate_limit.token_creation`).
+    #[error("too many requests; retry in {} s", .0.retry_after)]
+    Limited(Limited),
     /// The store failed or refused (its own not-found and conflict cases included).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Limited> for ServiceError {
+    fn from(l: Limited) -> Self {
+        Self::Limited(l)
+    }
 }
 
 /// Input that fails a rule, with the field it concerns.
@@ -44,6 +55,14 @@ pub enum Invalid {
     NotInFuture {
         /// The field (`expires_at`).
         field: &'static str,
+    },
+    /// Text longer than allowed, in characters.
+    #[error("{field} is longer than {max} characters")]
+    TooLong {
+        /// The field (`description`).
+        field: &'static str,
+        /// The most characters allowed.
+        max: usize,
     },
     /// Any other rule, in words.
     #[error("{message}")]
@@ -59,7 +78,7 @@ impl Invalid {
     /// The field the problem concerns, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Self::NotInFuture { field } => Some(field),
+            Self::NotInFuture { field } | Self::TooLong { field, .. } => Some(field),
             Self::Rule { field, .. } => *field,
         }
     }

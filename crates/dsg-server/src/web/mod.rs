@@ -645,9 +645,14 @@ pub(crate) fn service_flash(e: ServiceError) -> Result<Flash, PageError> {
             Some(field),
             "The expiry date must be in the future.",
         )),
+        ServiceError::Invalid(Invalid::TooLong { field, max }) => Ok(Flash::field_error(
+            Some(field),
+            format!("The {field} is longer than {max} characters."),
+        )),
         ServiceError::Invalid(Invalid::Rule { field, message }) => {
             Ok(Flash::field_error(field, message))
         }
+        ServiceError::Limited(l) => Err(l.into()),
         ServiceError::Store(e) => flash_error(e, None),
     }
 }
