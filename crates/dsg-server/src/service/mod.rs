@@ -19,6 +19,7 @@ pub mod input;
 pub mod invitations;
 pub mod memberships;
 pub mod provisioning;
+pub mod scim_tokens;
 pub mod service_accounts;
 pub mod sessions;
 pub mod tokens;
