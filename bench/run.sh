@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            # full run (10k users, 1k datasets, 100k grants, 100k tokens)
 #   DURATION=5 bench/run.sh # shorter runs
+#   DSG_BIN=/path/to/dsg bench/run.sh   # an already built binary (no build)
 #
 # Results: bench/out/results.md (and stdout). Needs wrk and nginx (installed
 # from Debian's packages when missing).
@@ -28,8 +29,14 @@ need() { command -v "$1" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=n
 need wrk wrk
 need nginx nginx
 
-cargo build --release -q
-DSG=$ROOT/target/release/dsg
+# DSG_BIN: benchmark this binary instead of building the work tree's (e.g. a
+# baseline build of an earlier commit, for before/after ratios in one go).
+if [ -n "${DSG_BIN:-}" ]; then
+  DSG=$DSG_BIN
+else
+  cargo build --release -q
+  DSG=$ROOT/target/release/dsg
+fi
 WORK=$(mktemp -d)
 chmod 755 "$WORK"   # nginx workers must read the static file
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT

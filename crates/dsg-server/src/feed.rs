@@ -1,7 +1,7 @@
 //! The change feed and upkeep that keep this replica's permission cache
 //! fresh and its tables small: the PostgreSQL `LISTEN` connection and outbox
 //! poll, the Redis doorbell, and the periodic `last_used` flush and pruning.
-//! Started once by [`crate::startup`]; each task ends when shutdown begins.
+//! Started once at start-up; each task ends when shutdown begins.
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! extract, one call into the store or cache, map to a response.
 
 pub mod admin;
-pub mod api;
 pub mod cache;
+pub mod cave;
 pub mod clock;
 pub mod config;
 pub mod error;

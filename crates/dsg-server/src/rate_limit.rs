@@ -17,7 +17,7 @@
 //! answers 500 and never blocks everyone.
 //!
 //! Which requests count is decided by the callers: the login handlers, the
-//! token-minting handlers, the SCIM layer and [`crate::state::AppState`]'s
+//! token-minting handlers, the SCIM layer and the application state's
 //! token authentication. Failed authentications are counted only when a
 //! token is refused, and checked only before a token-table lookup, so a
 //! cached valid token never waits on this module.
@@ -35,7 +35,6 @@ use prometheus_client::metrics::family::Family;
 
 use crate::clock::Clock;
 use crate::config::{LimitConfig, RateLimitConfig};
-use crate::http::forwarded::ClientIp;
 use crate::metrics::ClassLabels;
 use crate::redis_link::Redis;
 
@@ -148,7 +147,7 @@ impl RateLimiter {
         (self.config.enabled && l.limit > 0 && l.window_secs > 0).then_some(l)
     }
 
-    fn ip_subject(&self, client: Option<ClientIp>) -> Option<String> {
+    fn ip_subject(&self, client: Option<IpAddr>) -> Option<String> {
         ip_subject(&self.exempt, client)
     }
 
@@ -156,7 +155,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// Over `rate_limit.login`.
-    pub async fn login(&self, client: Option<ClientIp>) -> Result<(), Limited> {
+    pub async fn login(&self, client: Option<IpAddr>) -> Result<(), Limited> {
         match self.ip_subject(client) {
             Some(s) => self.hit(Class::Login, &s).await,
             None => Ok(()),
@@ -175,11 +174,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// Over `rate_limit.scim`.
-    pub async fn scim(
-        &self,
-        bearer: Option<&str>,
-        client: Option<ClientIp>,
-    ) -> Result<(), Limited> {
+    pub async fn scim(&self, bearer: Option<&str>, client: Option<IpAddr>) -> Result<(), Limited> {
         let subject = match bearer {
             Some(t) => Some(format!("token:{}", TokenHash::of(t).to_hex())),
             None => self.ip_subject(client).map(|ip| format!("ip:{ip}")),
@@ -194,7 +189,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// Over `rate_limit.failed_auth` (the caller answers 429 instead of 401).
-    pub async fn failed_auth(&self, client: Option<ClientIp>) -> Result<(), Limited> {
+    pub async fn failed_auth(&self, client: Option<IpAddr>) -> Result<(), Limited> {
         match self.ip_subject(client) {
             Some(s) => self.hit(Class::FailedAuth, &s).await,
             None => Ok(()),
@@ -207,7 +202,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// Over `rate_limit.failed_auth`.
-    pub async fn failed_auth_blocked(&self, client: Option<ClientIp>) -> Result<(), Limited> {
+    pub async fn failed_auth_blocked(&self, client: Option<IpAddr>) -> Result<(), Limited> {
         match self.ip_subject(client) {
             Some(s) => self.check(Class::FailedAuth, &s).await,
             None => Ok(()),
@@ -341,8 +336,8 @@ impl RateLimiter {
 
 /// The per-IP subject: `None` when unknown or exempt. IPv6 clients are
 /// counted per /64 (one host usually holds the whole prefix).
-fn ip_subject(exempt: &[ipnet::IpNet], client: Option<ClientIp>) -> Option<String> {
-    let ip = match client?.0 {
+fn ip_subject(exempt: &[ipnet::IpNet], client: Option<IpAddr>) -> Option<String> {
+    let ip = match client? {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 @ IpAddr::V4(_) => v4,
     };
@@ -383,8 +378,8 @@ async fn redis_count(redis: &Redis, key: &str, ttl: i64, hit: bool) -> redis::Re
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> Option<ClientIp> {
-        Some(ClientIp(s.parse().unwrap()))
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
     }
 
     #[test]
@@ -409,17 +404,5 @@ mod tests {
         assert_eq!(ip_subject(&exempt, ip("10.1.2.3")), None);
         assert_eq!(ip_subject(&exempt, ip("::ffff:10.1.2.3")), None);
         assert_eq!(ip_subject(&exempt, None), None);
-    }
-
-    #[test]
-    fn throttled_message_reads_like_drf() {
-        assert_eq!(
-            crate::error::msg::throttled(42),
-            "Request was throttled. Expected available in 42 seconds."
-        );
-        assert_eq!(
-            crate::error::msg::throttled(1),
-            "Request was throttled. Expected available in 1 second."
-        );
     }
 }

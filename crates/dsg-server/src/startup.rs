@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{ApiError, msg};
 use crate::state::{AppState, Inner};
-use crate::{api, health};
+use crate::{cave, health};
 
 /// Startup failure, with what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -254,7 +254,7 @@ pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.server.max_body_bytes;
     let hsts = state.config.secure_cookies();
-    crate::native::routes(crate::login::routes(api::routes(Router::new())))
+    crate::native::routes(crate::login::routes(cave::routes(Router::new())))
         .merge(crate::scim::routes(Router::new()).route_layer(
             axum::middleware::from_fn_with_state(state.clone(), crate::scim::rate_limit),
         ))

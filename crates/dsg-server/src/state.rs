@@ -79,7 +79,7 @@ impl AppState {
 }
 
 /// The OpenAPI document and the Swagger UI settings, built once at start-up
-/// (by [`crate::openapi`], which knows every front-end) and served from memory.
+/// (by the OpenAPI module, which knows every front-end) and served from memory.
 pub struct ApiDocs {
     /// `/openapi.json`.
     pub document: bytes::Bytes,

@@ -1,4 +1,6 @@
-//! Direct grants to users and service accounts, and TOS acceptances.
+//! Direct grants to users: writing, re-timing and revoking them (each with
+//! its audit row and cache events), the listings managers read, and TOS
+//! acceptances.
 
 use dsg_core::Timestamp;
 use serde_json::json;

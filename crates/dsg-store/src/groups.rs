@@ -1,4 +1,5 @@
-//! Groups, memberships and group dataset permissions.
+//! Groups, memberships and group dataset permissions: the writes, and the
+//! membership listings group admins read.
 
 use dsg_core::error::EntityKind;
 use dsg_core::{DomainError, Timestamp};

@@ -1,4 +1,5 @@
-//! Loads one principal's facts for the permission engine.
+//! Loads one principal's facts for the permission engine (and the
+//! explain-access subject).
 //!
 //! A user's document needs their row plus affiliations, memberships, grants
 //! and TOS acceptances. These come back from **one** `UNION ALL` query (tagged

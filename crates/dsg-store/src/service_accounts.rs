@@ -1,4 +1,5 @@
-//! Service accounts: non-human principals with their own tokens and grants.
+//! Service accounts: non-human principals with their own tokens and grants;
+//! their writes (enable, disable, tokens, grants) and listings.
 
 use dsg_core::token::ApiToken;
 use dsg_core::token::TokenHash;

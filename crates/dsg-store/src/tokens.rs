@@ -1,4 +1,5 @@
-//! User and service-account tokens: stored as SHA-256 only.
+//! User and service-account tokens, stored as SHA-256 only, and the
+//! listings of a user's tokens with their scopes.
 
 use std::collections::BTreeSet;
 

@@ -29,6 +29,7 @@ use dsg_store::write::Actor;
 
 use crate::http::csrf;
 use crate::http::forwarded::ClientIp;
+use crate::service::{self, authority::Caller};
 use crate::state::AppState;
 
 /// The console's stylesheet, served at `/admin/static/admin.css`.
@@ -151,7 +152,7 @@ async fn admin(
         return Err(pages::denied().into());
     };
     // The document's flag, not only the user's: a read-only token drops it.
-    if !(auth.document.info.admin && auth.document.authority.admin) {
+    if !service::console::may_use(&Caller::new(auth.clone(), None)) {
         return Err(pages::denied().into());
     }
     let token = csrf::token(headers);
@@ -439,14 +440,7 @@ async fn create(
         Ok(v) => v,
         Err(errors) => return render_form(&state, &a, e, None, raw, errors, None).await,
     };
-    let result = async {
-        let mut tx = state.store.begin(a.actor()).await?;
-        let created = tx.console_create(e, &values, state.clock.now()).await?;
-        let events = tx.commit().await?;
-        state.committed(&events);
-        Ok::<_, dsg_store::StoreError>(created)
-    }
-    .await;
+    let result = service::console::create(&state, a.actor(), e, &values).await;
     Ok(match result {
         Ok(c) => match c.secret {
             Some(secret) => a.finish(pages::secret(&a.email, e, c.id, &secret)),
@@ -557,14 +551,7 @@ async fn update(
         Ok(v) => v,
         Err(errors) => return render_form(&state, &a, e, Some(&row), raw, errors, None).await,
     };
-    let result = async {
-        let mut tx = state.store.begin(a.actor()).await?;
-        let changed = tx.console_update(e, id, &values).await?;
-        let events = tx.commit().await?;
-        state.committed(&events);
-        Ok::<_, dsg_store::StoreError>(changed)
-    }
-    .await;
+    let result = service::console::update(&state, a.actor(), e, id, &values).await;
     Ok(match result {
         Ok(changed) => {
             let done = if changed { "saved" } else { "unchanged" };
@@ -627,14 +614,7 @@ async fn delete(
     ) {
         return Ok(csrf_failed());
     }
-    let result = async {
-        let mut tx = state.store.begin(a.actor()).await?;
-        let gone = tx.console_delete(e, id).await?;
-        let events = tx.commit().await?;
-        state.committed(&events);
-        Ok::<_, dsg_store::StoreError>(gone)
-    }
-    .await;
+    let result = service::console::delete(&state, a.actor(), e, id).await;
     Ok(match result {
         Ok(true) => Redirect::to(&format!("/admin/{}/?done=deleted", e.slug)).into_response(),
         Ok(false) => pages::no_row(),

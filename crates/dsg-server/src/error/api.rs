@@ -126,9 +126,18 @@ impl From<crate::service::ServiceError> for ApiError {
         match e {
             S::Forbidden(None) => Self::forbidden(),
             S::Forbidden(Some(m)) => Self::Detail(StatusCode::FORBIDDEN, m),
+            S::LevelOutOfReach { level, dataset } => Self::Detail(
+                StatusCode::FORBIDDEN,
+                format!("You cannot grant {level} on {dataset}."),
+            ),
+            S::OwnGrant => Self::Detail(
+                StatusCode::FORBIDDEN,
+                "You cannot revoke your own grants.".into(),
+            ),
             S::NotFound(what) => Self::not_found(what),
             S::Invalid(i) => Self::bad_request(i.to_string()),
             S::Conflict(m) => Self::Error(StatusCode::CONFLICT, m),
+            S::Limited(l) => l.into(),
             S::Store(e) => e.into(),
         }
     }
@@ -185,5 +194,22 @@ impl IntoResponse for ApiError {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_message_reads_like_drf() {
+        assert_eq!(
+            msg::throttled(42),
+            "Request was throttled. Expected available in 42 seconds."
+        );
+        assert_eq!(
+            msg::throttled(1),
+            "Request was throttled. Expected available in 1 second."
+        );
     }
 }

@@ -84,6 +84,27 @@ impl From<Invalid> for ScimError {
     }
 }
 
+impl From<crate::service::ServiceError> for ScimError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::NotFound(what) => Self::not_found(what),
+            S::Limited(l) => l.into(),
+            S::Store(e) => e.into(),
+            S::Invalid(i) => Self::bad("invalidValue", i.to_string()),
+            S::Conflict(m) => Self {
+                status: StatusCode::CONFLICT,
+                scim_type: Some("uniqueness"),
+                detail: m,
+                retry_after: None,
+            },
+            S::Forbidden(_) | S::LevelOutOfReach { .. } | S::OwnGrant => {
+                Self::new(StatusCode::FORBIDDEN, "Forbidden")
+            }
+        }
+    }
+}
+
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match DomainError::from(e) {

@@ -58,7 +58,7 @@ impl AppState {
             self.cache
                 .authenticate_gated(token, service, self.clock.now(), || async move {
                     limits
-                        .failed_auth_blocked(client)
+                        .failed_auth_blocked(client.map(|c| c.0))
                         .await
                         .map_err(ApiError::from)
                 })
@@ -74,7 +74,7 @@ impl AppState {
     /// The answer to an invalid token: 401, or 429 once `client` is over
     /// the failed-authentication limit.
     pub async fn refused(&self, client: Option<ClientIp>) -> ApiError {
-        match self.limits.failed_auth(client).await {
+        match self.limits.failed_auth(client.map(|c| c.0)).await {
             Ok(()) => Rejection::InvalidToken.into(),
             Err(l) => l.into(),
         }

@@ -14,46 +14,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use bytes::Bytes;
 use dsg_core::token::TokenHash;
-use dsg_core::{DomainError, Timestamp};
-use dsg_store::identities::{LoginIdentity, LoginUser, SignupPolicy};
-use dsg_store::tokens::{NewToken, PrincipalRef};
-use dsg_store::write::Actor;
-use dsg_store::{StoreError, WriteTx};
+use dsg_store::identities::LoginIdentity;
+use dsg_store::tokens::PrincipalRef;
 use serde_json::{Value, json};
 
-use crate::config::Signup;
 use crate::error::ApiError;
 use crate::http::credentials::{cookie, query_param};
 use crate::http::forwarded::ClientIp;
 use crate::idp::oidc::ExchangeError;
 use crate::idp::state::{self, LoginState};
+use crate::service::{ServiceError, sessions};
 use crate::state::AppState;
 
-/// Lifetime of a login key and its cookie (7 days, as the original).
-pub const LOGIN_KEY_SECS: i64 = 7 * 24 * 3600;
-
-/// Description of login keys (shown in token listings).
-pub const LOGIN_KEY_DESCRIPTION: &str = "OAuth login token";
+pub use crate::service::sessions::{LOGIN_KEY_DESCRIPTION, LOGIN_KEY_SECS};
 
 /// Callback path of `/auth/login` (the URI Google clients are registered with).
 pub const BROWSER_CALLBACK: &str = "/accounts/google/login/callback/";
 
 /// Callback path of the CAVE flow.
 pub const CAVE_CALLBACK: &str = "/api/v1/oauth2callback";
-
-/// Called in the login transaction right after a user is created at first
-/// login. Pending invitations for `email` are turned into grants here.
-///
-/// # Errors
-/// Database failures (the whole login is then rolled back).
-pub async fn on_user_created(
-    tx: &mut WriteTx,
-    user_id: i64,
-    email: &str,
-) -> Result<(), StoreError> {
-    dsg_store::invitations::redeem_for_user(tx, user_id, email).await?;
-    Ok(())
-}
 
 /// Registers the login and logout routes (besides `/api/v1/logout`, which
 /// lives with the API).
@@ -200,7 +179,7 @@ pub async fn browser_login(
     uri: axum::http::Uri,
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let q = uri.query().unwrap_or_default();
     let (url, cookie) = begin(
         &state,
@@ -240,7 +219,7 @@ pub async fn cave_authorize(
     if method != Method::GET && method != Method::POST && method != Method::HEAD {
         return Err(ApiError::method_not_allowed(&method));
     }
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let q = uri.query().unwrap_or_default();
     let mut next = query_param(q, "redirect");
     if next.is_none() && method == Method::POST && !body.is_empty() {
@@ -312,7 +291,7 @@ pub async fn callback(
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
     // Throttled before the code exchange: not a login outcome.
-    state.limits.login(client).await?;
+    state.limits.login(client.map(|c| c.0)).await?;
     let result = complete(&state, &headers, &uri).await;
     state.metrics.login(match &result {
         Ok(_) => "success",
@@ -395,7 +374,9 @@ async fn complete(
         picture: claims.picture,
     };
     let request_id = crate::http::request_log::request_id_of(headers);
-    let token = finish(state, &identity, now, request_id).await?;
+    let token = sessions::sign_in(state, &identity, now, request_id)
+        .await
+        .map_err(refused)?;
     let mut r = found(&ls.next);
     if let Some(c) = crate::http::cookie::login_cookie(&state.config, &token, LOGIN_KEY_SECS) {
         r.headers_mut().append(header::SET_COOKIE, c);
@@ -406,62 +387,14 @@ async fn complete(
     Ok(r)
 }
 
-fn policy(state: &AppState) -> SignupPolicy {
-    let l = &state.config.login;
-    match l.signup {
-        Signup::Anyone => SignupPolicy::Anyone,
-        Signup::Existing => SignupPolicy::Existing,
-        Signup::Domains => SignupPolicy::Domains(l.signup_domains.clone()),
+/// A refused login in the login's envelope (`{"error": …}` with the status).
+fn refused(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Forbidden(Some(m)) => login_error(StatusCode::FORBIDDEN, &m),
+        ServiceError::Invalid(i) => login_error(StatusCode::BAD_REQUEST, &i.to_string()),
+        ServiceError::Conflict(m) => login_error(StatusCode::CONFLICT, &m),
+        other => other.into(),
     }
-}
-
-/// Resolves the user and mints the login key, all in one transaction.
-async fn finish(
-    state: &AppState,
-    identity: &LoginIdentity,
-    now: Timestamp,
-    request_id: Option<String>,
-) -> Result<String, ApiError> {
-    let domain = |e: StoreError| match DomainError::from(e) {
-        DomainError::Invalid(m) => login_error(StatusCode::BAD_REQUEST, &m),
-        DomainError::Forbidden(m) => login_error(StatusCode::FORBIDDEN, &m),
-        DomainError::Conflict(m) => login_error(StatusCode::CONFLICT, &m),
-        other => ApiError::Internal(format!("{other}")),
-    };
-    let actor = Actor {
-        id: None,
-        label: format!("login:{}", identity.issuer),
-        request_id,
-    };
-    let mut tx = state.store.begin(actor).await?;
-    let user = tx
-        .login_user(identity, &policy(state))
-        .await
-        .map_err(domain)?;
-    if let LoginUser::Created(id) = user {
-        on_user_created(&mut tx, id, &identity.email).await?;
-    }
-    if !tx.user_is_active(user.id()).await? {
-        return Err(ApiError::Error(
-            StatusCode::FORBIDDEN,
-            crate::error::msg::USER_DISABLED.into(),
-        ));
-    }
-    tx.prune_expired_tokens(user.id(), LOGIN_KEY_DESCRIPTION, now)
-        .await?;
-    let (_, token) = tx
-        .create_user_token(
-            user.id(),
-            NewToken {
-                description: LOGIN_KEY_DESCRIPTION.into(),
-                expires_at: Some(Timestamp(now.0 + LOGIN_KEY_SECS * 1_000_000)),
-                ..NewToken::default()
-            },
-        )
-        .await?;
-    let events = tx.commit().await?;
-    state.committed(&events);
-    Ok(token.expose().to_owned())
 }
 
 fn cleared(state: &AppState, mut r: Response) -> Response {

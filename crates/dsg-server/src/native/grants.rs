@@ -1,12 +1,6 @@
-//! Grants and group memberships, with expiry, under the authority rules of
-//! spec §4.9 with its bugs fixed:
-//! * managing a dataset's grants needs `manage` on it (or global admin), and
-//!   nobody grants or revokes a level above their own;
-//! * appointing or removing dataset admins needs `admin` on the dataset, or
-//!   membership of the configured `access.admin_appointer_group` (the
-//!   original's literal `sc` group has no power unless configured);
-//! * group admins manage only their own group's members, and group-scoped
-//!   grants only on datasets they manage themselves.
+//! The native API's grants and group memberships, with expiry: HTTP in,
+//! [`crate::service::grants`] and [`crate::service::memberships`] calls,
+//! JSON out. The rules (spec §4.9 with its bugs fixed) are the use cases'.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
@@ -14,11 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use bytes::Bytes;
-use dsg_store::grants::NewGrant;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, commit, created, instant, object, opt_bool, opt_str, req_str, require, rfc};
+use super::{Ctx, created, rfc};
 use crate::error::ApiError;
+use crate::http::body::{Instant, Required, non_empty, parse};
+use crate::service::grants::{self, GrantRequest, VersionRef, Within};
+use crate::service::memberships::{self, NewMember};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -31,12 +28,49 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
         )
 }
 
+/// `POST /api/v1/datasets/{name}/grants`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewGrantRequest {
+    /// The grantee's e-mail (an existing user).
+    email: Required,
+    /// `view`, `edit`, `manage` or `admin`.
+    permission: Required,
+    /// Version scope (name); absent or empty for the whole dataset.
+    version: Option<String>,
+    /// Group scope (name): the grantee becomes a member.
+    group: Option<String>,
+    /// Expiry (RFC 3339 in the future); absent for none.
+    expires_at: Option<Instant>,
+}
+
+/// `POST /api/v1/groups/{name}/memberships`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewMembershipRequest {
+    /// The member's e-mail (an existing user).
+    email: Required,
+    /// Make them a group admin (global admins only).
+    admin: Option<bool>,
+    /// Expiry (RFC 3339 in the future); absent for none.
+    expires_at: Option<Instant>,
+}
+
+async fn dataset(
+    state: &AppState,
+    name: &str,
+) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
+    state
+        .store
+        .dataset_by_name(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dataset not found"))
+}
+
 /// `GET /api/v1/datasets/{name}/grants` → every user grant on the dataset,
-/// expired ones marked (managers). `POST {"email", "permission", "version"?,
-/// "group"?, "expires_at"?}` → 201 with the new grant.
+/// expired ones marked (managers). `POST` → 201 with the new grant.
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/grants", tag = "native",
-    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body(content = NewGrantRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: every user grant on the dataset", body = Vec<Object>),
         (status = 201, description = "POST: the new grant", body = Object))
 )]
@@ -48,18 +82,10 @@ async fn dataset_grants(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
-    let d = state
-        .store
-        .dataset_by_name(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Dataset not found"))?;
+    let d = dataset(&state, &name).await?;
     if ctx.method == Method::GET {
-        require(view.can_manage(&d.name))?;
         let now = state.clock.now();
-        let out: Vec<Value> = state
-            .store
-            .dataset_grants(d.id)
+        let out: Vec<Value> = grants::list(&state, &ctx.caller, &d)
             .await?
             .into_iter()
             .map(|g| {
@@ -74,63 +100,27 @@ async fn dataset_grants(
             .collect();
         return Ok(Json(out).into_response());
     }
-    let body = object(&headers, &bytes)?;
-    let email = req_str(&body, "email")?;
-    let permission = req_str(&body, "permission")?;
-    let group = opt_str(&body, "group")?.filter(|s| !s.is_empty());
-    let version = opt_str(&body, "version")?.filter(|s| !s.is_empty());
-    let expires_at = instant(&body, "expires_at")?;
-    if expires_at.is_some_and(|e| e <= state.clock.now()) {
-        return Err(ApiError::bad_request("expires_at must be in the future"));
-    }
-    if !view.may_handle_level(&state.config.access, &d.name, permission) {
-        return Err(ApiError::Detail(
-            axum::http::StatusCode::FORBIDDEN,
-            format!("You cannot grant {permission} on {}.", d.name),
-        ));
-    }
-    if let Some(g) = group {
-        require(view.is_group_admin(g))?;
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let user_id = tx.require_user(email).await?;
-    let version_id = match version {
-        Some(v) => Some(tx.version_id(d.id, v).await?),
-        None => None,
-    };
-    let group_id = match group {
-        Some(g) => {
-            let gid = tx.group_id(g).await?;
-            // A group-scoped grant goes to a member of the group.
-            if !state
-                .store
-                .group_memberships(gid)
-                .await?
-                .iter()
-                .any(|m| m.user_id == user_id)
-            {
-                tx.add_member(user_id, gid, false, None).await?;
-            }
-            Some(gid)
-        }
-        None => None,
-    };
-    let id = tx
-        .create_grant(&NewGrant {
-            user_id,
-            dataset_id: d.id,
-            version_id,
-            permission,
-            group_id,
-            granted_by: ctx.actor().id,
-            source: "manual",
+    let body: NewGrantRequest = parse(&headers, &bytes)?;
+    let version = non_empty(body.version);
+    let group = non_empty(body.group);
+    let expires_at = body.expires_at.map(|i| i.0);
+    let (id, user_id) = grants::grant(
+        &state,
+        &ctx.caller,
+        GrantRequest {
+            dataset: &d,
+            email: &body.email,
+            permission: &body.permission,
+            version: version.as_deref().map(VersionRef::Name),
+            group: group.as_deref(),
             expires_at,
-        })
-        .await?;
-    commit(&state, tx).await?;
+        },
+    )
+    .await?;
     Ok(created(json!({
-        "id": id, "user_id": user_id, "email": email, "dataset": d.name, "permission": permission,
-        "version": version, "group": group, "expires_at": rfc(expires_at), "expired": false,
+        "id": id, "user_id": user_id, "email": &*body.email, "dataset": d.name,
+        "permission": &*body.permission, "version": version, "group": group,
+        "expires_at": rfc(expires_at), "expired": false,
     })))
 }
 
@@ -147,49 +137,20 @@ async fn grant(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::DELETE])?;
-    let view = ctx.view();
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("Grant not found"))?;
-    let g = state
-        .store
-        .grant(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Grant not found"))?;
-    if !view.may_handle_level(&state.config.access, &g.dataset, &g.permission) {
-        // Callers who cannot manage the dataset do not learn that the grant exists.
-        return Err(if view.can_manage(&g.dataset) {
-            ApiError::forbidden()
-        } else {
-            ApiError::not_found("Grant not found")
-        });
-    }
-    if ctx.actor().id == Some(g.user_id) && !view.is_admin() {
-        return Err(ApiError::Detail(
-            axum::http::StatusCode::FORBIDDEN,
-            "You cannot revoke your own grants.".into(),
-        ));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    tx.revoke_grant(id, "revoked").await?;
-    commit(&state, tx).await?;
+    grants::revoke(&state, &ctx.caller, id, Within::Anywhere, "revoked").await?;
     Ok(Json(json!({"status": "revoked", "id": id})).into_response())
 }
 
-async fn group_id(state: &AppState, name: &str) -> Result<i64, ApiError> {
-    state
-        .store
-        .group_id_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Group not found"))
-}
-
 /// `GET /api/v1/groups/{name}/memberships` → members with admin flag and
-/// expiry, expired ones marked. `POST {"email", "admin"?, "expires_at"?}` → 201.
+/// expiry, expired ones marked. `POST` → 201.
 /// Group admins of that group (making someone a group admin: global admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/groups/{name}/memberships", tag = "native",
-    params(("name" = String, Path, description = "Group name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Group name")),
+    request_body(content = NewMembershipRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: members with admin flag and expiry", body = Vec<Object>),
         (status = 201, description = "POST: added", body = Object))
 )]
@@ -201,14 +162,9 @@ async fn memberships(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
-    let gid = group_id(&state, &name).await?;
-    require(view.is_group_admin(&name))?;
     if ctx.method == Method::GET {
         let now = state.clock.now();
-        let out: Vec<Value> = state
-            .store
-            .group_memberships(gid)
+        let out: Vec<Value> = memberships::list(&state, &ctx.caller, &name)
             .await?
             .into_iter()
             .map(|m| {
@@ -221,28 +177,30 @@ async fn memberships(
             .collect();
         return Ok(Json(out).into_response());
     }
-    let body = object(&headers, &bytes)?;
-    let email = req_str(&body, "email")?;
-    let admin = opt_bool(&body, "admin")?.unwrap_or(false);
-    if admin {
-        require(view.is_admin())?;
-    }
-    let expires_at = instant(&body, "expires_at")?;
-    if expires_at.is_some_and(|e| e <= state.clock.now()) {
-        return Err(ApiError::bad_request("expires_at must be in the future"));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let user_id = tx.require_user(email).await?;
-    let id = tx.add_member(user_id, gid, admin, expires_at).await?;
-    commit(&state, tx).await?;
+    // The group and the caller's power over it first, then the body.
+    memberships::administered(&state, &ctx.caller, &name).await?;
+    let body: NewMembershipRequest = parse(&headers, &bytes)?;
+    let admin = body.admin.unwrap_or(false);
+    let expires_at = body.expires_at.map(|i| i.0);
+    let added = memberships::add(
+        &state,
+        &ctx.caller,
+        NewMember {
+            group: &name,
+            email: &body.email,
+            admin,
+            expires_at,
+        },
+    )
+    .await?;
     Ok(created(json!({
-        "id": id, "user_id": user_id, "email": email, "group": name, "admin": admin,
-        "expires_at": rfc(expires_at), "expired": false,
+        "id": added.id, "user_id": added.user_id, "email": &*body.email, "group": name,
+        "admin": admin, "expires_at": rfc(expires_at), "expired": false,
     })))
 }
 
 /// `DELETE /api/v1/groups/{name}/memberships/{user_id}` → removes the member
-/// (group admins of that group). The member's grants are left alone.
+/// (group admins of that group), and the member's grants scoped to the group.
 #[utoipa::path(
     delete, path = "/api/v1/groups/{name}/memberships/{user_id}", tag = "native",
     params(("name" = String, Path, description = "Group name"), ("user_id" = String, Path, description = "User id")),
@@ -254,15 +212,10 @@ async fn membership(
     Path((name, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::DELETE])?;
-    let gid = group_id(&state, &name).await?;
-    require(ctx.view().is_group_admin(&name))?;
+    memberships::administered(&state, &ctx.caller, &name).await?;
     let user_id: i64 = user_id
         .parse()
         .map_err(|_| ApiError::not_found("Member not found"))?;
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    if !tx.remove_member(user_id, gid).await? {
-        return Err(ApiError::not_found("Member not found"));
-    }
-    commit(&state, tx).await?;
+    memberships::remove(&state, &ctx.caller, &name, user_id).await?;
     Ok(Json(json!({"status": "removed", "user_id": user_id, "group": name})).into_response())
 }

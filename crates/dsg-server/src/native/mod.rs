@@ -11,7 +11,6 @@
 
 mod access;
 mod audit;
-mod bodies;
 mod datasets;
 mod grants;
 mod requests;

@@ -21,15 +21,16 @@ use axum::routing::any;
 use axum::{Json, Router};
 use bytes::Bytes;
 use dsg_store::access_requests::AccessRequest;
-use dsg_store::invitations::{Invited, NewInvitation};
+use dsg_store::invitations::Invited;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Ctx, commit, created, instant, object, opt_str, req_str, require, rfc};
+use super::{Ctx, created, rfc};
 use crate::error::ApiError;
 use crate::http::body::{Instant, non_empty, parse};
 use crate::service::access_requests::{self, Decision, NewRequest};
 use crate::service::datasets;
+use crate::service::invitations::{self, InvitationRequest};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -181,7 +182,7 @@ async fn decide(
 
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/invitations", tag = "native",
-    params(("name" = String, Path, description = "Dataset name")), request_body(content = Object, description = "JSON object", content_type = "application/json"),
+    params(("name" = String, Path, description = "Dataset name")), request_body(content = NewInvitationRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: the dataset's invitations", body = Vec<Object>),
         (status = 201, description = "POST: invited (or granted at once)", body = Object))
 )]
@@ -194,14 +195,10 @@ async fn invitations(
 ) -> Result<Response, ApiError> {
     ctx.human()?;
     ctx.allow(&[Method::GET, Method::POST])?;
-    let view = ctx.view();
     let d = dataset_row(&state, &name).await?;
-    require(view.can_manage(&d.name) || view.is_dataset_admin(&d.name))?;
     if ctx.method == Method::GET {
         let now = state.clock.now();
-        let out: Vec<Value> = state
-            .store
-            .dataset_invitations(d.id)
+        let out: Vec<Value> = invitations::list(&state, &ctx.caller, &d)
             .await?
             .into_iter()
             .map(|i| {
@@ -215,34 +212,23 @@ async fn invitations(
             .collect();
         return Ok(Json(out).into_response());
     }
-    let body = object(&headers, &bytes)?;
-    let email = req_str(&body, "email")?;
-    let permission = req_str(&body, "permission")?;
-    if !view.may_handle_level(&state.config.access, &d.name, permission) {
-        return Err(ApiError::forbidden());
-    }
-    let now = state.clock.now();
-    let grant_expires_at = instant(&body, "grant_expires_at")?;
-    let expires_at = instant(&body, "expires_at")?;
-    if grant_expires_at.is_some_and(|e| e <= now) || expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::bad_request("expiry times must be in the future"));
-    }
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    let version_id = match opt_str(&body, "version")?.filter(|s| !s.is_empty()) {
-        Some(v) => Some(tx.version_id(d.id, v).await?),
-        None => None,
-    };
-    let outcome = tx
-        .create_invitation(&NewInvitation {
-            email,
-            dataset_id: d.id,
-            version_id,
-            permission,
-            grant_expires_at,
-            expires_at,
-        })
-        .await?;
-    commit(&state, tx).await?;
+    invitations::authorize(&ctx.caller, &d)?;
+    let body: NewInvitationRequest = crate::http::body::parse(&headers, &bytes)?;
+    let version = crate::http::body::non_empty(body.version);
+    let outcome = invitations::invite(
+        &state,
+        &ctx.caller,
+        InvitationRequest {
+            dataset: &d,
+            email: &body.email,
+            permission: &body.permission,
+            version: version.as_deref(),
+            grant_expires_at: body.grant_expires_at.map(|i| i.0),
+            expires_at: body.expires_at.map(|i| i.0),
+        },
+    )
+    .await?;
+    let email = &*body.email;
     let out = match outcome {
         Invited::Pending(id) => json!({"id": id, "email": email, "status": "pending"}),
         Invited::Granted { invitation, grant } => {
@@ -250,6 +236,21 @@ async fn invitations(
         }
     };
     Ok(created(out))
+}
+
+/// `POST /api/v1/datasets/{name}/invitations`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewInvitationRequest {
+    /// The invitee's e-mail.
+    email: crate::http::body::Required,
+    /// `view`, `edit`, `manage` or `admin`.
+    permission: crate::http::body::Required,
+    /// Version scope (name); absent or empty for the whole dataset.
+    version: Option<String>,
+    /// Expiry of the grant it becomes (in the future).
+    grant_expires_at: Option<crate::http::body::Instant>,
+    /// The invitation lapses at this instant if not redeemed (in the future).
+    expires_at: Option<crate::http::body::Instant>,
 }
 
 #[utoipa::path(
@@ -265,14 +266,10 @@ async fn invitation(
     ctx.human()?;
     ctx.allow(&[Method::DELETE])?;
     let d = dataset_row(&state, &name).await?;
-    require(ctx.view().can_manage(&d.name))?;
+    invitations::authorize_withdrawal(&ctx.caller, &d)?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("Invitation not found"))?;
-    let mut tx = state.store.begin(ctx.actor()).await?;
-    if !tx.delete_invitation(d.id, id).await? {
-        return Err(ApiError::not_found("Invitation not found"));
-    }
-    commit(&state, tx).await?;
+    invitations::withdraw(&state, &ctx.caller, &d, id).await?;
     Ok(Json(json!({"status": "deleted", "id": id})).into_response())
 }

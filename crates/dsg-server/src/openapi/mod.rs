@@ -64,7 +64,7 @@ pub struct OauthFlow {
 pub fn document(config: &crate::Config, oauth: Option<&OauthFlow>) -> Value {
     let mut doc = Base::openapi();
     for part in [
-        crate::api::openapi(),
+        crate::cave::openapi(),
         crate::native::openapi(),
         crate::web::openapi(),
         crate::login::openapi(),

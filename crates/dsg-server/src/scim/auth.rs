@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for ScimCaller {
             }
         };
         let client = parts.extensions.get::<ClientIp>().copied();
-        let invalid = async || match state.limits.failed_auth(client).await {
+        let invalid = async || match state.limits.failed_auth(client.map(|c| c.0)).await {
             Ok(()) => ScimError::unauthorized("Invalid token."),
             Err(l) => l.into(),
         };
@@ -51,7 +51,10 @@ impl FromRequestParts<AppState> for ScimCaller {
             return Err(invalid().await);
         }
         // SCIM tokens are not cached: every lookup waits on the failed-auth limit.
-        state.limits.failed_auth_blocked(client).await?;
+        state
+            .limits
+            .failed_auth_blocked(client.map(|c| c.0))
+            .await?;
         let rid = request_id(parts);
         if let Some((_, name)) = state.store.scim_token(&TokenHash::of(token)).await? {
             return Ok(Self {

@@ -24,6 +24,7 @@ use dsg_store::scim::ScimQuery;
 use serde_json::{Value, json};
 
 use crate::error::scim::{SCIM_JSON, ScimError, scim_json};
+use crate::service::provisioning::{self, Replaced, Resource};
 use crate::state::AppState;
 use auth::ScimCaller;
 
@@ -120,7 +121,7 @@ pub async fn rate_limit(
         .extensions()
         .get::<crate::http::forwarded::ClientIp>()
         .copied();
-    match state.limits.scim(bearer, client).await {
+    match state.limits.scim(bearer, client.map(|c| c.0)).await {
         Ok(()) => next.run(request).await,
         Err(l) => ScimError::from(l).into_response(),
     }
@@ -594,17 +595,7 @@ async fn create(
 ) -> ScimResult {
     negotiate(&headers)?;
     let v = body_json(&headers, &body)?;
-    let mut tx = state.store.begin(caller.actor).await?;
-    let id = match kind {
-        Kind::User => tx.scim_create_user(&UserFields::from_json(&v)?).await?,
-        Kind::Group => tx.scim_create_group(&GroupFields::from_json(&v)?).await?,
-        Kind::Dataset => {
-            tx.scim_create_dataset(&DatasetFields::from_json(&v)?)
-                .await?
-        }
-    };
-    let events = tx.commit().await?;
-    state.committed(&events);
+    let id = provisioning::create(&state, caller.actor, &resource(kind, &v)?).await?;
     let base = base_url(&state, &headers);
     let created = state
         .store
@@ -618,6 +609,15 @@ async fn create(
         &[],
         &[],
     ))
+}
+
+/// The typed attributes of a SCIM document of `kind`.
+fn resource(kind: Kind, v: &Value) -> Result<Resource, ScimError> {
+    Ok(match kind {
+        Kind::User => Resource::User(UserFields::from_json(v)?),
+        Kind::Group => Resource::Group(GroupFields::from_json(v)?),
+        Kind::Dataset => Resource::Dataset(DatasetFields::from_json(v)?),
+    })
 }
 
 fn check_if_match(headers: &HeaderMap, current: &Value) -> Result<(), ScimError> {
@@ -643,7 +643,7 @@ async fn replace(
     // is the client's 412; without it, a lost race is retried on fresh data.
     let conditional = headers.contains_key(header::IF_MATCH);
     let mut attempt = 0;
-    let (tx, internal) = loop {
+    let internal = loop {
         attempt += 1;
         let current = state
             .store
@@ -662,37 +662,18 @@ async fn replace(
         } else {
             v.clone()
         };
-        let mut tx = state.store.begin(caller.actor.clone()).await?;
-        let internal = tx
-            .scim_internal_id(kind, &id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(kind.name()))?;
-        let applied = match kind {
-            Kind::User => {
-                tx.scim_replace_user(internal, seen, &UserFields::from_json(&desired)?)
-                    .await?
-            }
-            Kind::Group => {
-                tx.scim_replace_group(internal, seen, &GroupFields::from_json(&desired)?)
-                    .await?
-            }
-            Kind::Dataset => {
-                tx.scim_replace_dataset(internal, seen, &DatasetFields::from_json(&desired)?)
-                    .await?
-            }
-        };
-        if applied {
-            break (tx, internal);
+        let r = resource(kind, &desired)?;
+        match provisioning::replace(&state, caller.actor.clone(), kind, &id, seen, &r).await? {
+            Replaced::Applied(internal) => break internal,
+            Replaced::Stale => {}
         }
-        drop(tx);
+
         // Each round some writer wins, so n concurrent writers need at most n rounds.
         if conditional || attempt >= 32 {
             return Err(ScimError::precondition());
         }
         tokio::time::sleep(std::time::Duration::from_millis(attempt.min(10))).await;
     };
-    let events = tx.commit().await?;
-    state.committed(&events);
     let updated = state
         .store
         .scim_get_internal(kind, internal, &base)
@@ -716,17 +697,6 @@ async fn delete(
         .await?
         .ok_or_else(|| ScimError::not_found(kind.name()))?;
     check_if_match(&headers, &current)?;
-    let mut tx = state.store.begin(caller.actor).await?;
-    let internal = tx
-        .scim_internal_id(kind, &id)
-        .await?
-        .ok_or_else(|| ScimError::not_found(kind.name()))?;
-    match kind {
-        Kind::User => tx.scim_delete_user(internal).await?,
-        Kind::Group => tx.scim_delete_group(internal).await?,
-        Kind::Dataset => tx.scim_delete_dataset(internal).await?,
-    }
-    let events = tx.commit().await?;
-    state.committed(&events);
+    provisioning::delete(&state, caller.actor, kind, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -132,6 +132,19 @@ impl Caller {
         self.can_manage(dataset) && number_of(permission) <= self.level(dataset)
     }
 
+    /// May the caller revoke the user token `owner` holds? Its owner, or a
+    /// global admin.
+    pub fn may_revoke_token(&self, owner: i64) -> bool {
+        self.user_id() == Some(owner) || self.is_admin()
+    }
+
+    /// May the caller manage service accounts (create, change, disable,
+    /// delete them, mint and revoke their tokens, grant them access)? Global
+    /// admins only, and only people.
+    pub fn may_manage_service_accounts(&self) -> bool {
+        self.user_id().is_some() && self.is_admin()
+    }
+
     /// May the caller change (re-time or revoke) `user_id`'s `permission`
     /// grant on `dataset`? As for granting it, and nobody but a global admin
     /// changes their own grants.

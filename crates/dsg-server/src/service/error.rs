@@ -4,6 +4,8 @@
 
 use dsg_store::StoreError;
 
+use crate::rate_limit::Limited;
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -11,6 +13,17 @@ pub enum ServiceError {
     /// instead of the generic one.
     #[error("forbidden")]
     Forbidden(Option<String>),
+    /// The caller may not grant, change or revoke this level on this dataset.
+    #[error("cannot grant {level} on {dataset}")]
+    LevelOutOfReach {
+        /// The level asked for.
+        level: String,
+        /// The dataset.
+        dataset: String,
+    },
+    /// Nobody but a global admin changes their own grants.
+    #[error("own grant")]
+    OwnGrant,
     /// Nothing of this kind with that key (e.g. "Grant not found").
     #[error("{0}")]
     NotFound(&'static str),
@@ -20,9 +33,18 @@ pub enum ServiceError {
     /// The change would collide with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// Over a rate limit (e.g. `rate_limit.token_creation`).
+    #[error("too many requests; retry in {} s", .0.retry_after)]
+    Limited(Limited),
     /// The store failed or refused (its own not-found and conflict cases included).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Limited> for ServiceError {
+    fn from(l: Limited) -> Self {
+        Self::Limited(l)
+    }
 }
 
 /// Input that fails a rule, with the field it concerns.
@@ -33,6 +55,14 @@ pub enum Invalid {
     NotInFuture {
         /// The field (`expires_at`).
         field: &'static str,
+    },
+    /// Text longer than allowed, in characters.
+    #[error("{field} is longer than {max} characters")]
+    TooLong {
+        /// The field (`description`).
+        field: &'static str,
+        /// The most characters allowed.
+        max: usize,
     },
     /// Any other rule, in words.
     #[error("{message}")]
@@ -48,7 +78,7 @@ impl Invalid {
     /// The field the problem concerns, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Self::NotInFuture { field } => Some(field),
+            Self::NotInFuture { field } | Self::TooLong { field, .. } => Some(field),
             Self::Rule { field, .. } => *field,
         }
     }

@@ -16,12 +16,14 @@ use axum::response::Response;
 use axum::routing::get;
 use dsg_core::Timestamp;
 use dsg_core::permissions::TokenScope;
-use dsg_store::tokens::{NewToken, PrincipalRef};
+use dsg_store::tokens::PrincipalRef;
 
 use super::{
-    Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, page_number,
-    paginate, render,
+    Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, page_number,
+    paginate, render, service_flash,
 };
+use crate::service::ServiceError;
+use crate::service::tokens::{self, NewUserToken};
 use crate::state::AppState;
 
 const PATH: &str = "/web/my-account";
@@ -161,25 +163,23 @@ async fn account_page(
         })
         .collect();
     let current = user.auth.token.token_id;
-    let all_tokens: Vec<TokenLine> = state
-        .store
-        .list_token_scopes(user.id)
+    let all_tokens: Vec<TokenLine> = tokens::list(state, &user.view)
         .await?
         .into_iter()
-        .map(|(t, scope)| TokenLine {
-            id: t.id,
-            description: if t.description.is_empty() {
+        .map(|t| TokenLine {
+            id: t.info.id,
+            description: if t.info.description.is_empty() {
                 "(no description)".into()
             } else {
-                t.description
+                t.info.description
             },
-            prefix: t.prefix,
-            created: Stamp::of(t.created),
-            last_used: Stamp::opt(t.last_used),
-            expired: t.expires_at.is_some_and(|e| e <= now),
-            expires: Stamp::opt(t.expires_at),
-            scope: scope_text(&scope),
-            current: t.id == current,
+            prefix: t.info.prefix,
+            created: Stamp::of(t.info.created),
+            last_used: Stamp::opt(t.info.last_used),
+            expired: t.expired,
+            expires: Stamp::opt(t.info.expires_at),
+            scope: scope_text(&t.scope),
+            current: t.info.id == current,
         })
         .collect();
     let (tokens, pager) = paginate(all_tokens, page, PATH);
@@ -266,16 +266,15 @@ async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, 
     }
 }
 
-/// The requested expiry: `expires_at` (a date) wins over `expires_in` (days or `never`).
+/// The requested expiry: `expires_at` (a date) wins over `expires_in` (days
+/// or `never`; 30 days when not chosen). Whether it lies in the future is
+/// the use case's rule.
 fn expiry(form: &Form, now: Timestamp) -> Result<Option<Timestamp>, Flash> {
     let bad = |field: &str, m: &str| Flash::field_error(Some(field), m);
     if let Some(at) = form
         .instant("expires_at")
         .map_err(|m| bad("expires_at", &m))?
     {
-        if at <= now {
-            return Err(bad("expires_at", "The expiry date must be in the future."));
-        }
         return Ok(Some(at));
     }
     match form.get("expires_in") {
@@ -290,6 +289,7 @@ fn expiry(form: &Form, now: Timestamp) -> Result<Option<Timestamp>, Flash> {
 
 async fn create_token(state: &AppState, posted: Posted) -> Result<Response, PageError> {
     let Posted { user, form, chrome } = posted;
+    // The form asks for a name to recognise the token by (the APIs default it).
     let description = form.get("description");
     if description.is_empty() {
         return Ok(back(
@@ -301,53 +301,24 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
             )],
         ));
     }
-    if description.chars().count() > 255 {
-        return Ok(back(
-            state,
-            PATH,
-            &[Flash::field_error(
-                Some("description"),
-                "The description is longer than 255 characters.",
-            )],
-        ));
-    }
     let expires_at = match expiry(&form, state.clock.now()) {
         Ok(e) => e,
         Err(f) => return Ok(back(state, PATH, &[f])),
     };
     let chosen = form.all("datasets");
-    if let Some(bad) = chosen
-        .iter()
-        .find(|d| user.view.authority().levels_on(d).is_none())
-    {
-        return Ok(back(
-            state,
-            PATH,
-            &[Flash::field_error(
-                Some("datasets"),
-                format!("You have no access to {bad}."),
-            )],
-        ));
-    }
-    let scope = TokenScope {
-        read_only: !form.get("read_only").is_empty(),
-        datasets: (form.get("limit_datasets") == "on" || !chosen.is_empty())
-            .then(|| chosen.iter().map(|d| (*d).to_owned()).collect()),
+    let input = NewUserToken {
+        description: Some(description.to_owned()),
+        expires_at,
+        scope: TokenScope {
+            read_only: !form.get("read_only").is_empty(),
+            datasets: (form.get("limit_datasets") == "on" || !chosen.is_empty())
+                .then(|| chosen.iter().map(|d| (*d).to_owned()).collect()),
+        },
     };
-    state.limits.token_creation(user.id).await?;
-    let mut tx = state.store.begin(user.actor()).await?;
-    let (_, token) = tx
-        .create_user_token(
-            user.id,
-            NewToken {
-                description: description.to_owned(),
-                expires_at,
-                scope,
-                literal: None,
-            },
-        )
-        .await?;
-    commit(state, tx).await?;
+    let minted = match tokens::create(state, &user.view, input).await {
+        Ok(m) => m,
+        Err(e) => return Ok(back(state, PATH, &[service_flash(e)?])),
+    };
     let mut chrome = chrome;
     chrome.flashes.push(Flash::success(
         "Token created. Copy it now — it will not be shown again.",
@@ -358,8 +329,8 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
         chrome,
         1,
         Some(NewTokenShown {
-            value: token.expose().to_owned(),
-            description: description.to_owned(),
+            value: minted.value,
+            description: minted.description,
         }),
     )
     .await?;
@@ -370,11 +341,9 @@ async fn revoke_token(state: &AppState, user: &WebUser, form: &Form) -> Result<F
     let Some(id) = form.id("token_id") else {
         return Ok(Flash::error("Token not found."));
     };
-    if state.store.user_token_owner(id).await? != Some(user.id) {
-        return Ok(Flash::error("Token not found."));
+    match tokens::revoke(state, &user.view, id).await {
+        Ok(()) => Ok(Flash::success("Token revoked.")),
+        Err(ServiceError::NotFound(_)) => Ok(Flash::error("Token not found.")),
+        Err(e) => service_flash(e),
     }
-    let mut tx = state.store.begin(user.actor()).await?;
-    tx.revoke_user_token(id).await?;
-    commit(state, tx).await?;
-    Ok(Flash::success("Token revoked."))
 }

@@ -10,12 +10,13 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use dsg_store::datasets::DatasetRow;
-use dsg_store::grants::NewGrant;
 
 use super::{
-    Chrome, Flash, PageError, Posted, Web, WebUser, back, commit, conflict, dataset, flash_error,
-    render,
+    Chrome, Flash, PageError, Posted, Web, WebUser, back, conflict, dataset, flash_error, render,
+    service_flash,
 };
+use crate::service::ServiceError;
+use crate::service::dataset_admins;
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -93,48 +94,24 @@ async fn act(
 
 async fn add(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flash, PageError> {
     let email = posted.form.get("email");
-    let Some(user_id) = state.store.user_id_by_email(email).await? else {
-        return Ok(Flash::field_error(
-            Some("email"),
-            format!("User not found: {email}"),
-        ));
-    };
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    let created = tx
-        .create_grant(&NewGrant {
-            user_id,
-            dataset_id: d.id,
-            version_id: None,
-            permission: "admin",
-            group_id: None,
-            granted_by: Some(posted.user.id),
-            source: "manual",
-            expires_at: None,
-        })
-        .await;
-    match created {
-        Ok(_) => {
-            commit(state, tx).await?;
-            Ok(Flash::success(format!("Added {email} as dataset admin")))
+    match dataset_admins::appoint(state, &posted.user.view, d, email).await {
+        Ok(_) => Ok(Flash::success(format!("Added {email} as dataset admin"))),
+        Err(ServiceError::Store(e)) if conflict(&e) => {
+            Ok(Flash::info(format!("{email} is already a dataset admin")))
         }
-        Err(e) if conflict(&e) => Ok(Flash::info(format!("{email} is already a dataset admin"))),
-        Err(e) => flash_error(e, Some("email")),
+        Err(ServiceError::Store(e)) => flash_error(e, Some("email")),
+        Err(e) => service_flash(e),
     }
 }
 
 async fn remove(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flash, PageError> {
-    let grant = match posted.form.id("grant_id") {
-        Some(id) => state.store.grant(id).await?,
-        None => None,
-    };
-    let Some(g) = grant.filter(|g| g.dataset == d.name && g.permission == "admin") else {
+    let Some(id) = posted.form.id("grant_id") else {
         return Ok(Flash::error("Dataset admin not found"));
     };
-    if g.user_id == posted.user.id && !posted.user.view.is_admin() {
-        return Ok(Flash::error("You cannot remove yourself"));
+    match dataset_admins::remove(state, &posted.user.view, d, id).await {
+        Ok(g) => Ok(Flash::success(format!("Removed dataset admin {}", g.email))),
+        Err(ServiceError::OwnGrant) => Ok(Flash::error("You cannot remove yourself")),
+        Err(ServiceError::Forbidden(None)) => Ok(Flash::error("Dataset admin not found")),
+        Err(e) => service_flash(e),
     }
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    tx.revoke_grant(g.id, "dataset_admin_removed").await?;
-    commit(state, tx).await?;
-    Ok(Flash::success(format!("Removed dataset admin {}", g.email)))
 }

@@ -1,9 +1,10 @@
 //! `/web/grants/<dataset>`: the dataset's members and grants, with expiry
-//! (managers of the dataset). Nobody grants, time-limits or revokes a level
-//! above their own, and only global admins revoke their own grants — the
-//! native API's rules. The `?group=` filter works (it did nothing in the
-//! original). An e-mail nobody has yet becomes an invitation, redeemed at
-//! first login, instead of a password-less placeholder user.
+//! (managers of the dataset). The rules are the use cases'
+//! ([`crate::service::grants`]): nobody grants, time-limits or revokes a
+//! level above their own, and only global admins change their own grants.
+//! The `?group=` filter works (it did nothing in the original). The form
+//! grants or, for an e-mail nobody has yet, invites (redeemed at first
+//! login) instead of creating a password-less placeholder user.
 //! POST `action=grant` (`email`, `permission` name or id, `version` id or
 //! name, `expires_at`), `action=set_expiry` (`grant_id`, `expires_at`; empty
 //! clears), `action=revoke` (`grant_id`).
@@ -15,13 +16,13 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 use dsg_store::datasets::DatasetRow;
-use dsg_store::grants::NewGrant;
-use dsg_store::invitations::{Invited, NewInvitation};
 
 use super::{
-    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, conflict, dataset,
-    flash_error, page_number, paginate, permission_of, render, version_of,
+    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, conflict, dataset,
+    flash_error, page_number, paginate, permission_of, render, service_flash, version_of,
 };
+use crate::service::grants::{self, GrantRequest, Granted, VersionRef, Within};
+use crate::service::{Invalid, ServiceError};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -93,10 +94,12 @@ async fn show_grants(
         .into_iter()
         .filter(|g| group.is_empty() || g.group.as_deref() == Some(group.as_str()))
         .map(|g| GrantLine {
-            changeable: user
-                .view
-                .may_handle_level(&state.config.access, &d.name, &g.permission)
-                && (g.user_id != user.id || user.view.is_admin()),
+            changeable: user.view.may_change_grant(
+                &state.config.access,
+                &d.name,
+                &g.permission,
+                g.user_id,
+            ),
             id: g.id,
             email: g.email,
             permission: g.permission,
@@ -163,102 +166,26 @@ async fn act(
     Ok(back(&state, &format!("/web/grants/{}", d.name), &[flash]))
 }
 
-/// A grant asked for on a form.
-pub(super) struct Wanted<'a> {
-    /// The grantee's e-mail.
-    pub email: &'a str,
-    /// Level.
-    pub permission: &'a str,
-    /// Version scope.
-    pub version_id: Option<i64>,
-    /// Group scope.
-    pub group_id: Option<i64>,
-    /// Expiry.
-    pub expires_at: Option<dsg_core::Timestamp>,
-}
-
 /// Grants `permission` on `d` to the person with this e-mail (an invitation
-/// when nobody has it yet), optionally scoped to a version or a group.
+/// when nobody has it yet, unless group-scoped), and says so.
 pub(super) async fn grant_to(
     state: &AppState,
     user: &WebUser,
-    d: &DatasetRow,
-    w: Wanted<'_>,
+    req: GrantRequest<'_>,
 ) -> Result<Flash, PageError> {
-    let Wanted {
-        email,
-        permission,
-        version_id,
-        group_id,
-        expires_at,
-    } = w;
-    if let Err(e) = dsg_store::users::validate_email(email) {
-        return Ok(Flash::field_error(Some("email"), e.to_string()));
-    }
-    let mut tx = state.store.begin(user.actor()).await?;
-    let Some(user_id) = tx.user_id_by_email(email).await? else {
-        if group_id.is_some() {
-            return Ok(Flash::field_error(
-                Some("email"),
-                format!("User not found: {email}"),
-            ));
-        }
-        let invited = tx
-            .create_invitation(&NewInvitation {
-                email,
-                dataset_id: d.id,
-                version_id,
-                permission,
-                grant_expires_at: expires_at,
-                expires_at: None,
-            })
-            .await;
-        return match invited {
-            Ok(Invited::Pending(_)) | Ok(Invited::Granted { .. }) => {
-                commit(state, tx).await?;
-                Ok(Flash::success(format!(
-                    "Invited {email}: they get {permission} on {} when they first log in.",
-                    d.name
-                )))
-            }
-            Err(e) => flash_error(e, Some("email")),
-        };
-    };
-    if let Some(gid) = group_id
-        && !state
-            .store
-            .group_memberships(gid)
-            .await?
-            .iter()
-            .any(|m| m.user_id == user_id)
-    {
-        tx.add_member(user_id, gid, false, None).await?;
-    }
-    let created = tx
-        .create_grant(&NewGrant {
-            user_id,
-            dataset_id: d.id,
-            version_id,
-            permission,
-            group_id,
-            granted_by: Some(user.id),
-            source: "manual",
-            expires_at,
-        })
-        .await;
-    match created {
-        Ok(_) => {
-            commit(state, tx).await?;
-            Ok(Flash::success(format!(
-                "Granted {permission} on {} to {email}",
-                d.name
-            )))
-        }
-        Err(e) if conflict(&e) => Ok(Flash::info(format!(
-            "{email} already has {permission} on {}",
-            d.name
+    let (email, permission, dataset) = (req.email, req.permission, req.dataset.name.clone());
+    match grants::grant_or_invite(state, &user.view, req).await {
+        Ok(Granted::Grant { .. }) => Ok(Flash::success(format!(
+            "Granted {permission} on {dataset} to {email}"
         ))),
-        Err(e) => flash_error(e, None),
+        Ok(Granted::Invited { .. }) => Ok(Flash::success(format!(
+            "Invited {email}: they get {permission} on {dataset} when they first log in."
+        ))),
+        Err(ServiceError::Store(e)) if conflict(&e) => Ok(Flash::info(format!(
+            "{email} already has {permission} on {dataset}"
+        ))),
+        Err(ServiceError::Store(e)) => flash_error(e, Some("email")),
+        Err(e) => service_flash(e),
     }
 }
 
@@ -270,16 +197,6 @@ async fn grant(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flas
             "Choose a permission.",
         ));
     };
-    if !posted
-        .user
-        .view
-        .may_handle_level(&state.config.access, &d.name, &permission)
-    {
-        return Ok(Flash::field_error(
-            Some("permission"),
-            format!("You cannot grant {permission} permission"),
-        ));
-    }
     let Ok(version_id) = version_of(state, d.id, form.get("version")).await? else {
         return Ok(Flash::field_error(
             Some("version"),
@@ -287,73 +204,58 @@ async fn grant(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flas
         ));
     };
     let expires_at = match form.instant("expires_at") {
-        Ok(Some(t)) if t <= state.clock.now() => {
-            return Ok(Flash::field_error(
-                Some("expires_at"),
-                "The expiry date must be in the future.",
-            ));
-        }
         Ok(t) => t,
         Err(m) => return Ok(Flash::field_error(Some("expires_at"), m)),
     };
     grant_to(
         state,
         &posted.user,
-        d,
-        Wanted {
+        GrantRequest {
+            dataset: d,
             email: form.get("email"),
             permission: &permission,
-            version_id,
-            group_id: None,
+            version: version_id.map(VersionRef::Id),
+            group: None,
             expires_at,
         },
     )
     .await
 }
 
-/// The grant named by `grant_id` when it is on `d` and the user may change it.
-async fn changeable(
-    state: &AppState,
-    posted: &Posted,
-    d: &DatasetRow,
-) -> Result<Result<dsg_store::grants::GrantListing, Flash>, PageError> {
-    let not_found = || Ok(Err(Flash::error("Grant not found")));
-    let Some(id) = posted.form.id("grant_id") else {
-        return not_found();
-    };
-    let Some(g) = state.store.grant(id).await? else {
-        return not_found();
-    };
-    let user = &posted.user;
-    if g.dataset != d.name
-        || !user
-            .view
-            .may_handle_level(&state.config.access, &d.name, &g.permission)
-    {
-        return not_found();
+/// A grant change refused, in the page's words: grants the visitor may not
+/// change are "not found" here (the page lists only what they manage).
+fn refused(e: ServiceError) -> Result<Flash, PageError> {
+    match e {
+        ServiceError::Forbidden(None) | ServiceError::NotFound(_) => {
+            Ok(Flash::error("Grant not found"))
+        }
+        e => service_flash(e),
     }
-    if g.user_id == user.id && !user.view.is_admin() {
-        return Ok(Err(Flash::error("You cannot change your own grants")));
-    }
-    Ok(Ok(g))
 }
 
 async fn set_expiry(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flash, PageError> {
-    let g = match changeable(state, posted, d).await? {
-        Ok(g) => g,
-        Err(f) => return Ok(f),
+    let Some(id) = posted.form.id("grant_id") else {
+        return Ok(Flash::error("Grant not found"));
     };
     let expires_at = match posted.form.instant("expires_at") {
-        Ok(Some(t)) if t <= state.clock.now() => {
-            return Ok(Flash::error("The expiry date must be in the future."));
-        }
         Ok(t) => t,
         Err(m) => return Ok(Flash::error(m)),
     };
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    tx.set_grant_expiry(g.id, expires_at).await?;
-    commit(state, tx).await?;
-    Ok(Flash::success(match expires_at {
+    let changed = grants::set_expiry(
+        state,
+        &posted.user.view,
+        id,
+        Within::Dataset(&d.name),
+        expires_at,
+    );
+    let g = match changed.await {
+        Ok(g) => g,
+        Err(ServiceError::Invalid(Invalid::NotInFuture { .. })) => {
+            return Ok(Flash::error("The expiry date must be in the future."));
+        }
+        Err(e) => return refused(e),
+    };
+    Ok(Flash::success(match g.expires_at {
         Some(t) => format!(
             "{}'s {} grant now expires at {}",
             g.email,
@@ -365,12 +267,19 @@ async fn set_expiry(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result
 }
 
 async fn revoke(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flash, PageError> {
-    let g = match changeable(state, posted, d).await? {
-        Ok(g) => g,
-        Err(f) => return Ok(f),
+    let Some(id) = posted.form.id("grant_id") else {
+        return Ok(Flash::error("Grant not found"));
     };
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    tx.revoke_grant(g.id, "revoked").await?;
-    commit(state, tx).await?;
-    Ok(Flash::success("Grant revoked"))
+    match grants::revoke(
+        state,
+        &posted.user.view,
+        id,
+        Within::Dataset(&d.name),
+        "revoked",
+    )
+    .await
+    {
+        Ok(_) => Ok(Flash::success("Grant revoked")),
+        Err(e) => refused(e),
+    }
 }

@@ -14,11 +14,14 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::grants::{Wanted, grant_to, grantable};
+use super::grants::grantable;
 use super::{
-    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, commit, conflict,
-    flash_error, page_number, paginate, render,
+    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, conflict, flash_error,
+    page_number, paginate, render, service_flash,
 };
+use crate::service::ServiceError;
+use crate::service::grants::{self, GrantRequest, Within};
+use crate::service::memberships::{self, NewMember};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -152,7 +155,7 @@ async fn act(
     let flash = match posted.form.get("action") {
         "add_member" => add_member(&state, &posted, gid, &name).await?,
         "remove_member" => remove_member(&state, &posted, gid, &name).await?,
-        "grant" => grant(&state, &posted, gid).await?,
+        "grant" => grant(&state, &posted, &name).await?,
         "revoke" => revoke(&state, &posted, &name).await?,
         _ => Flash::error("Unknown action."),
     };
@@ -162,51 +165,35 @@ async fn act(
 async fn add_member(
     state: &AppState,
     posted: &Posted,
-    gid: i64,
+    _gid: i64,
     group: &str,
 ) -> Result<Flash, PageError> {
     let email = posted.form.get("email");
-    let Some(user_id) = state.store.user_id_by_email(email).await? else {
-        return Ok(Flash::field_error(
-            Some("email"),
-            format!("User not found: {email}"),
-        ));
-    };
-    let admin = !posted.form.get("admin").is_empty();
-    if admin && !posted.user.view.is_admin() {
-        return Ok(Flash::error("Only global admins can make group admins."));
-    }
     let expires_at = match posted.form.instant("expires_at") {
-        Ok(Some(t)) if t <= state.clock.now() => {
-            return Ok(Flash::field_error(
-                Some("expires_at"),
-                "The expiry date must be in the future.",
-            ));
-        }
         Ok(t) => t,
         Err(m) => return Ok(Flash::field_error(Some("expires_at"), m)),
     };
-    if state
-        .store
-        .group_memberships(gid)
-        .await?
-        .iter()
-        .any(|m| m.user_id == user_id)
-    {
-        return Ok(Flash::info(format!(
-            "{email} is already a member of {group}"
-        )));
-    }
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    match tx.add_member(user_id, gid, admin, expires_at).await {
-        Ok(_) => {
-            commit(state, tx).await?;
-            Ok(Flash::success(format!("Added {email} to {group}")))
+    let added = memberships::add(
+        state,
+        &posted.user.view,
+        NewMember {
+            group,
+            email,
+            admin: !posted.form.get("admin").is_empty(),
+            expires_at,
+        },
+    )
+    .await;
+    match added {
+        Ok(_) => Ok(Flash::success(format!("Added {email} to {group}"))),
+        Err(ServiceError::Forbidden(None)) => {
+            Ok(Flash::error("Only global admins can make group admins."))
         }
-        Err(e) if conflict(&e) => Ok(Flash::info(format!(
+        Err(ServiceError::Store(e)) if conflict(&e) => Ok(Flash::info(format!(
             "{email} is already a member of {group}"
         ))),
-        Err(e) => flash_error(e, Some("email")),
+        Err(ServiceError::Store(e)) => flash_error(e, Some("email")),
+        Err(e) => service_flash(e),
     }
 }
 
@@ -228,23 +215,17 @@ async fn remove_member(
     let Some(m) = member else {
         return Ok(Flash::error("Member not found"));
     };
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    tx.remove_member(m.user_id, gid).await?;
-    commit(state, tx).await?;
-    Ok(Flash::success(format!("Removed {} from {group}", m.email)))
+    match memberships::remove(state, &posted.user.view, group, m.user_id).await {
+        Ok(()) => Ok(Flash::success(format!("Removed {} from {group}", m.email))),
+        Err(e) => service_flash(e),
+    }
 }
 
-async fn grant(state: &AppState, posted: &Posted, gid: i64) -> Result<Flash, PageError> {
+async fn grant(state: &AppState, posted: &Posted, group: &str) -> Result<Flash, PageError> {
     let form = &posted.form;
     let Some(d) = state.store.dataset_by_name(form.get("dataset")).await? else {
         return Ok(Flash::field_error(Some("dataset"), "Choose a dataset."));
     };
-    if !posted.user.view.can_manage(&d.name) {
-        return Ok(Flash::field_error(
-            Some("dataset"),
-            "You do not have manage permission on this dataset",
-        ));
-    }
     let permission = form.get("permission");
     if !matches!(permission, "view" | "edit" | "manage") {
         return Ok(Flash::field_error(
@@ -252,47 +233,62 @@ async fn grant(state: &AppState, posted: &Posted, gid: i64) -> Result<Flash, Pag
             "Choose view, edit or manage.",
         ));
     }
-    if !posted
-        .user
-        .view
-        .may_handle_level(&state.config.access, &d.name, permission)
-    {
-        return Ok(Flash::field_error(
-            Some("permission"),
-            "Cannot grant a permission level higher than your own",
-        ));
-    }
-    grant_to(
+    let granted = grants::grant_or_invite(
         state,
-        &posted.user,
-        &d,
-        Wanted {
+        &posted.user.view,
+        GrantRequest {
+            dataset: &d,
             email: form.get("email"),
             permission,
-            version_id: None,
-            group_id: Some(gid),
+            version: None,
+            group: Some(group),
             expires_at: None,
         },
     )
-    .await
+    .await;
+    match granted {
+        Ok(_) => Ok(Flash::success(format!(
+            "Granted {permission} on {} to {}",
+            d.name,
+            form.get("email")
+        ))),
+        Err(ServiceError::LevelOutOfReach { .. }) if !posted.user.view.can_manage(&d.name) => {
+            Ok(Flash::field_error(
+                Some("dataset"),
+                "You do not have manage permission on this dataset",
+            ))
+        }
+        Err(ServiceError::LevelOutOfReach { .. }) => Ok(Flash::field_error(
+            Some("permission"),
+            "Cannot grant a permission level higher than your own",
+        )),
+        Err(ServiceError::Store(e)) if conflict(&e) => Ok(Flash::info(format!(
+            "{} already has {permission} on {}",
+            form.get("email"),
+            d.name
+        ))),
+        Err(ServiceError::Store(e)) => flash_error(e, Some("email")),
+        Err(e) => service_flash(e),
+    }
 }
 
 async fn revoke(state: &AppState, posted: &Posted, group: &str) -> Result<Flash, PageError> {
-    let grant = match posted.form.id("grant_id") {
-        Some(id) => state.store.grant(id).await?,
-        None => None,
-    };
-    let Some(g) = grant.filter(|g| {
-        g.group.as_deref() == Some(group)
-            && posted
-                .user
-                .view
-                .may_handle_level(&state.config.access, &g.dataset, &g.permission)
-    }) else {
+    let Some(id) = posted.form.id("grant_id") else {
         return Ok(Flash::error("Grant not found"));
     };
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    tx.revoke_grant(g.id, "revoked").await?;
-    commit(state, tx).await?;
-    Ok(Flash::success("Grant revoked"))
+    match grants::revoke(
+        state,
+        &posted.user.view,
+        id,
+        Within::Group(group),
+        "revoked",
+    )
+    .await
+    {
+        Ok(_) => Ok(Flash::success("Grant revoked")),
+        Err(ServiceError::Forbidden(None) | ServiceError::NotFound(_)) => {
+            Ok(Flash::error("Grant not found"))
+        }
+        Err(e) => service_flash(e),
+    }
 }

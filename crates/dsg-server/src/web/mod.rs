@@ -644,13 +644,23 @@ pub(crate) fn service_flash(e: ServiceError) -> Result<Flash, PageError> {
         ServiceError::Forbidden(None) => Err(PageError::Denied),
         ServiceError::Forbidden(Some(m)) | ServiceError::Conflict(m) => Ok(Flash::error(m)),
         ServiceError::NotFound(what) => Ok(Flash::error(what)),
+        ServiceError::LevelOutOfReach { level, .. } => Ok(Flash::field_error(
+            Some("permission"),
+            format!("You cannot grant {level} permission"),
+        )),
+        ServiceError::OwnGrant => Ok(Flash::error("You cannot change your own grants")),
         ServiceError::Invalid(Invalid::NotInFuture { field }) => Ok(Flash::field_error(
             Some(field),
             "The expiry date must be in the future.",
         )),
+        ServiceError::Invalid(Invalid::TooLong { field, max }) => Ok(Flash::field_error(
+            Some(field),
+            format!("The {field} is longer than {max} characters."),
+        )),
         ServiceError::Invalid(Invalid::Rule { field, message }) => {
             Ok(Flash::field_error(field, message))
         }
+        ServiceError::Limited(l) => Err(l.into()),
         ServiceError::Store(e) => flash_error(e, None),
     }
 }

@@ -10,9 +10,11 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::{
-    Chrome, Flash, PageError, Posted, Stamp, Web, WebUser, back, commit, conflict, flash_error,
-    permission_of, render, version_of,
+    Chrome, Flash, PageError, Posted, Stamp, Web, WebUser, back, flash_error, permission_of,
+    render, service_flash,
 };
+use crate::service::ServiceError;
+use crate::service::service_accounts::{self, Account, NewAccount, NewGrant};
 use crate::state::AppState;
 
 const LIST: &str = "/web/service-accounts";
@@ -70,19 +72,18 @@ struct DetailPage {
     new_token: Option<String>,
 }
 
-fn admin(user: &WebUser) -> Result<(), PageError> {
-    if user.view.is_admin() {
-        Ok(())
-    } else {
-        Err(PageError::Denied)
+/// A use case's refusal on these pages: a missing account is a 404 page.
+fn refused(e: ServiceError) -> PageError {
+    match e {
+        ServiceError::NotFound(_) => PageError::NotFound("service account"),
+        e => e.into(),
     }
 }
 
 async fn show_list(State(state): State<AppState>, web: Web) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    admin(&user)?;
     let mut accounts = Vec::new();
-    for s in state.store.service_accounts().await? {
+    for s in service_accounts::list(&state, &user.view).await? {
         accounts.push(SaLine {
             tokens: state.store.service_account_tokens(s.id).await?.len(),
             grants: state.store.service_account_grants(s.id).await?.len(),
@@ -98,7 +99,9 @@ async fn show_list(State(state): State<AppState>, web: Web) -> Result<Response, 
 }
 
 async fn create(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
-    admin(&posted.user)?;
+    if !posted.user.view.may_manage_service_accounts() {
+        return Err(PageError::Denied);
+    }
     if posted.form.get("action") != "create" {
         return Ok(back(&state, LIST, &[Flash::error("Unknown action.")]));
     }
@@ -110,30 +113,17 @@ async fn create(State(state): State<AppState>, posted: Posted) -> Result<Respons
             &[Flash::field_error(Some("name"), "Name is required.")],
         ));
     }
-    if dsg_store::service_accounts::validate_slug("name", name).is_err() {
-        return Ok(back(
+    let input = NewAccount {
+        name: name.to_owned(),
+        description: posted.form.get("description").to_owned(),
+    };
+    match service_accounts::create(&state, &posted.user.view, input).await {
+        Ok(_) => Ok(back(
             &state,
-            LIST,
-            &[Flash::field_error(
-                Some("name"),
-                "Name must be a slug (letters, numbers, hyphens, underscores).",
-            )],
-        ));
-    }
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    match tx
-        .create_service_account(name, posted.form.get("description"), true)
-        .await
-    {
-        Ok(_) => {
-            commit(&state, tx).await?;
-            Ok(back(
-                &state,
-                &format!("{LIST}/{name}"),
-                &[Flash::success(format!("Created service account '{name}'."))],
-            ))
-        }
-        Err(e) if conflict(&e) => Ok(back(
+            &format!("{LIST}/{name}"),
+            &[Flash::success(format!("Created service account '{name}'."))],
+        )),
+        Err(ServiceError::Conflict(_)) => Ok(back(
             &state,
             LIST,
             &[Flash::field_error(
@@ -141,55 +131,52 @@ async fn create(State(state): State<AppState>, posted: Posted) -> Result<Respons
                 format!("A service account named '{name}' already exists."),
             )],
         )),
-        Err(e) => Ok(back(&state, LIST, &[flash_error(e, Some("name"))?])),
+        Err(ServiceError::Invalid(i)) if i.field() == Some("name") => Ok(back(
+            &state,
+            LIST,
+            &[Flash::field_error(
+                Some("name"),
+                "Name must be a slug (letters, numbers, hyphens, underscores).",
+            )],
+        )),
+        Err(ServiceError::Store(e)) => Ok(back(&state, LIST, &[flash_error(e, Some("name"))?])),
+        Err(e) => Ok(back(&state, LIST, &[service_flash(e)?])),
     }
-}
-
-async fn sa_id(state: &AppState, name: &str) -> Result<i64, PageError> {
-    state
-        .store
-        .service_account_id(name)
-        .await?
-        .ok_or(PageError::NotFound("service account"))
 }
 
 async fn detail_page(
     state: &AppState,
+    user: &WebUser,
     chrome: Chrome,
-    id: i64,
+    account: &Account,
     new_token: Option<String>,
 ) -> Result<DetailPage, PageError> {
-    let s = state
-        .store
-        .service_account_detail(id)
-        .await?
-        .ok_or(PageError::NotFound("service account"))?;
+    let d = service_accounts::detail(state, &user.view, account)
+        .await
+        .map_err(refused)?;
+    let s = d.account;
     Ok(DetailPage {
         chrome,
-        tokens: state
-            .store
-            .service_account_tokens(id)
-            .await?
+        tokens: d
+            .tokens
             .into_iter()
-            .map(|(id, description, prefix, created, last_used)| TokenLine {
-                id,
-                description,
-                prefix,
-                created: Stamp::of(created),
-                last_used: Stamp::opt(last_used),
+            .map(|t| TokenLine {
+                id: t.id,
+                description: t.description,
+                prefix: t.prefix,
+                created: Stamp::of(t.created),
+                last_used: Stamp::opt(t.last_used),
             })
             .collect(),
-        grants: state
-            .store
-            .service_account_grants(id)
-            .await?
+        grants: d
+            .grants
             .into_iter()
-            .map(|(id, dataset, version, permission, expires)| GrantLine {
-                id,
-                dataset,
-                version: version.unwrap_or_else(|| "All".into()),
-                permission,
-                expires: Stamp::opt(expires),
+            .map(|g| GrantLine {
+                id: g.id,
+                dataset: g.dataset,
+                version: g.version.unwrap_or_else(|| "All".into()),
+                permission: g.permission,
+                expires: Stamp::opt(g.expires_at),
             })
             .collect(),
         datasets: state
@@ -214,9 +201,10 @@ async fn show_detail(
     web: Web,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    admin(&user)?;
-    let id = sa_id(&state, &name).await?;
-    let page = detail_page(&state, chrome, id, None).await?;
+    let account = service_accounts::find(&state, &user.view, &name)
+        .await
+        .map_err(refused)?;
+    let page = detail_page(&state, &user, chrome, &account, None).await?;
     Ok(render(&state, &page.chrome, &page))
 }
 
@@ -225,31 +213,36 @@ async fn act(
     Path(name): Path<String>,
     posted: Posted,
 ) -> Result<Response, PageError> {
-    admin(&posted.user)?;
-    let id = sa_id(&state, &name).await?;
+    let caller = &posted.user.view;
+    let account = service_accounts::find(&state, caller, &name)
+        .await
+        .map_err(refused)?;
     let here = format!("{LIST}/{name}");
     let form = &posted.form;
-    let mut tx = state.store.begin(posted.user.actor()).await?;
-    let flash = match form.get("action") {
+    let outcome = match form.get("action") {
         "update_description" => {
-            tx.set_service_account_description(id, form.get("description"))
-                .await?;
-            Flash::success("Description updated.")
+            service_accounts::set_description(&state, caller, &account, form.get("description"))
+                .await
+                .map(|()| Flash::success("Description updated."))
         }
         "toggle_active" => {
-            let active = state
-                .store
-                .service_account_detail(id)
-                .await?
-                .is_some_and(|s| s.is_active);
-            tx.set_service_account_active(id, !active).await?;
-            Flash::success(if active {
-                "Service account disabled."
-            } else {
-                "Service account enabled."
-            })
+            let active = service_accounts::detail(&state, caller, &account)
+                .await
+                .map_err(refused)?
+                .account
+                .is_active;
+            service_accounts::set_active(&state, caller, &account, !active)
+                .await
+                .map(|_| {
+                    Flash::success(if active {
+                        "Service account disabled."
+                    } else {
+                        "Service account enabled."
+                    })
+                })
         }
         "mint_token" => {
+            // The form asks for a description to recognise the token by.
             let description = form.get("description");
             if description.is_empty() {
                 return Ok(back(
@@ -261,32 +254,39 @@ async fn act(
                     )],
                 ));
             }
-            let (_, token) = tx.create_service_account_token(id, description).await?;
-            commit(&state, tx).await?;
-            let mut chrome = posted.chrome;
-            chrome.flashes.push(Flash::success(
-                "Token created. Copy it now — it will not be shown again.",
-            ));
-            let page = detail_page(&state, chrome, id, Some(token.expose().to_owned())).await?;
-            return Ok(render(&state, &page.chrome, &page));
+            match service_accounts::add_token(&state, caller, &account, description).await {
+                Ok(t) => {
+                    let mut chrome = posted.chrome;
+                    chrome.flashes.push(Flash::success(
+                        "Token created. Copy it now — it will not be shown again.",
+                    ));
+                    let page =
+                        detail_page(&state, &posted.user, chrome, &account, Some(t.value)).await?;
+                    return Ok(render(&state, &page.chrome, &page));
+                }
+                Err(e) => Err(e),
+            }
         }
         "revoke_token" => match form.id("token_id") {
-            Some(t) if tx.revoke_service_account_token(id, t).await? => {
-                Flash::success("Token revoked.")
-            }
-            _ => Flash::error("Token not found."),
+            Some(t) => match service_accounts::revoke_token(&state, caller, &account, t).await {
+                Err(ServiceError::NotFound(_)) => Ok(Flash::error("Token not found.")),
+                r => r.map(|()| Flash::success("Token revoked.")),
+            },
+            None => Ok(Flash::error("Token not found.")),
         },
-        "add_grant" => match add_grant(&state, &mut tx, &posted, id, &name).await? {
-            Ok(f) => f,
+        "add_grant" => match add_grant(&state, &posted, &account).await? {
+            Ok(f) => Ok(f),
             Err(f) => return Ok(back(&state, &here, &[f])),
         },
         "revoke_grant" => match form.id("grant_id") {
-            Some(g) if tx.revoke_service_account_grant(id, g).await? => {
-                Flash::success("Grant revoked.")
-            }
-            _ => Flash::error("Grant not found."),
+            Some(g) => match service_accounts::revoke_grant(&state, caller, &account, g).await {
+                Err(ServiceError::NotFound(_)) => Ok(Flash::error("Grant not found.")),
+                r => r.map(|()| Flash::success("Grant revoked.")),
+            },
+            None => Ok(Flash::error("Grant not found.")),
         },
         "delete_sa" => {
+            // The page asks for the name again before deleting.
             if form.get("confirm_name") != name {
                 return Ok(back(
                     &state,
@@ -297,27 +297,31 @@ async fn act(
                     )],
                 ));
             }
-            tx.delete_service_account(id).await?;
-            commit(&state, tx).await?;
+            service_accounts::delete(&state, caller, &account)
+                .await
+                .map_err(refused)?;
             return Ok(back(
                 &state,
                 LIST,
                 &[Flash::success(format!("Service account '{name}' deleted."))],
             ));
         }
-        _ => Flash::error("Unknown action."),
+        _ => Ok(Flash::error("Unknown action.")),
     };
-    commit(&state, tx).await?;
+    let flash = match outcome {
+        Ok(f) => f,
+        Err(e) => service_flash(e)?,
+    };
     Ok(back(&state, &here, &[flash]))
 }
 
-/// `Ok(flash)` to commit, `Err(flash)` when nothing may be written.
+/// Reads the grant form (the dataset and version by id or name, the level
+/// by name or the original's id) and asks for the grant: `Ok(flash)` once
+/// granted, `Err(flash)` when the form is wrong or the grant refused.
 async fn add_grant(
     state: &AppState,
-    tx: &mut dsg_store::WriteTx,
     posted: &Posted,
-    id: i64,
-    name: &str,
+    account: &Account,
 ) -> Result<Result<Flash, Flash>, PageError> {
     let form = &posted.form;
     let value = form.get("dataset_id");
@@ -339,28 +343,44 @@ async fn add_grant(
             "Choose a permission.",
         )));
     };
-    let Ok(version_id) = version_of(state, d.id, form.get("version")).await? else {
-        return Ok(Err(Flash::field_error(
-            Some("version"),
-            format!("{} has no such version.", d.name),
-        )));
+    let wanted = form.get("version");
+    let version = if wanted.is_empty() {
+        None
+    } else {
+        let versions = state.store.dataset_versions(d.id).await?;
+        match versions
+            .into_iter()
+            .find(|v| v.id.to_string() == wanted || v.version == wanted)
+        {
+            Some(v) => Some(v.version),
+            None => {
+                return Ok(Err(Flash::field_error(
+                    Some("version"),
+                    format!("{} has no such version.", d.name),
+                )));
+            }
+        }
     };
     let expires_at = match form.instant("expires_at") {
         Ok(t) => t,
         Err(m) => return Ok(Err(Flash::field_error(Some("expires_at"), m))),
     };
-    match tx
-        .create_service_account_grant(id, d.id, version_id, &permission, expires_at)
-        .await
-    {
+    let grant = NewGrant {
+        dataset: d.name.clone(),
+        version,
+        permission: permission.clone(),
+        expires_at,
+    };
+    let name = &account.name;
+    match service_accounts::add_grant(state, &posted.user.view, account, grant).await {
         Ok(_) => Ok(Ok(Flash::success(format!(
             "Granted {permission} on {} to {name}.",
             d.name
         )))),
-        Err(e) if conflict(&e) => Ok(Err(Flash::info(format!(
+        Err(ServiceError::Conflict(_)) => Ok(Err(Flash::info(format!(
             "{name} already has {permission} on {}.",
             d.name
         )))),
-        Err(e) => Ok(Err(flash_error(e, None)?)),
+        Err(e) => Ok(Err(service_flash(e)?)),
     }
 }

@@ -1,9 +1,10 @@
 //! `dsg make-admin`: makes a user a global admin (creating the user if
-//! needed) or, with `--remove`, revokes it, through the same audited store
-//! function as the API.
+//! needed) or, with `--remove`, revokes it, through the use case
+//! `dsg_server::service::global_admins`.
 
 use anyhow::{Result, bail};
 use dsg_server::Config;
+use dsg_server::service::{Operator, global_admins};
 use dsg_store::users::AdminChange;
 use dsg_store::write::Actor;
 
@@ -14,13 +15,11 @@ use super::database::open_store;
 /// # Errors
 /// An invalid e-mail, an unknown user (with `--remove`) or an unreachable database.
 pub async fn make_admin(config: &Config, email: &str, remove: bool) -> Result<()> {
-    dsg_store::users::validate_email(email)?;
     let store = open_store(config).await?;
-    let mut tx = store.begin(Actor::cli("make-admin")).await?;
-    let outcome = tx.set_admin(email, !remove).await?;
-    tx.commit().await?;
+    let op = Operator::new(&store, Actor::cli("make-admin"));
+    let outcome = global_admins::set_as_operator(&op, email, !remove).await;
     store.close().await;
-    match outcome {
+    match outcome? {
         AdminChange::Created => println!("Created new admin user: {email}"),
         AdminChange::Promoted => println!("Promoted {email} to admin."),
         AdminChange::AlreadyAdmin => println!("User {email} is already an admin."),

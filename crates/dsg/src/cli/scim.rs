@@ -5,6 +5,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 use dsg_server::Config;
+use dsg_server::service::{Operator, scim_tokens};
 use dsg_store::write::Actor;
 
 use super::database::open_store;
@@ -52,9 +53,8 @@ async fn token(config: &Config, cmd: ScimTokenCommand) -> Result<()> {
     let store = open_store(config).await?;
     let outcome = match cmd {
         ScimTokenCommand::Create { name } => {
-            let mut tx = store.begin(Actor::cli("scim token create")).await?;
-            let (_, token) = tx.create_scim_token(&name).await?;
-            tx.commit().await?;
+            let op = Operator::new(&store, Actor::cli("scim token create"));
+            let token = scim_tokens::create_as_operator(&op, &name).await?;
             println!("{}", token.expose());
             Ok(())
         }
@@ -84,9 +84,8 @@ async fn token(config: &Config, cmd: ScimTokenCommand) -> Result<()> {
             Ok(())
         }
         ScimTokenCommand::Revoke { name } => {
-            let mut tx = store.begin(Actor::cli("scim token revoke")).await?;
-            let revoked = tx.revoke_scim_token(&name).await?;
-            tx.commit().await?;
+            let op = Operator::new(&store, Actor::cli("scim token revoke"));
+            let revoked = scim_tokens::revoke_as_operator(&op, &name).await?;
             if revoked {
                 println!("Revoked SCIM token {name}.");
                 Ok(())

@@ -1,12 +1,15 @@
 //! `dsg service-account …`: service accounts from the command line (create,
 //! disable, enable, list), their tokens and their dataset grants, through
-//! the same audited store functions as the native API, so running servers
-//! see the change on their next request.
+//! the same use cases as the native API (`dsg_server::service::service_accounts`),
+//! so running servers see the change on their next request.
 
-use anyhow::{Context, Result};
+use anyhow::{Result, anyhow};
 use dsg_core::Timestamp;
 use dsg_server::Config;
+use dsg_server::service::service_accounts::{self as accounts, NewAccount, NewGrant};
+use dsg_server::service::{Operator, ServiceError};
 use dsg_store::Store;
+use dsg_store::write::Actor;
 
 use super::database::open_store;
 use super::duration::parse_duration;
@@ -81,20 +84,23 @@ pub async fn run(config: &Config, cmd: SaCommand) -> Result<()> {
 /// # Errors
 /// Unknown names, invalid input or an unreachable database, with a message.
 async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
-    use dsg_store::write::Actor;
+    let op = |command: &str| Operator::new(store, Actor::cli(command));
     match cmd {
         SaCommand::Create { name, description } => {
-            let mut tx = store.begin(Actor::cli("service-account create")).await?;
-            let id = tx.create_service_account(&name, &description, true).await?;
-            tx.commit().await?;
+            let op = op("service-account create");
+            let input = NewAccount {
+                name: name.clone(),
+                description,
+            };
+            let id = accounts::create_as_operator(&op, input).await?;
             println!("Created service account {name} (id {id}).");
         }
         SaCommand::Token { name, description } => {
-            let mut tx = store.begin(Actor::cli("service-account token")).await?;
-            let id = tx.require_service_account(&name).await?;
-            let (_, token) = tx.create_service_account_token(id, &description).await?;
-            tx.commit().await?;
-            println!("{}", token.expose());
+            let op = op("service-account token");
+            let token = accounts::add_token_as_operator(&op, &name, &description)
+                .await
+                .map_err(|e| named(e, &name))?;
+            println!("{}", token.value);
         }
         SaCommand::Grant {
             name,
@@ -109,16 +115,16 @@ async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
                 }
                 None => None,
             };
-            let mut tx = store.begin(Actor::cli("service-account grant")).await?;
-            let id = tx.require_service_account(&name).await?;
-            let dataset_id = tx.dataset_id(&dataset).await?;
-            let version_id = match &version {
-                Some(v) => Some(tx.version_id(dataset_id, v).await?),
-                None => None,
+            let op = op("service-account grant");
+            let grant = NewGrant {
+                dataset: dataset.clone(),
+                version,
+                permission: permission.clone(),
+                expires_at,
             };
-            tx.create_service_account_grant(id, dataset_id, version_id, &permission, expires_at)
-                .await?;
-            tx.commit().await?;
+            accounts::add_grant_as_operator(&op, &name, grant)
+                .await
+                .map_err(|e| named(e, &name))?;
             println!("Granted {permission} on {dataset} to {name}.");
         }
         SaCommand::Disable { name } => set_active(store, &name, false).await?,
@@ -142,19 +148,20 @@ async fn service_account(store: &Store, cmd: SaCommand) -> Result<()> {
     Ok(())
 }
 
+/// A use case's refusal, naming the service account when it is the one missing.
+fn named(e: ServiceError, name: &str) -> anyhow::Error {
+    match e {
+        ServiceError::NotFound(_) => anyhow!("service account not found: {name}"),
+        e => e.into(),
+    }
+}
+
 async fn set_active(store: &Store, name: &str, active: bool) -> Result<()> {
     let verb = if active { "enable" } else { "disable" };
-    let mut tx = store
-        .begin(dsg_store::write::Actor::cli(&format!(
-            "service-account {verb}"
-        )))
-        .await?;
-    let id = tx.require_service_account(name).await?;
-    let changed = tx
-        .set_service_account_active(id, active)
-        .await?
-        .context("service account vanished")?;
-    tx.commit().await?;
+    let op = Operator::new(store, Actor::cli(&format!("service-account {verb}")));
+    let changed = accounts::set_active_as_operator(&op, name, active)
+        .await
+        .map_err(|e| named(e, name))?;
     println!(
         "Service account {name} {}{}.",
         if changed { "" } else { "was already " },

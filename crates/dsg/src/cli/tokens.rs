@@ -1,4 +1,5 @@
-//! `dsg token …`: creating, listing and revoking user tokens. A new token
+//! `dsg token …`: creating, listing and revoking user tokens through the
+//! same use cases as the APIs (`dsg_server::service::tokens`). A new token
 //! is printed alone on standard output (shown once); listings never show
 //! token values.
 
@@ -6,7 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use dsg_core::Timestamp;
 use dsg_server::Config;
-use dsg_store::tokens::NewToken;
+use dsg_server::service::tokens::{self, NewUserToken};
+use dsg_server::service::{Operator, ServiceError};
 use dsg_store::write::Actor;
 
 use super::database::open_store;
@@ -59,22 +61,15 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> Result<()> {
                 None => None,
             };
             let store = open_store(config).await?;
-            let mut tx = store.begin(Actor::cli("token create")).await?;
-            let user_id = tx.require_user(&args.user).await?;
-            let (_, token) = tx
-                .create_user_token(
-                    user_id,
-                    NewToken {
-                        description: args.description,
-                        expires_at: expires
-                            .map(|s| Timestamp(dsg_store::now_micros()).plus_secs(s)),
-                        ..NewToken::default()
-                    },
-                )
-                .await?;
-            tx.commit().await?;
+            let input = NewUserToken {
+                description: Some(args.description),
+                expires_at: expires.map(|s| Timestamp(dsg_store::now_micros()).plus_secs(s)),
+                ..NewUserToken::default()
+            };
+            let op = Operator::new(&store, Actor::cli("token create"));
+            let minted = tokens::create_as_operator(&op, &args.user, input).await;
             store.close().await;
-            println!("{}", token.expose());
+            println!("{}", minted?.value);
         }
         TokenCommand::List { user, json } => {
             let store = open_store(config).await?;
@@ -112,13 +107,13 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> Result<()> {
         }
         TokenCommand::Revoke { id } => {
             let store = open_store(config).await?;
-            let mut tx = store.begin(Actor::cli("token revoke")).await?;
-            let owner = tx.revoke_user_token(id).await?;
-            tx.commit().await?;
+            let op = Operator::new(&store, Actor::cli("token revoke"));
+            let revoked = tokens::revoke_as_operator(&op, id).await;
             store.close().await;
-            match owner {
-                Some(_) => println!("Revoked token {id}."),
-                None => bail!("No token with id {id}."),
+            match revoked {
+                Ok(()) => println!("Revoked token {id}."),
+                Err(ServiceError::NotFound(_)) => bail!("No token with id {id}."),
+                Err(e) => return Err(e.into()),
             }
         }
     }
