@@ -24,8 +24,6 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use dsg_core::Timestamp;
-use dsg_store::CacheEvent;
-use dsg_store::write::Actor;
 
 use crate::cache::Authenticated;
 use crate::error::ApiError;
@@ -120,11 +118,6 @@ impl Ctx {
         Ok(self.caller.human()?)
     }
 
-    /// The audit actor for this request.
-    pub(crate) fn actor(&self) -> Actor {
-        self.caller.actor()
-    }
-
     /// 405 unless the method is one of `allowed`.
     pub(crate) fn allow(&self, allowed: &[axum::http::Method]) -> Result<(), ApiError> {
         if allowed.contains(&self.method)
@@ -144,74 +137,6 @@ pub(crate) fn require(ok: bool) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::forbidden())
-    }
-}
-
-/// Commits and applies the cache events on this server at once.
-pub(crate) async fn commit(state: &AppState, tx: dsg_store::WriteTx) -> Result<(), ApiError> {
-    let events: Vec<CacheEvent> = tx.commit().await?;
-    state.committed(&events);
-    Ok(())
-}
-
-/// Reads an optional instant field (RFC 3339, date or Unix seconds).
-pub(crate) fn instant(body: &serde_json::Value, key: &str) -> Result<Option<Timestamp>, ApiError> {
-    match body.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => n
-            .as_i64()
-            .map(|s| Some(Timestamp::from_secs(s)))
-            .ok_or_else(|| ApiError::bad_request(format!("{key} must be whole Unix seconds"))),
-        Some(serde_json::Value::String(s)) => Timestamp::parse(s).map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{key} must be an RFC 3339 time such as 2026-06-01T12:00:00Z"
-            ))
-        }),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "{key} must be an RFC 3339 time"
-        ))),
-    }
-}
-
-/// Reads an optional string field.
-pub(crate) fn opt_str<'a>(
-    body: &'a serde_json::Value,
-    key: &str,
-) -> Result<Option<&'a str>, ApiError> {
-    match body.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
-    }
-}
-
-/// Reads a required non-empty string field.
-pub(crate) fn req_str<'a>(body: &'a serde_json::Value, key: &str) -> Result<&'a str, ApiError> {
-    opt_str(body, key)?
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request(format!("{key} is required")))
-}
-
-/// Reads an optional boolean field.
-pub(crate) fn opt_bool(body: &serde_json::Value, key: &str) -> Result<Option<bool>, ApiError> {
-    match body.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "{key} must be true or false"
-        ))),
-    }
-}
-
-/// A JSON object body (empty body = `{}`).
-pub(crate) fn object(
-    headers: &axum::http::HeaderMap,
-    bytes: &bytes::Bytes,
-) -> Result<serde_json::Value, ApiError> {
-    match crate::http::body::json(headers, bytes)? {
-        None => Ok(serde_json::json!({})),
-        Some(v @ serde_json::Value::Object(_)) => Ok(v),
-        Some(_) => Err(ApiError::bad_request("expected a JSON object")),
     }
 }
 

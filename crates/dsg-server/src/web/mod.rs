@@ -11,8 +11,9 @@
 //! "Access Denied"), form parsing with CSRF and `Origin` checks, the
 //! security headers of HTML pages, pagination and dates. Authority is the
 //! use-case layer's ([`crate::service::authority::Caller`]), so a page never allows
-//! more than the API does. Mutations go through the store's `WriteTx`
-//! operations (audit and cache events in the same transaction).
+//! more than the API does. Every change is a use case of [`crate::service`]
+//! (authority, audit and cache events there); the pages translate forms
+//! into those calls and their outcomes into flash messages.
 //!
 //! Not here: the `/admin/` console, the ngauth pages, login and logout.
 
@@ -42,7 +43,6 @@ use axum::response::{IntoResponse, Response};
 use dsg_core::{DomainError, Timestamp};
 use dsg_store::StoreError;
 use dsg_store::tokens::PrincipalRef;
-use dsg_store::write::Actor;
 
 pub(crate) use self::flash::Flash;
 use crate::cache::Authenticated;
@@ -93,14 +93,6 @@ pub(crate) struct WebUser {
     pub auth: Authenticated,
     /// The client's address ([`crate::http::forwarded`]), recorded with TOS acceptances.
     pub client_ip: Option<String>,
-    request_id: Option<String>,
-}
-
-impl WebUser {
-    /// The audit actor.
-    pub fn actor(&self) -> Actor {
-        Actor::user(self.id, &self.email, self.request_id.clone())
-    }
 }
 
 /// The login cookie's user: expired or revoked tokens, disabled users and
@@ -127,10 +119,9 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
     Some(WebUser {
         id,
         email: auth.document.info.email.clone(),
-        view: Caller::new(auth.clone(), request_id.clone()),
+        view: Caller::new(auth.clone(), request_id),
         auth,
         client_ip: client.map(|c| c.0.to_string()),
-        request_id,
     })
 }
 
@@ -503,13 +494,6 @@ pub(crate) fn back(state: &AppState, path: &str, flashes: &[Flash]) -> Response 
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r
-}
-
-/// Commits and applies the cache events on this server at once.
-pub(crate) async fn commit(state: &AppState, tx: dsg_store::WriteTx) -> Result<(), PageError> {
-    let events = tx.commit().await?;
-    state.committed(&events);
-    Ok(())
 }
 
 /// A time for `<time datetime=…>`: machine form and a UTC fallback text
