@@ -53,18 +53,6 @@ pub(crate) struct NewMembershipRequest {
     /// Expiry (RFC 3339 in the future); absent for none.
     expires_at: Option<Instant>,
 }
-
-async fn dataset(
-    state: &AppState,
-    name: &str,
-) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
-    state
-        .store
-        .dataset_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Dataset not found"))
-}
-
 /// `GET /api/v1/datasets/{name}/grants` → every user grant on the dataset,
 /// expired ones marked (managers). `POST` → 201 with the new grant.
 #[utoipa::path(
@@ -82,7 +70,7 @@ async fn dataset_grants(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     ctx.allow(&[Method::GET, Method::POST])?;
-    let d = dataset(&state, &name).await?;
+    let d = crate::service::datasets::find(&state, &name).await?;
     if ctx.method == Method::GET {
         let now = state.clock.now();
         let out: Vec<Value> = grants::list(&state, &ctx.caller, &d)

@@ -57,18 +57,6 @@ fn request_json(r: &AccessRequest) -> Value {
 struct StatusQuery {
     status: Option<String>,
 }
-
-async fn dataset_row(
-    state: &AppState,
-    name: &str,
-) -> Result<dsg_store::datasets::DatasetRow, ApiError> {
-    state
-        .store
-        .dataset_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Dataset not found"))
-}
-
 /// The body of `POST /api/v1/datasets/{name}/access-requests` (optional).
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct AccessRequestRequest {
@@ -195,7 +183,7 @@ async fn invitations(
 ) -> Result<Response, ApiError> {
     ctx.human()?;
     ctx.allow(&[Method::GET, Method::POST])?;
-    let d = dataset_row(&state, &name).await?;
+    let d = crate::service::datasets::find(&state, &name).await?;
     if ctx.method == Method::GET {
         let now = state.clock.now();
         let out: Vec<Value> = invitations::list(&state, &ctx.caller, &d)
@@ -265,7 +253,7 @@ async fn invitation(
 ) -> Result<Response, ApiError> {
     ctx.human()?;
     ctx.allow(&[Method::DELETE])?;
-    let d = dataset_row(&state, &name).await?;
+    let d = crate::service::datasets::find(&state, &name).await?;
     invitations::authorize_withdrawal(&ctx.caller, &d)?;
     let id: i64 = id
         .parse()
