@@ -28,6 +28,25 @@ pub struct NewTos {
     pub retired_at: Option<Timestamp>,
 }
 
+/// A dataset to create ([`WriteTx::add_dataset`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewDataset<'a> {
+    /// Unique name.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// `closed` or `public`.
+    pub access_mode: &'a str,
+    /// Dataset-wide terms of service.
+    pub tos_id: Option<i64>,
+    /// Identifier in the provisioning identity provider.
+    pub external_id: Option<&'a str>,
+    /// `(service, table)` pairs mapped to the dataset.
+    pub service_tables: &'a [(String, String)],
+    /// The door the dataset came in through, for the audit row.
+    pub via: Option<&'static str>,
+}
+
 impl WriteTx {
     pub(crate) async fn insert_id(&mut self, sql: &'static str, binds: Binds<'_>) -> Result<i64> {
         let id: i64 = on_tx!(&mut self.tx, conn => {
@@ -37,6 +56,7 @@ impl WriteTx {
                     Bind::I(v) => q.bind(*v),
                     Bind::OI(v) => q.bind(*v),
                     Bind::S(v) => q.bind(*v),
+                    Bind::OS(v) => q.bind(*v),
                     Bind::B(v) => q.bind(*v),
                 };
             }
@@ -140,41 +160,80 @@ impl WriteTx {
         description: &str,
         access_mode: &str,
     ) -> Result<i64> {
-        if name.trim().is_empty() {
+        self.add_dataset(&NewDataset {
+            name,
+            description,
+            access_mode,
+            ..NewDataset::default()
+        })
+        .await
+    }
+
+    /// Creates a dataset with its service tables (mappings held by another
+    /// dataset move here): the one writer of `dataset_created`.
+    ///
+    /// # Errors
+    /// Invalid access mode; [`DomainError::Conflict`] when the name is taken.
+    pub async fn add_dataset(&mut self, d: &NewDataset<'_>) -> Result<i64> {
+        if d.name.trim().is_empty() {
             return Err(DomainError::Invalid("a dataset needs a name".into()).into());
         }
-        if !matches!(access_mode, "closed" | "public") {
+        if !matches!(d.access_mode, "closed" | "public") {
             return Err(DomainError::Invalid(format!(
-                "access_mode must be \"closed\" or \"public\", not {access_mode:?}"
+                "access_mode must be \"closed\" or \"public\", not {:?}",
+                d.access_mode
             ))
             .into());
         }
-        const SQL: &str = "INSERT INTO dataset (name, description, access_mode, scim_id, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+        const SQL: &str = "INSERT INTO dataset (name, description, access_mode, tos_id, scim_id, \
+             external_id, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
         let scim_id = uuid::Uuid::new_v4().to_string();
         let id = self
             .insert_id(
                 SQL,
                 Binds(vec![
-                    Bind::S(name),
-                    Bind::S(description),
-                    Bind::S(access_mode),
+                    Bind::S(d.name),
+                    Bind::S(d.description),
+                    Bind::S(d.access_mode),
+                    Bind::OI(d.tos_id),
                     Bind::S(&scim_id),
+                    Bind::OS(d.external_id),
                     Bind::I(now_micros()),
                 ]),
             )
             .await
-            .map_err(|e| named_conflict(e, "dataset", name))?;
+            .map_err(|e| named_conflict(e, "dataset", d.name))?;
+        self.map_service_tables(id, d.service_tables).await?;
         self.invalidate(CacheEvent::All);
-        self.audit(
-            "dataset_created",
-            "Dataset",
-            id,
-            None,
-            Some(json!({"name": name, "access_mode": access_mode})),
-        )
-        .await?;
+        let mut after = json!({"name": d.name, "access_mode": d.access_mode});
+        if d.tos_id.is_some() {
+            after["tos_id"] = json!(d.tos_id);
+        }
+        if !d.service_tables.is_empty() {
+            after["service_tables"] = json!(d.service_tables);
+        }
+        if let Some(via) = d.via {
+            after["via"] = json!(via);
+        }
+        self.audit("dataset_created", "Dataset", id, None, Some(after))
+            .await?;
         Ok(id)
+    }
+
+    /// Records a change to dataset `id`: every cached answer goes (datasets
+    /// appear in everyone's documents) and `dataset_updated` is audited.
+    /// Every write that changes a dataset row ends here.
+    ///
+    /// # Errors
+    /// The audit insert failed.
+    pub(crate) async fn dataset_changed(
+        &mut self,
+        id: i64,
+        after: serde_json::Value,
+    ) -> Result<()> {
+        self.invalidate(CacheEvent::All);
+        self.audit("dataset_updated", "Dataset", id, None, Some(after))
+            .await
     }
 
     /// Adds a bucket to a dataset.
@@ -350,16 +409,8 @@ impl WriteTx {
                 e if is_fk_violation(&e) => DomainError::not_found(EntityKind::Tos, tos_id.unwrap_or_default()).into(),
                 e => e,
             })?;
-        self.invalidate(CacheEvent::All);
-        self.audit(
-            "dataset_updated",
-            "Dataset",
-            dataset_id,
-            None,
-            Some(json!({"tos_id": tos_id})),
-        )
-        .await?;
-        Ok(())
+        self.dataset_changed(dataset_id, json!({"tos_id": tos_id}))
+            .await
     }
 }
 
@@ -368,6 +419,7 @@ pub(crate) enum Bind<'a> {
     I(i64),
     OI(Option<i64>),
     S(&'a str),
+    OS(Option<&'a str>),
     B(bool),
 }
 

@@ -15,10 +15,25 @@ impl WriteTx {
     /// # Errors
     /// [`DomainError::Conflict`] when the name is taken.
     pub async fn create_group(&mut self, name: &str) -> Result<i64> {
+        self.add_group(name, None, None).await
+    }
+
+    /// Creates a group with an identity provider's `externalId`: the one
+    /// writer of `group_created`; `via` names the door for the audit row.
+    ///
+    /// # Errors
+    /// [`DomainError::Conflict`] when the name is taken.
+    pub async fn add_group(
+        &mut self,
+        name: &str,
+        external_id: Option<&str>,
+        via: Option<&'static str>,
+    ) -> Result<i64> {
         if name.trim().is_empty() {
             return Err(DomainError::Invalid("a group needs a name".into()).into());
         }
-        const SQL: &str = "INSERT INTO dsg_group (name, scim_id, created, updated) VALUES ($1, $2, $3, $3) RETURNING id";
+        const SQL: &str = "INSERT INTO dsg_group (name, scim_id, external_id, created, updated) \
+             VALUES ($1, $2, $3, $4, $4) RETURNING id";
         let scim_id = uuid::Uuid::new_v4().to_string();
         let id = self
             .insert_id(
@@ -26,19 +41,18 @@ impl WriteTx {
                 Binds(vec![
                     Bind::S(name),
                     Bind::S(&scim_id),
+                    Bind::OS(external_id),
                     Bind::I(now_micros()),
                 ]),
             )
             .await
             .map_err(|e| named_conflict(e, "group", name))?;
-        self.audit(
-            "group_created",
-            "Group",
-            id,
-            None,
-            Some(json!({"name": name})),
-        )
-        .await?;
+        let mut after = json!({"name": name});
+        if let Some(via) = via {
+            after["via"] = json!(via);
+        }
+        self.audit("group_created", "Group", id, None, Some(after))
+            .await?;
         Ok(id)
     }
 
@@ -78,7 +92,7 @@ impl WriteTx {
             )
             .await
             .map_err(|e| named_conflict(e, "membership of user", &user_id.to_string()))?;
-        self.invalidate(CacheEvent::User(user_id));
+        self.touch_member(user_id).await?;
         self.audit(
             "member_added",
             "UserGroup",
@@ -193,7 +207,7 @@ impl WriteTx {
             return Ok(false);
         };
         self.revoke_group_scoped_grants(user_id, group_id).await?;
-        self.invalidate(CacheEvent::User(user_id));
+        self.touch_member(user_id).await?;
         self.audit(
             "member_removed",
             "UserGroup",
@@ -206,5 +220,14 @@ impl WriteTx {
         )
         .await?;
         Ok(true)
+    }
+
+    /// A membership changed: the member's `updated` stamp moves (their SCIM
+    /// `groups` and version changed) and their cached answers go.
+    async fn touch_member(&mut self, user_id: i64) -> Result<()> {
+        const SQL: &str = "UPDATE dsg_user SET updated = $1 WHERE id = $2";
+        on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(now_micros()).bind(user_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        self.invalidate(CacheEvent::User(user_id));
+        Ok(())
     }
 }

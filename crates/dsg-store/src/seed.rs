@@ -240,6 +240,7 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                 pi: u.pi.clone(),
                 picture_url: u.picture_url.clone(),
                 parent_id: None,
+                ..NewUser::default()
             })
             .await?;
         let key = u.key.clone().unwrap_or_else(|| u.email.clone());

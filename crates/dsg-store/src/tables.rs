@@ -1,6 +1,6 @@
 //! Service tables and public roots (CAVE's table → dataset mapping).
 
-use crate::{Result, Store, on_db, placeholders};
+use crate::{Result, Store, on_db, on_tx, placeholders};
 
 impl Store {
     /// Name of the dataset a service table belongs to (exact match on both names).
@@ -153,5 +153,38 @@ impl crate::WriteTx {
         )
         .await?;
         Ok(Some(root_id))
+    }
+}
+
+impl crate::WriteTx {
+    /// Makes `wanted` exactly the dataset's service tables: mappings not
+    /// wanted go, wanted ones held by another dataset move here.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub(crate) async fn map_service_tables(
+        &mut self,
+        dataset_id: i64,
+        wanted: &[(String, String)],
+    ) -> Result<()> {
+        const CURRENT: &str =
+            "SELECT id, service_name, table_name FROM service_table WHERE dataset_id = $1";
+        const DELETE: &str = "DELETE FROM service_table WHERE id = $1";
+        const UPSERT: &str = "INSERT INTO service_table (service_name, table_name, dataset_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (service_name, table_name) DO UPDATE SET dataset_id = excluded.dataset_id";
+        let current: Vec<(i64, String, String)> = on_tx!(&mut self.tx, conn => {
+            sqlx::query_as(CURRENT).bind(dataset_id).fetch_all(conn).await
+        })?;
+        for (id, service, table) in &current {
+            if !wanted.iter().any(|(s, t)| s == service && t == table) {
+                on_tx!(&mut self.tx, conn => sqlx::query(DELETE).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
+            }
+        }
+        for (service, table) in wanted {
+            on_tx!(&mut self.tx, conn => {
+                sqlx::query(UPSERT).bind(service).bind(table).bind(dataset_id).execute(conn).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use dsg_core::DomainError;
 use dsg_core::error::EntityKind;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::events::CacheEvent;
 use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
@@ -28,6 +28,19 @@ pub struct NewUser {
     pub picture_url: String,
     /// Legacy parent link.
     pub parent_id: Option<i64>,
+    /// Family name (SCIM `name.familyName`).
+    pub family_name: String,
+    /// Formatted full name (SCIM `name.formatted`).
+    pub formatted_name: String,
+    /// GDPR consent given.
+    pub gdpr_consent: bool,
+    /// Identifier in the provisioning identity provider (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// Bring back a user deleted through SCIM with this e-mail (under a new
+    /// SCIM id) instead of refusing the e-mail as taken.
+    pub revive: bool,
+    /// The door the user came in through, for the audit row (`scim`, …).
+    pub via: Option<&'static str>,
 }
 
 /// Outcome of `make-admin`.
@@ -89,24 +102,39 @@ impl WriteTx {
         })?)
     }
 
-    /// Inserts a user and returns the id.
+    /// Creates a user and returns the id: the one writer of `user_created`.
+    /// With [`NewUser::revive`], a user deleted through SCIM with this e-mail
+    /// comes back (same internal id, new SCIM id) instead.
     ///
     /// # Errors
     /// Invalid e-mail; [`DomainError::Conflict`] when the e-mail is taken.
     pub async fn create_user(&mut self, user: &NewUser) -> Result<i64> {
+        const FIND: &str =
+            "SELECT id, scim_deleted_at IS NOT NULL FROM dsg_user WHERE lower(email) = lower($1)";
+        const INSERT: &str = "INSERT INTO dsg_user (email, name, display_name, admin, is_active, read_only, \
+             pi, picture_url, parent_id, family_name, formatted_name, gdpr_consent, external_id, \
+             scim_id, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING id";
+        const REVIVE: &str = "UPDATE dsg_user SET email = $1, name = $2, display_name = $3, admin = $4, \
+             is_active = $5, read_only = $6, pi = $7, picture_url = $8, parent_id = $9, family_name = $10, \
+             formatted_name = $11, gdpr_consent = $12, external_id = $13, scim_id = $14, updated = $15, \
+             scim_deleted_at = NULL WHERE id = $16 RETURNING id";
         validate_email(&user.email)?;
-        if self.user_id_by_email(&user.email).await?.is_some() {
-            return Err(DomainError::Conflict(format!(
-                "a user with e-mail {} already exists",
-                user.email
-            ))
-            .into());
-        }
-        const SQL: &str = "INSERT INTO dsg_user (email, name, display_name, admin, is_active, read_only, \
-             pi, picture_url, parent_id, scim_id, created, updated) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id";
+        let taken = || -> crate::StoreError {
+            DomainError::Conflict(format!("a user with e-mail {} already exists", user.email))
+                .into()
+        };
+        let existing: Option<(i64, bool)> = on_tx!(&mut self.tx, conn => {
+            sqlx::query_as(FIND).bind(&user.email).fetch_optional(conn).await
+        })?;
+        let revived = match existing {
+            Some((id, true)) if user.revive => Some(id),
+            Some(_) => return Err(taken()),
+            None => None,
+        };
+        let scim_id = uuid::Uuid::new_v4().to_string();
         let id: i64 = on_tx!(&mut self.tx, conn => {
-            sqlx::query_scalar(SQL)
+            let q = sqlx::query_scalar(if revived.is_some() { REVIVE } else { INSERT })
                 .bind(&user.email)
                 .bind(&user.name)
                 .bind(&user.display_name)
@@ -116,21 +144,49 @@ impl WriteTx {
                 .bind(&user.pi)
                 .bind(&user.picture_url)
                 .bind(user.parent_id)
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(now_micros())
-                .fetch_one(conn)
-                .await
+                .bind(&user.family_name)
+                .bind(&user.formatted_name)
+                .bind(user.gdpr_consent)
+                .bind(&user.external_id)
+                .bind(&scim_id)
+                .bind(now_micros());
+            match revived {
+                Some(r) => q.bind(r).fetch_one(conn).await,
+                None => q.fetch_one(conn).await,
+            }
+        })
+        .map_err(|e| {
+            let e = crate::StoreError::from(e);
+            if e.is_unique_violation() { taken() } else { e }
         })?;
         self.invalidate(CacheEvent::User(id));
-        self.audit(
-            "user_created",
-            "User",
-            id,
-            None,
-            Some(json!({"email": user.email, "name": user.name, "admin": user.admin})),
-        )
-        .await?;
+        let mut after = json!({"email": user.email, "name": user.name,
+            "admin": user.admin, "active": user.active});
+        if let Some(via) = user.via {
+            after["via"] = json!(via);
+        }
+        if revived.is_some() {
+            after["revived"] = json!(true);
+        }
+        self.audit("user_created", "User", id, None, Some(after))
+            .await?;
         Ok(id)
+    }
+
+    /// Records a change to user `id`: drops its cached answers and audits
+    /// `user_updated`. Every write that changes a user row ends here.
+    ///
+    /// # Errors
+    /// The audit insert failed.
+    pub(crate) async fn user_changed(
+        &mut self,
+        id: i64,
+        before: Option<Value>,
+        after: Value,
+    ) -> Result<()> {
+        self.invalidate(CacheEvent::User(id));
+        self.audit("user_updated", "User", id, before, Some(after))
+            .await
     }
 
     /// Adds an affiliation (ignored when already present).
@@ -186,15 +242,8 @@ impl WriteTx {
         };
         let (id, outcome) = change;
         on_tx!(&mut self.tx, conn => sqlx::query(SET).bind(admin).bind(now_micros()).bind(id).execute(conn).await.map(|r| r.rows_affected()))?;
-        self.invalidate(CacheEvent::User(id));
-        self.audit(
-            "user_updated",
-            "User",
-            id,
-            Some(json!({"admin": !admin})),
-            Some(json!({"admin": admin})),
-        )
-        .await?;
+        self.user_changed(id, Some(json!({"admin": !admin})), json!({"admin": admin}))
+            .await?;
         Ok(outcome)
     }
 
@@ -205,15 +254,8 @@ impl WriteTx {
     pub async fn set_parent(&mut self, user_id: i64, parent_id: i64) -> Result<()> {
         const SQL: &str = "UPDATE dsg_user SET parent_id = $1, updated = $2 WHERE id = $3";
         on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(parent_id).bind(now_micros()).bind(user_id).execute(conn).await.map(|r| r.rows_affected()))?;
-        self.invalidate(CacheEvent::User(user_id));
-        self.audit(
-            "user_updated",
-            "User",
-            user_id,
-            None,
-            Some(json!({"parent_id": parent_id})),
-        )
-        .await?;
+        self.user_changed(user_id, None, json!({"parent_id": parent_id}))
+            .await?;
         Ok(())
     }
 

@@ -605,12 +605,15 @@ impl WriteTx {
                         pi: get_s(v, "pi").to_owned(),
                         picture_url: get_s(v, "picture_url").to_owned(),
                         parent_id: get_oi(v, "parent_id"),
+                        gdpr_consent: get_b(v, "gdpr_consent"),
+                        via: Some("admin_console"),
+                        ..Default::default()
                     })
                     .await?;
                 // Fields the user operation does not take.
                 let rest: Values = v
                     .iter()
-                    .filter(|(k, _)| matches!(**k, "gdpr_consent" | "notes"))
+                    .filter(|(k, _)| **k == "notes")
                     .map(|(k, v)| (*k, v.clone()))
                     .collect();
                 if rest

@@ -685,6 +685,7 @@ async fn import_users(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Ro
                         pi: r.s("pi"),
                         picture_url: r.s("picture_url"),
                         parent_id: None,
+                        ..NewUser::default()
                     })
                     .await?;
                 let notes = r.s("notes");

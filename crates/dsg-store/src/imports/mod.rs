@@ -306,7 +306,6 @@ impl WriteTx {
         const SQL: &str = "UPDATE dsg_user SET name = $1, notes = $2, admin = $3, is_active = $4, updated = $5 WHERE id = $6";
         on_tx!(&mut self.tx, conn => sqlx::query(SQL).bind(&new.name).bind(&new.notes).bind(new.admin)
             .bind(new.active).bind(now_micros()).bind(user_id).execute(conn).await.map(|r| r.rows_affected()))?;
-        self.invalidate(CacheEvent::User(user_id));
         let (mut before, mut after) = (serde_json::Map::new(), serde_json::Map::new());
         let mut diff = |k: &str, o: Value, n: Value| {
             if o != n {
@@ -318,14 +317,8 @@ impl WriteTx {
         diff("notes", json!(old.notes), json!(new.notes));
         diff("admin", json!(old.admin), json!(new.admin));
         diff("is_active", json!(old.active), json!(new.active));
-        self.audit(
-            "user_updated",
-            "User",
-            user_id,
-            Some(Value::Object(before)),
-            Some(Value::Object(after)),
-        )
-        .await?;
+        self.user_changed(user_id, Some(Value::Object(before)), Value::Object(after))
+            .await?;
         Ok(true)
     }
 }

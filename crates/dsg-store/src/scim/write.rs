@@ -118,50 +118,29 @@ impl WriteTx {
     /// [`DomainError::Conflict`] when `userName` or `externalId` is taken.
     pub async fn scim_create_user(&mut self, f: &UserFields) -> Result<i64> {
         self.check_user_unique(f, None).await?;
-        let now = now_micros();
-        let scim_id = uuid::Uuid::new_v4().to_string();
-        let mut args = Self::user_args(f);
-        args.push(s(&scim_id));
-        args.push(Arg::I(now));
-        let revived = self
-            .first_id(
-                "SELECT id FROM dsg_user WHERE lower(email) = lower($1) AND scim_deleted_at IS NOT NULL",
-                &[s(&f.user_name)],
-            )
-            .await?;
-        let id = match revived {
-            Some(id) => {
-                args.push(Arg::I(id));
-                self.exec(
-                    "UPDATE dsg_user SET email = $1, name = $2, family_name = $3, formatted_name = $4, \
-                     display_name = $5, is_active = $6, admin = $7, pi = $8, gdpr_consent = $9, \
-                     external_id = $10, scim_id = $11, updated = $12, scim_deleted_at = NULL WHERE id = $13",
-                    &args,
-                )
-                .await?;
-                id
-            }
-            None => self
-                .first_id(
-                    "INSERT INTO dsg_user (email, name, family_name, formatted_name, display_name, is_active, \
-                     admin, pi, gdpr_consent, external_id, scim_id, created, updated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-                    &args,
-                )
-                .await
-                .map_err(|e| if e.is_unique_violation() { conflict("User already exists") } else { e })?
-                .ok_or_else(|| invalid("insert returned nothing".into()))?,
-        };
-        self.invalidate(CacheEvent::User(id));
-        self.audit(
-            "user_created",
-            "User",
-            id,
-            None,
-            Some(json!({"via": "scim", "userName": f.user_name,
-            "active": f.active, "admin": f.admin, "revived": revived.is_some()})),
-        )
-        .await?;
+        let id = self
+            .create_user(&crate::users::NewUser {
+                email: f.user_name.clone(),
+                name: f.given_name.clone(),
+                display_name: f.display_name.clone(),
+                admin: f.admin,
+                active: f.active,
+                pi: f.pi.clone(),
+                family_name: f.family_name.clone(),
+                formatted_name: f.formatted.clone(),
+                gdpr_consent: f.gdpr_consent,
+                external_id: f.external_id.clone(),
+                revive: true,
+                via: Some("scim"),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| match e {
+                crate::StoreError::Domain(DomainError::Conflict(_)) => {
+                    conflict("User already exists")
+                }
+                e => e,
+            })?;
         crate::invitations::redeem_for_user(self, id, &f.user_name).await?;
         Ok(id)
     }
@@ -188,14 +167,11 @@ impl WriteTx {
         if n == 0 {
             return Ok(false);
         }
-        self.invalidate(CacheEvent::User(id));
-        self.audit(
-            "user_updated",
-            "User",
+        self.user_changed(
             id,
             None,
-            Some(json!({"via": "scim", "userName": f.user_name,
-            "active": f.active, "admin": f.admin, "displayName": f.display_name})),
+            json!({"via": "scim", "userName": f.user_name,
+            "active": f.active, "admin": f.admin, "displayName": f.display_name}),
         )
         .await?;
         Ok(true)
@@ -253,8 +229,9 @@ impl WriteTx {
         Ok(out)
     }
 
+    /// Makes `wanted` exactly the group's members, through the membership
+    /// writers every front-end uses.
     async fn sync_members(&mut self, group_id: i64, wanted: &[i64]) -> Result<()> {
-        let now = now_micros();
         let current = self
             .ids(
                 "SELECT user_id FROM user_group WHERE group_id = $1",
@@ -262,47 +239,10 @@ impl WriteTx {
             )
             .await?;
         for u in current.iter().filter(|u| !wanted.contains(u)) {
-            self.exec(
-                "DELETE FROM user_group WHERE group_id = $1 AND user_id = $2",
-                &[Arg::I(group_id), Arg::I(*u)],
-            )
-            .await?;
-            self.revoke_group_scoped_grants(*u, group_id).await?;
-            self.exec(
-                "UPDATE dsg_user SET updated = $1 WHERE id = $2",
-                &[Arg::I(now), Arg::I(*u)],
-            )
-            .await?;
-            self.invalidate(CacheEvent::User(*u));
-            self.audit(
-                "member_removed",
-                "UserGroup",
-                format!("{group_id}:{u}"),
-                Some(json!({"user_id": u, "group_id": group_id})),
-                None,
-            )
-            .await?;
+            self.remove_member(*u, group_id).await?;
         }
         for u in wanted.iter().filter(|u| !current.contains(u)) {
-            self.exec(
-                "INSERT INTO user_group (user_id, group_id, is_admin, created) VALUES ($1, $2, FALSE, $3)",
-                &[Arg::I(*u), Arg::I(group_id), Arg::I(now)],
-            )
-            .await?;
-            self.exec(
-                "UPDATE dsg_user SET updated = $1 WHERE id = $2",
-                &[Arg::I(now), Arg::I(*u)],
-            )
-            .await?;
-            self.invalidate(CacheEvent::User(*u));
-            self.audit(
-                "member_added",
-                "UserGroup",
-                format!("{group_id}:{u}"),
-                None,
-                Some(json!({"user_id": u, "group_id": group_id, "via": "scim"})),
-            )
-            .await?;
+            self.add_member(*u, group_id, false, None).await?;
         }
         Ok(())
     }
@@ -331,23 +271,15 @@ impl WriteTx {
     pub async fn scim_create_group(&mut self, f: &GroupFields) -> Result<i64> {
         self.check_group_unique(f, 0).await?;
         let members = self.resolve_members(&f.members).await?;
-        let now = now_micros();
         let id = self
-            .first_id(
-                "INSERT INTO dsg_group (name, scim_id, external_id, created, updated) VALUES ($1, $2, $3, $4, $4) RETURNING id",
-                &[s(&f.display_name), s(&uuid::Uuid::new_v4().to_string()), Arg::OS(f.external_id.clone()), Arg::I(now)],
-            )
+            .add_group(&f.display_name, f.external_id.as_deref(), Some("scim"))
             .await
-            .map_err(|e| if e.is_unique_violation() { conflict("Group already exists") } else { e })?
-            .ok_or_else(|| invalid("insert returned nothing".into()))?;
-        self.audit(
-            "group_created",
-            "Group",
-            id,
-            None,
-            Some(json!({"name": f.display_name, "via": "scim"})),
-        )
-        .await?;
+            .map_err(|e| match e {
+                crate::StoreError::Domain(DomainError::Conflict(_)) => {
+                    conflict("Group already exists")
+                }
+                e => e,
+            })?;
         self.sync_members(id, &members).await?;
         Ok(id)
     }
@@ -443,61 +375,28 @@ impl WriteTx {
         Ok(())
     }
 
-    async fn sync_service_tables(
-        &mut self,
-        dataset_id: i64,
-        wanted: &[(String, String)],
-    ) -> Result<()> {
-        let current: Vec<(i64, String, String)> = on_tx!(&mut self.tx, conn => {
-            sqlx::query_as("SELECT id, service_name, table_name FROM service_table WHERE dataset_id = $1")
-                .bind(dataset_id).fetch_all(conn).await
-        })?;
-        for (id, svc, table) in &current {
-            if !wanted.iter().any(|(s2, t2)| s2 == svc && t2 == table) {
-                self.exec("DELETE FROM service_table WHERE id = $1", &[Arg::I(*id)])
-                    .await?;
-            }
-        }
-        for (svc, table) in wanted {
-            self.exec(
-                "INSERT INTO service_table (service_name, table_name, dataset_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (service_name, table_name) DO UPDATE SET dataset_id = excluded.dataset_id",
-                &[s(svc), s(table), Arg::I(dataset_id)],
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Creates a dataset with its service tables (existing mappings move here).
     ///
     /// # Errors
     /// Conflicts; an unknown `tosId`.
     pub async fn scim_create_dataset(&mut self, f: &DatasetFields) -> Result<i64> {
         self.check_dataset(f, 0).await?;
-        let now = now_micros();
-        let id = self
-            .first_id(
-                "INSERT INTO dataset (name, description, tos_id, scim_id, external_id, created, updated) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
-                &[s(&f.name), s(&f.description), Arg::OI(f.tos_id), s(&uuid::Uuid::new_v4().to_string()),
-                  Arg::OS(f.external_id.clone()), Arg::I(now)],
-            )
-            .await
-            .map_err(|e| if e.is_unique_violation() { conflict("Dataset already exists") } else { e })?
-            .ok_or_else(|| invalid("insert returned nothing".into()))?;
-        self.sync_service_tables(id, &f.service_tables).await?;
-        self.invalidate(CacheEvent::All);
-        self.audit(
-            "dataset_created",
-            "Dataset",
-            id,
-            None,
-            Some(json!({"name": f.name, "tos_id": f.tos_id,
-            "service_tables": f.service_tables, "via": "scim"})),
-        )
-        .await?;
-        Ok(id)
+        self.add_dataset(&crate::datasets::NewDataset {
+            name: &f.name,
+            description: &f.description,
+            access_mode: "closed",
+            tos_id: f.tos_id,
+            external_id: f.external_id.as_deref(),
+            service_tables: &f.service_tables,
+            via: Some("scim"),
+        })
+        .await
+        .map_err(|e| match e {
+            crate::StoreError::Domain(DomainError::Conflict(_)) => {
+                conflict("Dataset already exists")
+            }
+            e => e,
+        })
     }
 
     /// Replaces a dataset if still at `seen`.
@@ -523,15 +422,11 @@ impl WriteTx {
         if n == 0 {
             return Ok(false);
         }
-        self.sync_service_tables(id, &f.service_tables).await?;
-        self.invalidate(CacheEvent::All);
-        self.audit(
-            "dataset_updated",
-            "Dataset",
+        self.map_service_tables(id, &f.service_tables).await?;
+        self.dataset_changed(
             id,
-            None,
-            Some(json!({"name": f.name, "tos_id": f.tos_id,
-            "service_tables": f.service_tables, "via": "scim"})),
+            json!({"name": f.name, "tos_id": f.tos_id,
+            "service_tables": f.service_tables, "via": "scim"}),
         )
         .await?;
         Ok(true)
