@@ -36,9 +36,11 @@ pub struct NewUser {
     pub gdpr_consent: bool,
     /// Identifier in the provisioning identity provider (SCIM `externalId`).
     pub external_id: Option<String>,
-    /// Bring back a user deleted through SCIM with this e-mail (under a new
-    /// SCIM id) instead of refusing the e-mail as taken.
-    pub revive: bool,
+    /// Provisioned by an identity provider (SCIM): its `userName` is taken
+    /// as given (not checked as an e-mail address), and a user deleted
+    /// through SCIM with this name comes back (under a new SCIM id) instead
+    /// of the name being refused as taken.
+    pub provisioned: bool,
     /// The door the user came in through, for the audit row (`scim`, …).
     pub via: Option<&'static str>,
 }
@@ -103,7 +105,7 @@ impl WriteTx {
     }
 
     /// Creates a user and returns the id: the one writer of `user_created`.
-    /// With [`NewUser::revive`], a user deleted through SCIM with this e-mail
+    /// With [`NewUser::provisioned`], a user deleted through SCIM with this e-mail
     /// comes back (same internal id, new SCIM id) instead.
     ///
     /// # Errors
@@ -119,7 +121,9 @@ impl WriteTx {
              is_active = $5, read_only = $6, pi = $7, picture_url = $8, parent_id = $9, family_name = $10, \
              formatted_name = $11, gdpr_consent = $12, external_id = $13, scim_id = $14, updated = $15, \
              scim_deleted_at = NULL WHERE id = $16 RETURNING id";
-        validate_email(&user.email)?;
+        if !user.provisioned {
+            validate_email(&user.email)?;
+        }
         let taken = || -> crate::StoreError {
             DomainError::Conflict(format!("a user with e-mail {} already exists", user.email))
                 .into()
@@ -128,7 +132,7 @@ impl WriteTx {
             sqlx::query_as(FIND).bind(&user.email).fetch_optional(conn).await
         })?;
         let revived = match existing {
-            Some((id, true)) if user.revive => Some(id),
+            Some((id, true)) if user.provisioned => Some(id),
             Some(_) => return Err(taken()),
             None => None,
         };

@@ -130,7 +130,7 @@ impl WriteTx {
                 formatted_name: f.formatted.clone(),
                 gdpr_consent: f.gdpr_consent,
                 external_id: f.external_id.clone(),
-                revive: true,
+                provisioned: true,
                 via: Some("scim"),
                 ..Default::default()
             })

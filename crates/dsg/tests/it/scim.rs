@@ -355,6 +355,8 @@ async fn users_lifecycle(backend: Backend) {
         audit[0].request_id.is_some(),
         "SCIM writes carry a request id"
     );
+    assert_eq!(audit[0].after_state.as_ref().unwrap()["via"], "scim");
+
     let carol_uid = app
         .store
         .user_id_by_email("carol@example.org")
@@ -556,6 +558,20 @@ async fn users_lifecycle(backend: Backend) {
     assert_eq!(again.status, 201);
     assert_ne!(again.body["id"].as_str().unwrap(), bob_id);
     assert_eq!(app.user_cache(&bob).await.unwrap().0, 200);
+    // The identity provider's userName is authoritative: one that is not an
+    // e-mail address (a UUID, an employee number) is accepted as given.
+    let opaque = scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &root,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "69612559-48f9-400a-aad3-594111f7e379"}),
+        ),
+    )
+    .await;
+    assert_eq!(opaque.status, 201, "{}", opaque.body);
     app.shutdown().await;
 }
 both_backends!(
