@@ -84,6 +84,78 @@ pub struct GroupPermission {
     pub dataset_id: i64,
     /// Permission name.
     pub permission: String,
+    /// Counts only for requests naming this service (`None`: every request).
+    pub service: Option<String>,
+}
+
+/// A registered dataset version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Integer id.
+    pub id: i64,
+    /// Exact version name.
+    pub name: String,
+    /// Release line; ordinals compare only within one.
+    pub branch: String,
+    /// Position on its branch: a grant or public flag on ordinal n covers
+    /// the lower ordinals of the branch.
+    pub ordinal: Option<i64>,
+    /// Public (`view` for everyone).
+    pub public: bool,
+}
+
+/// How a service evaluates versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VersionEvalMode {
+    /// Versions form lines of ordinals; every answer is final.
+    #[default]
+    Linear,
+    /// Versions form a graph the service evaluates itself (cross-branch
+    /// questions answer `service_eval` with anchors).
+    Dag,
+}
+
+impl VersionEvalMode {
+    /// The stored / wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Dag => "dag",
+        }
+    }
+
+    /// Parses `linear` or `dag`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "linear" => Some(Self::Linear),
+            "dag" => Some(Self::Dag),
+            _ => None,
+        }
+    }
+}
+
+/// A service clients name in their requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// Integer id.
+    pub id: i64,
+    /// Slug name.
+    pub name: String,
+    /// Version evaluation.
+    pub mode: VersionEvalMode,
+}
+
+/// A service's name (and optionally version) for one of our datasets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslationInfo {
+    /// Integer id.
+    pub id: i64,
+    /// The client's version name (`None`: a name-level translation).
+    pub client_version: Option<String>,
+    /// Our dataset.
+    pub dataset_id: i64,
+    /// Our version (set exactly when `client_version` is).
+    pub version_id: Option<i64>,
 }
 
 /// Everything shared by all principals: loaded once, reused for every document.
@@ -95,9 +167,43 @@ pub struct Catalog {
     pub tos: HashMap<i64, TosInfo>,
     /// Group id → its dataset permissions.
     pub group_permissions: HashMap<i64, Vec<GroupPermission>>,
+    /// Dataset id → its registered versions.
+    pub versions: HashMap<i64, Vec<VersionInfo>>,
+    /// Services by name.
+    pub services: HashMap<String, ServiceInfo>,
+    /// (service name, client dataset name) → translations.
+    pub translations: HashMap<(String, String), Vec<TranslationInfo>>,
+    /// Dataset name → id.
+    pub dataset_ids: HashMap<String, i64>,
 }
 
 impl Catalog {
+    /// Fills the name index from `datasets` (call after loading them).
+    pub fn index(&mut self) {
+        self.dataset_ids = self
+            .datasets
+            .values()
+            .map(|d| (d.name.clone(), d.id))
+            .collect();
+    }
+
+    /// The dataset with exactly this name.
+    pub fn dataset_named(&self, name: &str) -> Option<&DatasetInfo> {
+        self.dataset_ids
+            .get(name)
+            .and_then(|id| self.datasets.get(id))
+    }
+
+    /// The registered versions of a dataset.
+    pub fn versions_of(&self, dataset_id: i64) -> &[VersionInfo] {
+        self.versions.get(&dataset_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// A dataset's version by exact name.
+    pub fn version_named(&self, dataset_id: i64, name: &str) -> Option<&VersionInfo> {
+        self.versions_of(dataset_id).iter().find(|v| v.name == name)
+    }
+
     /// Version-scoped TOS documents (no service) of `dataset_id`'s `version`.
     pub fn version_tos<'a>(
         &'a self,
@@ -139,6 +245,22 @@ pub struct GrantFact {
     pub permission: String,
     /// Stops counting at this instant.
     pub expires_at: Option<Timestamp>,
+    /// Counts only for requests naming this service (`None`: every request).
+    pub service: Option<String>,
+}
+
+impl GrantFact {
+    /// Counts for a request naming `service` (or none).
+    pub fn serves(&self, service: Option<&str>) -> bool {
+        self.service.is_none() || self.service.as_deref() == service
+    }
+}
+
+impl GroupPermission {
+    /// Counts for a request naming `service` (or none).
+    pub fn serves(&self, service: Option<&str>) -> bool {
+        self.service.is_none() || self.service.as_deref() == service
+    }
 }
 
 /// A group membership.
@@ -357,9 +479,9 @@ impl Holdings {
         }
     }
 
-    fn add_grants(&mut self, grants: &[GrantFact], now: Timestamp, horizon: &mut Horizon) {
+    fn add_grants(&mut self, grants: &[GrantFact], ctx: &EvalContext<'_>, horizon: &mut Horizon) {
         for g in grants {
-            if live(g.expires_at, now, horizon) {
+            if g.serves(ctx.service) && live(g.expires_at, ctx.now, horizon) {
                 self.add(g.dataset_id, g.version.as_deref(), &g.permission);
             }
         }
@@ -581,11 +703,12 @@ pub fn evaluate_user(catalog: &Catalog, user: &UserFacts, ctx: &EvalContext<'_>)
             .get(&m.group_id)
             .into_iter()
             .flatten()
+            .filter(|p| p.serves(ctx.service))
         {
             holdings.add(p.dataset_id, None, &p.permission);
         }
     }
-    holdings.add_grants(&user.grants, now, &mut horizon);
+    holdings.add_grants(&user.grants, ctx, &mut horizon);
 
     let held = holdings.datasets();
     let verdict = tos_verdict(
@@ -647,7 +770,7 @@ pub fn evaluate_service_account(
 ) -> Evaluation {
     let mut horizon = Horizon::default();
     let mut holdings = Holdings::new();
-    holdings.add_grants(&sa.grants, ctx.now, &mut horizon);
+    holdings.add_grants(&sa.grants, ctx, &mut horizon);
     let maps = build_maps(
         catalog,
         &holdings,
@@ -700,4 +823,5 @@ pub fn service_account_email(name: &str) -> String {
 mod tests;
 
 pub mod authority;
+pub mod decide;
 pub mod explain;

@@ -50,23 +50,25 @@ const USER_SQL: &str = "SELECT id, email, name, display_name, admin, is_active, 
 
 /// Tagged rows: a = affiliation, m = membership, g = grant, t = accepted TOS.
 const USER_FACTS_SQL: &str = "\
-SELECT 'a' AS kind, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, name AS s1, CAST(NULL AS TEXT) AS s2 \
-  FROM affiliation WHERE user_id = $1 \
+SELECT 'a' AS kind, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, name AS s1, CAST(NULL AS TEXT) AS s2, \
+  CAST(NULL AS TEXT) AS s3 FROM affiliation WHERE user_id = $1 \
 UNION ALL \
-SELECT 'm', ug.group_id, ug.expires_at, g.name, CASE WHEN ug.is_admin THEN 'admin' ELSE '' END \
+SELECT 'm', ug.group_id, ug.expires_at, g.name, CASE WHEN ug.is_admin THEN 'admin' ELSE '' END, CAST(NULL AS TEXT) \
   FROM user_group ug JOIN dsg_group g ON g.id = ug.group_id WHERE ug.user_id = $1 \
 UNION ALL \
-SELECT 'g', gr.dataset_id, gr.expires_at, p.name, v.version \
+SELECT 'g', gr.dataset_id, gr.expires_at, p.name, v.version, s.name \
   FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
-  LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id WHERE gr.user_id = $1 \
+  LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+  LEFT JOIN service s ON s.id = gr.service_id WHERE gr.user_id = $1 \
 UNION ALL \
-SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
+SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
   FROM tos_acceptance WHERE user_id = $2";
 
 type FactRow = (
     String,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -97,7 +99,7 @@ impl Store {
             read_only: row.read_only,
             ..UserFacts::default()
         };
-        for (kind, n1, n2, s1, s2) in rows {
+        for (kind, n1, n2, s1, s2, s3) in rows {
             match (kind.as_str(), n1, s1) {
                 ("a", _, Some(name)) => facts.affiliations.push(name),
                 ("m", Some(group_id), Some(group_name)) => facts.memberships.push(MembershipFact {
@@ -107,6 +109,7 @@ impl Store {
                     expires_at: n2.map(Timestamp),
                 }),
                 ("g", Some(dataset_id), Some(permission)) => facts.grants.push(GrantFact {
+                    service: s3,
                     dataset_id,
                     version: s2,
                     permission,
@@ -130,9 +133,10 @@ impl Store {
     /// The database is unreachable.
     pub async fn load_service_account(&self, id: i64) -> Result<Option<LoadedServiceAccount>> {
         const SA: &str = "SELECT id, name, is_active FROM service_account WHERE id = $1";
-        const GRANTS: &str = "SELECT g.dataset_id, v.version, p.name, g.expires_at \
+        const GRANTS: &str = "SELECT g.dataset_id, v.version, p.name, g.expires_at, s.name \
              FROM service_account_grant g JOIN permission p ON p.id = g.permission_id \
              LEFT JOIN dataset_version v ON v.id = g.dataset_version_id \
+             LEFT JOIN service s ON s.id = g.service_id \
              WHERE g.service_account_id = $1";
         let row: Option<(i64, String, bool)> = on_db!(self.db(), pool => {
             sqlx::query_as(SA).bind(id).fetch_optional(pool).await
@@ -140,7 +144,8 @@ impl Store {
         let Some((id, name, active)) = row else {
             return Ok(None);
         };
-        let grants: Vec<(i64, Option<String>, String, Option<i64>)> = on_db!(self.db(), pool => {
+        type GrantRow = (i64, Option<String>, String, Option<i64>, Option<String>);
+        let grants: Vec<GrantRow> = on_db!(self.db(), pool => {
             sqlx::query_as(GRANTS).bind(id).fetch_all(pool).await
         })?;
         Ok(Some(LoadedServiceAccount {
@@ -150,12 +155,15 @@ impl Store {
                 name,
                 grants: grants
                     .into_iter()
-                    .map(|(dataset_id, version, permission, expires_at)| GrantFact {
-                        dataset_id,
-                        version,
-                        permission,
-                        expires_at: expires_at.map(Timestamp),
-                    })
+                    .map(
+                        |(dataset_id, version, permission, expires_at, service)| GrantFact {
+                            service,
+                            dataset_id,
+                            version,
+                            permission,
+                            expires_at: expires_at.map(Timestamp),
+                        },
+                    )
                     .collect(),
             },
             active,
@@ -174,13 +182,15 @@ impl Store {
     ) -> Result<Option<dsg_core::permissions::explain::Subject>> {
         use dsg_core::permissions::GrantFact;
         use dsg_core::permissions::explain::{GrantRow, Subject};
-        const USER_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, g.name \
+        const USER_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, g.name, s.name \
              FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
              LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+             LEFT JOIN service s ON s.id = gr.service_id \
              LEFT JOIN dsg_group g ON g.id = gr.group_id WHERE gr.user_id = $1 ORDER BY gr.id";
-        const SA_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, CAST(NULL AS TEXT) \
+        const SA_GRANTS: &str = "SELECT gr.id, gr.dataset_id, v.version, p.name, gr.expires_at, CAST(NULL AS TEXT), s.name \
              FROM service_account_grant gr JOIN permission p ON p.id = gr.permission_id \
              LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
+             LEFT JOIN service s ON s.id = gr.service_id \
              WHERE gr.service_account_id = $1 ORDER BY gr.id";
         type Row = (
             i64,
@@ -188,6 +198,7 @@ impl Store {
             Option<String>,
             String,
             Option<i64>,
+            Option<String>,
             Option<String>,
         );
         let (sql, id, mut subject) = match principal {
@@ -227,9 +238,10 @@ impl Store {
         subject.grants = rows
             .into_iter()
             .map(
-                |(id, dataset_id, version, permission, expires_at, group)| GrantRow {
+                |(id, dataset_id, version, permission, expires_at, group, service)| GrantRow {
                     id,
                     fact: GrantFact {
+                        service,
                         dataset_id,
                         version,
                         permission,

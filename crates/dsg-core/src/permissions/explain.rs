@@ -387,6 +387,7 @@ mod tests {
         GrantRow {
             id,
             fact: GrantFact {
+                service: None,
                 dataset_id: 1,
                 version: version.map(Into::into),
                 permission: permission.into(),
@@ -449,6 +450,7 @@ mod tests {
         c.group_permissions.insert(
             3,
             vec![GroupPermission {
+                service: None,
                 dataset_id: 1,
                 permission: "view".into(),
             }],

@@ -26,6 +26,7 @@ fn tos(id: i64, name: &str, dataset_id: Option<i64>, service: Option<&str>) -> T
 
 fn grant(dataset_id: i64, permission: &str) -> GrantFact {
     GrantFact {
+        service: None,
         dataset_id,
         version: None,
         permission: permission.into(),
@@ -112,6 +113,7 @@ fn group_permissions_count_and_group_admin_is_reported() {
     c.group_permissions.insert(
         5,
         vec![GroupPermission {
+            service: None,
             dataset_id: 2,
             permission: "admin".into(),
         }],
@@ -252,12 +254,14 @@ fn expired_grant_and_membership_stop_counting_at_that_instant() {
     c.group_permissions.insert(
         5,
         vec![GroupPermission {
+            service: None,
             dataset_id: 2,
             permission: "view".into(),
         }],
     );
     let mut u = user();
     u.grants = vec![GrantFact {
+        service: None,
         expires_at: Some(NOW.plus_secs(10)),
         ..grant(1, "edit")
     }];
@@ -297,6 +301,7 @@ fn version_scoped_grant_does_not_grant_the_whole_dataset() {
     let c = catalog();
     let mut u = user();
     u.grants = vec![GrantFact {
+        service: None,
         version: Some("v2".into()),
         ..grant(1, "edit")
     }];
