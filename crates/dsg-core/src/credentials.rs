@@ -64,9 +64,7 @@ where
         };
         // A bare "Bearer" (HTTP trims "Bearer " to it) carries no token: it
         // counts as no credentials, so the query parameter may still supply one.
-        if let Some(rest) = text.strip_prefix("Bearer ").map(str::trim)
-            && !rest.is_empty()
-        {
+        if let Some(rest) = bearer_token(text) {
             return check(rest.to_owned());
         }
     }
@@ -78,6 +76,20 @@ where
         }
     }
     Credential::None
+}
+
+/// The token of `Bearer <token>` (the scheme exactly so, spec §3.2).
+fn bearer_token(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("Bearer ")?.trim();
+    (!rest.is_empty()).then_some(rest)
+}
+
+/// True when an `Authorization` header is present but carries no usable
+/// bearer token (another scheme such as `Basic`, a lower-case `bearer`, or
+/// `Bearer` with nothing after it): the DSG-native API answers that with
+/// 401, never as anonymous.
+pub fn unusable_authorization(value: Option<&[u8]>) -> bool {
+    value.is_some_and(|v| header_text(v).and_then(bearer_token).is_none())
 }
 
 fn check(value: String) -> Credential {
@@ -172,6 +184,15 @@ mod tests {
         // A cookie header that is not text is skipped, not an error.
         let raw: [&[u8]; 2] = [b"dsg_token=\xff", b"dsg_token=ok"];
         assert_eq!(cookie(raw, "dsg_token"), Some("ok".into()));
+    }
+
+    #[test]
+    fn an_authorization_header_without_a_bearer_token_is_unusable() {
+        for v in ["Basic YTpi", "Bearer", "Bearer ", "bearer x", "Token x"] {
+            assert!(unusable_authorization(Some(v.as_bytes())), "{v:?}");
+        }
+        assert!(!unusable_authorization(Some(b"Bearer x")));
+        assert!(!unusable_authorization(None));
     }
 
     #[test]

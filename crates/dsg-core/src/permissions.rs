@@ -285,6 +285,8 @@ pub struct UserFacts {
     pub parent_id: Option<i64>,
     /// `display_name`, else `name`, else the e-mail's local part.
     pub public_name: String,
+    /// The stored name (may be empty).
+    pub name: String,
     /// E-mail address.
     pub email: String,
     /// Global administrator.
@@ -316,6 +318,26 @@ pub struct ServiceAccountFacts {
     pub email: String,
     /// Its grants.
     pub grants: Vec<GrantFact>,
+}
+
+/// A principal's facts, kept beside its cached document so per-entry
+/// decisions ([`decide`]) need no database round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalFacts {
+    /// A human user.
+    User(UserFacts),
+    /// A service account.
+    ServiceAccount(ServiceAccountFacts),
+}
+
+impl PrincipalFacts {
+    /// The facts as a decision subject.
+    pub fn subject(&self) -> decide::Subject<'_> {
+        match self {
+            Self::User(u) => decide::Subject::User(u),
+            Self::ServiceAccount(s) => decide::Subject::ServiceAccount(s),
+        }
+    }
 }
 
 /// Limits carried by a token, narrowing what its document shows.

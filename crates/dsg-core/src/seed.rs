@@ -46,6 +46,8 @@ pub struct Fixture {
     pub tos_acceptances: Vec<AcceptanceSpec>,
     #[serde(default)]
     pub service_accounts: Vec<ServiceAccountSpec>,
+    #[serde(default)]
+    pub translations: Vec<TranslationSpec>,
     /// Keys no section has: only `_`-prefixed comments are allowed.
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -53,7 +55,7 @@ pub struct Fixture {
 
 /// The fixture's sections, for the message about an unknown key.
 const SECTIONS: &str = "permissions, services, datasets, tos, users, groups, memberships, \
-     grants, tokens, tos_acceptances, service_accounts";
+     grants, tokens, tos_acceptances, service_accounts, translations";
 
 /// A service (`services[]`).
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,37 @@ pub struct ServiceSpec {
     pub display_name: String,
     #[serde(default)]
     pub base_url: String,
+    /// `linear` (default) or `dag`.
+    pub version_eval_mode: Option<String>,
+}
+
+impl ServiceSpec {
+    /// The version evaluation mode.
+    ///
+    /// # Errors
+    /// Anything but `linear` or `dag`.
+    pub fn mode(&self) -> Result<crate::permissions::VersionEvalMode, crate::DomainError> {
+        match self.version_eval_mode.as_deref() {
+            None => Ok(crate::permissions::VersionEvalMode::default()),
+            Some(m) => crate::permissions::VersionEvalMode::parse(m).ok_or_else(|| {
+                crate::DomainError::Invalid(format!(
+                    "service {:?}: version_eval_mode must be \"linear\" or \"dag\", not {m:?}",
+                    self.name
+                ))
+            }),
+        }
+    }
+}
+
+/// A service's name for a dataset or one of its versions (`translations[]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TranslationSpec {
+    pub service: String,
+    pub client_name: String,
+    pub client_version: Option<String>,
+    pub dataset: String,
+    pub version: Option<String>,
 }
 
 /// A dataset with its buckets, versions and service tables (`datasets[]`).
@@ -106,6 +139,10 @@ pub struct VersionSpec {
     pub prefix: String,
     #[serde(default)]
     pub is_public: bool,
+    /// Release line (default `main`).
+    pub branch: Option<String>,
+    /// Position on the branch.
+    pub ordinal: Option<i64>,
 }
 
 /// A service table and its public roots (`datasets[].service_tables[]`).
@@ -191,6 +228,8 @@ pub struct MemberSpec {
 pub struct GroupPermissionSpec {
     pub dataset: String,
     pub permission: String,
+    /// Counts only for this service.
+    pub service: Option<String>,
 }
 
 /// A group (`groups[]`).
@@ -226,6 +265,11 @@ pub struct GrantSpec {
     pub source: String,
     /// Grant ends this many seconds after seeding.
     pub expires_in_s: Option<i64>,
+    /// Counts only for this service.
+    pub service: Option<String>,
+    /// Counts for `/gcs_token` only on these buckets of its dataset.
+    #[serde(default)]
+    pub buckets: Vec<String>,
 }
 
 fn manual() -> String {
@@ -267,6 +311,8 @@ pub struct SaGrantSpec {
     pub version: Option<String>,
     /// Grant ends this many seconds after seeding.
     pub expires_in_s: Option<i64>,
+    /// Counts only for this service.
+    pub service: Option<String>,
 }
 
 /// A service account with its tokens and grants (`service_accounts[]`).

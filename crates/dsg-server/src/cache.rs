@@ -26,7 +26,7 @@ use bytes::Bytes;
 use dsg_core::Timestamp;
 use dsg_core::permissions::authority::Authority;
 use dsg_core::permissions::{
-    Catalog, EvalContext, TokenScope, evaluate_service_account, evaluate_user,
+    Catalog, EvalContext, PrincipalFacts, TokenScope, evaluate_service_account, evaluate_user,
 };
 use dsg_core::token::TokenHash;
 use dsg_store::events::SeqEvent;
@@ -71,6 +71,8 @@ pub struct Document {
     pub authority: Authority,
     /// Who it describes.
     pub info: PrincipalInfo,
+    /// The facts it was computed from (per-entry decisions read them).
+    pub facts: PrincipalFacts,
     generation: u64,
     epoch: u64,
     valid_until: Option<Timestamp>,
@@ -588,7 +590,7 @@ impl PermissionCache {
             service,
             scope: &record.scope,
         };
-        let (evaluation, info) = match record.principal {
+        let (evaluation, info, facts) = match record.principal {
             PrincipalRef::User(id) => {
                 let Some(user) = self.store.load_user(id).await? else {
                     return Ok(Err(Rejection::InvalidToken));
@@ -602,7 +604,7 @@ impl PermissionCache {
                     email: user.facts.email.clone(),
                     admin: e.document.admin,
                 };
-                (e, info)
+                (e, info, PrincipalFacts::User(user.facts))
             }
             PrincipalRef::ServiceAccount(id) => {
                 let Some(sa) = self.store.load_service_account(id).await? else {
@@ -616,7 +618,8 @@ impl PermissionCache {
                     email: sa.facts.email.clone(),
                     admin: false,
                 };
-                (evaluate_service_account(&catalog, &sa.facts, &ctx), info)
+                let e = evaluate_service_account(&catalog, &sa.facts, &ctx);
+                (e, info, PrincipalFacts::ServiceAccount(sa.facts))
             }
         };
         let body = serde_json::to_vec(&evaluation.document).map_err(|e| {
@@ -632,6 +635,7 @@ impl PermissionCache {
             // cache of 100k documents would keep all of it.
             body: Bytes::copy_from_slice(&body),
             info,
+            facts,
             generation,
             epoch,
             valid_until: evaluation.valid_until,

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod cave;
 pub mod clock;
 pub mod config;
+pub mod dsg_v1;
 pub mod error;
 pub mod feed;
 pub mod gcs;

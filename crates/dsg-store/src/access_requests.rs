@@ -181,6 +181,8 @@ impl WriteTx {
         let grant = if approve {
             Some(
                 self.create_grant(&NewGrant {
+                    service_id: None,
+                    bucket_ids: &[],
                     user_id: req.user_id,
                     dataset_id: req.dataset_id,
                     version_id: req.version_id,

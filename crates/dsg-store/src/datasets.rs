@@ -2,6 +2,7 @@
 //! public roots, services and TOS documents.
 
 use dsg_core::error::EntityKind;
+use dsg_core::permissions::VersionEvalMode;
 use dsg_core::token::ApiToken;
 use dsg_core::{DomainError, Timestamp};
 use serde_json::json;
@@ -26,6 +27,24 @@ pub struct NewTos {
     pub effective_at: Timestamp,
     /// Retired from.
     pub retired_at: Option<Timestamp>,
+}
+
+/// Where a version sits: its branch and its ordinal on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionPlace {
+    /// Release line (default `main`).
+    pub branch: String,
+    /// Position on the branch; `None` when unordered.
+    pub ordinal: Option<i64>,
+}
+
+impl Default for VersionPlace {
+    fn default() -> Self {
+        Self {
+            branch: "main".into(),
+            ordinal: None,
+        }
+    }
 }
 
 /// A dataset to create ([`WriteTx::add_dataset`]).
@@ -106,6 +125,17 @@ impl WriteTx {
         id.ok_or_else(|| DomainError::not_found(EntityKind::Version, version).into())
     }
 
+    /// Id of the dataset's bucket with this name, if it has one.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn bucket_of(&mut self, dataset_id: i64, name: &str) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM dataset_bucket WHERE dataset_id = $1 AND name = $2";
+        Ok(
+            on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(dataset_id).bind(name).fetch_optional(conn).await)?,
+        )
+    }
+
     /// Id of a service by slug.
     ///
     /// # Errors
@@ -125,9 +155,10 @@ impl WriteTx {
         name: &str,
         display_name: &str,
         base_url: &str,
+        mode: VersionEvalMode,
     ) -> Result<i64> {
-        const SQL: &str =
-            "INSERT INTO service (name, display_name, base_url) VALUES ($1, $2, $3) RETURNING id";
+        const SQL: &str = "INSERT INTO service (name, display_name, base_url, version_eval_mode) \
+             VALUES ($1, $2, $3, $4) RETURNING id";
         let id = self
             .insert_id(
                 SQL,
@@ -135,16 +166,18 @@ impl WriteTx {
                     Bind::S(name),
                     Bind::S(display_name),
                     Bind::S(base_url),
+                    Bind::S(mode.as_str()),
                 ]),
             )
             .await
             .map_err(|e| named_conflict(e, "service", name))?;
+        self.invalidate(CacheEvent::All);
         self.audit(
             "service_created",
             "Service",
             id,
             None,
-            Some(json!({"name": name})),
+            Some(json!({"name": name, "version_eval_mode": mode.as_str()})),
         )
         .await?;
         Ok(id)
@@ -269,9 +302,13 @@ impl WriteTx {
         prefix: &str,
         is_public: bool,
         bucket_ids: &[i64],
+        place: &VersionPlace,
     ) -> Result<i64> {
-        const SQL: &str = "INSERT INTO dataset_version (dataset_id, version, prefix, is_public) \
-             VALUES ($1, $2, $3, $4) RETURNING id";
+        const SQL: &str = "INSERT INTO dataset_version (dataset_id, version, prefix, is_public, branch, ordinal) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        if place.branch.trim().is_empty() {
+            return Err(DomainError::Invalid("a version's branch cannot be empty".into()).into());
+        }
         const LINK: &str =
             "INSERT INTO dataset_version_bucket (version_id, bucket_id) VALUES ($1, $2)";
         let id = self
@@ -282,10 +319,19 @@ impl WriteTx {
                     Bind::S(version),
                     Bind::S(prefix),
                     Bind::B(is_public),
+                    Bind::S(&place.branch),
+                    Bind::OI(place.ordinal),
                 ]),
             )
             .await
-            .map_err(|e| named_conflict(e, "version", version))?;
+            .map_err(|e| match place.ordinal {
+                Some(o) if e.is_unique_violation() => DomainError::Conflict(format!(
+                    "version {version:?}: its name or ordinal {o} on branch {:?} is taken",
+                    place.branch
+                ))
+                .into(),
+                _ => named_conflict(e, "version", version),
+            })?;
         for b in bucket_ids {
             on_tx!(&mut self.tx, conn => sqlx::query(LINK).bind(id).bind(*b).execute(conn).await.map(|r| r.rows_affected()))?;
         }
@@ -295,7 +341,10 @@ impl WriteTx {
             "DatasetVersion",
             id,
             None,
-            Some(json!({"dataset_id": dataset_id, "version": version, "is_public": is_public})),
+            Some(
+                json!({"dataset_id": dataset_id, "version": version, "is_public": is_public,
+                        "branch": place.branch, "ordinal": place.ordinal}),
+            ),
         )
         .await?;
         Ok(id)

@@ -107,6 +107,27 @@ impl Store {
         })?))
     }
 
+    /// E-mails of the group's active members (expired memberships and
+    /// disabled users left out), by e-mail; `None` when no such group.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn active_group_member_emails(
+        &self,
+        name: &str,
+        now: i64,
+    ) -> Result<Option<Vec<String>>> {
+        let Some(id) = self.group_id_by_name(name).await? else {
+            return Ok(None);
+        };
+        const SQL: &str = "SELECT u.email FROM user_group ug JOIN dsg_user u ON u.id = ug.user_id \
+             WHERE ug.group_id = $1 AND u.is_active AND (ug.expires_at IS NULL OR ug.expires_at > $2) \
+             ORDER BY u.email";
+        Ok(Some(on_db!(self.db(), pool => {
+            sqlx::query_scalar(SQL).bind(id).bind(now).fetch_all(pool).await
+        })?))
+    }
+
     /// Members of the group with this id, ordered by user id; `None` when no such group.
     ///
     /// # Errors

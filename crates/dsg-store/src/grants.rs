@@ -28,6 +28,10 @@ pub struct NewGrant<'a> {
     pub source: &'a str,
     /// Stops counting at this instant.
     pub expires_at: Option<Timestamp>,
+    /// Counts only for requests naming this service.
+    pub service_id: Option<i64>,
+    /// Counts for `/gcs_token` only on these buckets of the dataset.
+    pub bucket_ids: &'a [i64],
 }
 
 impl WriteTx {
@@ -45,8 +49,10 @@ impl WriteTx {
         }
         let permission_id = self.permission_id(g.permission).await?;
         const SQL: &str = "INSERT INTO dataset_grant (user_id, dataset_id, dataset_version_id, permission_id, \
-             group_id, granted_by_id, source, created, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+             group_id, granted_by_id, source, created, expires_at, service_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+        const BUCKET: &str = "INSERT INTO dataset_grant_bucket (grant_id, bucket_id) \
+             SELECT $1, id FROM dataset_bucket WHERE id = $2 AND dataset_id = $3";
         let id = self
             .insert_id(
                 SQL,
@@ -60,10 +66,22 @@ impl WriteTx {
                     Bind::S(g.source),
                     Bind::I(now_micros()),
                     Bind::OI(g.expires_at.map(|t| t.0)),
+                    Bind::OI(g.service_id),
                 ]),
             )
             .await
             .map_err(|e| named_conflict(e, "grant of", g.permission))?;
+        for b in g.bucket_ids {
+            let added = on_tx!(&mut self.tx, conn => {
+                sqlx::query(BUCKET).bind(id).bind(*b).bind(g.dataset_id).execute(conn).await.map(|r| r.rows_affected())
+            })?;
+            if added == 0 {
+                return Err(dsg_core::DomainError::Invalid(format!(
+                    "bucket {b} is not a bucket of the grant's dataset"
+                ))
+                .into());
+            }
+        }
         self.invalidate(CacheEvent::User(g.user_id));
         self.audit(
             "grant_created",
@@ -73,6 +91,7 @@ impl WriteTx {
             Some(
                 json!({"user_id": g.user_id, "dataset_id": g.dataset_id, "permission": g.permission,
                         "version_id": g.version_id, "group_id": g.group_id, "source": g.source,
+                        "service_id": g.service_id, "bucket_ids": g.bucket_ids,
                         "expires_at": g.expires_at.map(|t| t.to_rfc3339())}),
             ),
         )
@@ -201,6 +220,19 @@ impl Store {
     pub async fn has_grant_on(&self, user_id: i64, dataset_id: i64) -> Result<bool> {
         const SQL: &str =
             "SELECT COUNT(*) FROM dataset_grant WHERE user_id = $1 AND dataset_id = $2";
+        let n: i64 = on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(user_id).bind(dataset_id).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
+    /// True when the user holds anything on the dataset, for any service:
+    /// a direct grant, or a permission of a group they are a member of.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn holds_anything_on(&self, user_id: i64, dataset_id: i64) -> Result<bool> {
+        const SQL: &str = "SELECT (SELECT COUNT(*) FROM dataset_grant WHERE user_id = $1 AND dataset_id = $2) \
+             + (SELECT COUNT(*) FROM group_dataset_permission gp JOIN user_group ug ON ug.group_id = gp.group_id \
+                WHERE ug.user_id = $1 AND gp.dataset_id = $2)";
         let n: i64 = on_db!(self.db(), pool => sqlx::query_scalar(SQL).bind(user_id).bind(dataset_id).fetch_one(pool).await)?;
         Ok(n > 0)
     }

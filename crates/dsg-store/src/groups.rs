@@ -116,10 +116,11 @@ impl WriteTx {
         group_id: i64,
         dataset_id: i64,
         permission: &str,
+        service_id: Option<i64>,
     ) -> Result<i64> {
         let permission_id = self.permission_id(permission).await?;
-        const SQL: &str = "INSERT INTO group_dataset_permission (group_id, dataset_id, permission_id, created) \
-             VALUES ($1, $2, $3, $4) RETURNING id";
+        const SQL: &str = "INSERT INTO group_dataset_permission (group_id, dataset_id, permission_id, created, service_id) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id";
         let id = self
             .insert_id(
                 SQL,
@@ -128,6 +129,7 @@ impl WriteTx {
                     Bind::I(dataset_id),
                     Bind::I(permission_id),
                     Bind::I(now_micros()),
+                    Bind::OI(service_id),
                 ]),
             )
             .await
@@ -138,7 +140,10 @@ impl WriteTx {
             "GroupDatasetPermission",
             id,
             None,
-            Some(json!({"group_id": group_id, "dataset_id": dataset_id, "permission": permission})),
+            Some(
+                json!({"group_id": group_id, "dataset_id": dataset_id, "permission": permission,
+                        "service_id": service_id}),
+            ),
         )
         .await?;
         Ok(id)

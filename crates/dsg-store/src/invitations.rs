@@ -86,6 +86,8 @@ pub async fn redeem_for_user(tx: &mut WriteTx, user_id: i64, email: &str) -> Res
         if existing.is_none() {
             let gid = tx
                 .create_grant(&NewGrant {
+                    service_id: None,
+                    bucket_ids: &[],
                     user_id,
                     dataset_id,
                     version_id,

@@ -33,6 +33,7 @@ pub mod service_accounts;
 pub mod tables;
 pub mod tokens;
 pub mod tos;
+pub mod translations;
 pub mod users;
 pub mod write;
 

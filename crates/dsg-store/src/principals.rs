@@ -92,6 +92,7 @@ impl Store {
             id: row.id,
             parent_id: row.parent_id,
             public_name: public_name(&row.display_name, &row.name, &row.email),
+            name: row.name,
             email: row.email,
             admin: row.admin,
             pi: row.pi,

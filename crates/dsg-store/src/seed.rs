@@ -131,7 +131,7 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
     let mut out_services = BTreeMap::new();
     for s in &f.services {
         let id = tx
-            .create_service(&s.name, &s.display_name, &s.base_url)
+            .create_service(&s.name, &s.display_name, &s.base_url, s.mode()?)
             .await?;
         out_services.insert(s.name.clone(), json!({"id": id}));
     }
@@ -163,8 +163,18 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             }
             versions.insert(
                 v.version.clone(),
-                tx.add_version(id, &v.version, &v.prefix, v.is_public, &ids)
-                    .await?,
+                tx.add_version(
+                    id,
+                    &v.version,
+                    &v.prefix,
+                    v.is_public,
+                    &ids,
+                    &crate::datasets::VersionPlace {
+                        branch: v.branch.clone().unwrap_or_else(|| "main".into()),
+                        ordinal: v.ordinal,
+                    },
+                )
+                .await?,
             );
         }
         for st in &d.service_tables {
@@ -180,6 +190,31 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             d.name.clone(),
             json!({"id": id, "versions": versions, "buckets": buckets}),
         );
+    }
+
+    for t in &f.translations {
+        let service_id = tx.service_id(&t.service).await?;
+        let dataset_id = tx.dataset_id(&t.dataset).await?;
+        let version_id = match (&t.client_version, &t.version) {
+            (Some(cv), Some(v)) if !cv.is_empty() => Some(tx.version_id(dataset_id, v).await?),
+            (None, None) => None,
+            _ => {
+                return Err(DomainError::Invalid(format!(
+                    "translation {:?} of service {:?}: client_version and version go together \
+                     (a non-empty client_version with the dataset's version, or neither)",
+                    t.client_name, t.service
+                ))
+                .into());
+            }
+        };
+        tx.create_translation(&crate::translations::NewTranslation {
+            service_id,
+            client_name: &t.client_name,
+            client_version: t.client_version.as_deref(),
+            dataset_id,
+            version_id,
+        })
+        .await?;
     }
 
     let mut out_tos = BTreeMap::new();
@@ -293,7 +328,12 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         }
         for p in &g.permissions {
             let did = tx.dataset_id(&p.dataset).await?;
-            tx.add_group_permission(id, did, &p.permission).await?;
+            let service_id = match &p.service {
+                Some(s) => Some(tx.service_id(s).await?),
+                None => None,
+            };
+            tx.add_group_permission(id, did, &p.permission, service_id)
+                .await?;
         }
         out_groups.insert(g.name.clone(), json!({"id": id}));
     }
@@ -314,7 +354,22 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             Some(name) => Some(tx.group_id(name).await?),
             None => None,
         };
+        let service_id = match &g.service {
+            Some(s) => Some(tx.service_id(s).await?),
+            None => None,
+        };
+        let mut bucket_ids = Vec::new();
+        for b in &g.buckets {
+            bucket_ids.push(tx.bucket_of(dataset_id, b).await?.ok_or_else(|| {
+                DomainError::Invalid(format!(
+                    "grant of {:?} on {:?}: {b:?} is not a bucket of that dataset",
+                    g.user, g.dataset
+                ))
+            })?);
+        }
         tx.create_grant(&NewGrant {
+            service_id,
+            bucket_ids: &bucket_ids,
             user_id,
             dataset_id,
             version_id,
@@ -372,12 +427,17 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                 Some(v) => Some(tx.version_id(dataset_id, v).await?),
                 None => None,
             };
+            let service_id = match &g.service {
+                Some(s) => Some(tx.service_id(s).await?),
+                None => None,
+            };
             tx.create_service_account_grant(
                 id,
                 dataset_id,
                 version_id,
                 &g.permission,
                 run.after(g.expires_in_s),
+                service_id,
             )
             .await?;
         }

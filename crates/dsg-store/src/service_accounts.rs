@@ -132,10 +132,12 @@ impl WriteTx {
         version_id: Option<i64>,
         permission: &str,
         expires_at: Option<dsg_core::Timestamp>,
+        service_id: Option<i64>,
     ) -> Result<i64> {
         let permission_id = self.permission_id(permission).await?;
         const SQL: &str = "INSERT INTO service_account_grant (service_account_id, dataset_id, dataset_version_id, \
-             permission_id, granted_by_id, created, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+             permission_id, granted_by_id, created, expires_at, service_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
         let id = self
             .insert_id(
                 SQL,
@@ -147,6 +149,7 @@ impl WriteTx {
                     Bind::OI(self.actor().id),
                     Bind::I(now_micros()),
                     Bind::OI(expires_at.map(|t| t.0)),
+                    Bind::OI(service_id),
                 ]),
             )
             .await
@@ -158,7 +161,8 @@ impl WriteTx {
             id,
             None,
             Some(json!({"service_account_id": sa_id, "dataset_id": dataset_id, "permission": permission,
-                        "version_id": version_id, "expires_at": expires_at.map(|t| t.to_rfc3339())})),
+                        "version_id": version_id, "expires_at": expires_at.map(|t| t.to_rfc3339()),
+                        "service_id": service_id})),
         )
         .await?;
         Ok(id)

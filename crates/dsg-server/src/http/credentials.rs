@@ -6,6 +6,14 @@ use axum::http::{HeaderMap, header};
 
 pub use dsg_core::credentials::{Credential, query_param};
 
+/// True when the `Authorization` header is present but holds no usable
+/// bearer token (see [`dsg_core::credentials::unusable_authorization`]).
+pub fn unusable_authorization(headers: &HeaderMap) -> bool {
+    dsg_core::credentials::unusable_authorization(
+        headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+    )
+}
+
 /// Extracts the credential by the precedence rules (cookie → bearer → query).
 pub fn extract(
     headers: &HeaderMap,

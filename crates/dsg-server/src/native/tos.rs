@@ -61,6 +61,10 @@ pub struct ServiceRequest {
     pub display_name: Option<String>,
     /// Where the service runs.
     pub base_url: Option<String>,
+    /// How the service evaluates versions: `linear` (default; ordinals on
+    /// a branch) or `dag` (cross-branch questions answer `service_eval`).
+    #[schema(pattern = "^(linear|dag)$")]
+    pub version_eval_mode: Option<String>,
 }
 
 #[utoipa::path(
@@ -79,6 +83,9 @@ async fn services(
     tos::authorize_create_service(ctx.view())?;
     let body: ServiceRequest = parse(&headers, &bytes)?;
     let name = body.name.0;
+    let mode =
+        crate::service::input::eval_mode(body.version_eval_mode.as_deref(), "version_eval_mode")
+            .map_err(crate::service::ServiceError::from)?;
     let id = tos::create_service(
         &state,
         ctx.view(),
@@ -86,10 +93,13 @@ async fn services(
             name: name.clone(),
             display_name: body.display_name.unwrap_or_default(),
             base_url: body.base_url.unwrap_or_default(),
+            mode,
         },
     )
     .await?;
-    Ok(created(json!({"id": id, "name": name})))
+    Ok(created(
+        json!({"id": id, "name": name, "version_eval_mode": mode.as_str()}),
+    ))
 }
 
 fn tos_json(t: &TosRow, now: dsg_core::Timestamp, show_invite: bool) -> Value {

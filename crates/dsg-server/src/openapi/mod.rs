@@ -26,7 +26,7 @@ pub use crate::error::schema::{Detail, ErrorMessage, Refusal};
     info(
         title = "DatasetGateway",
         description = "Authorization service for neuroscience datasets: the CAVE-compatible \
-            API (middle_auth_client), the native API, SCIM 2.0 provisioning, Neuroglancer \
+            API (middle_auth_client), the native API, the DSG-native API (neuPrint, Clio), SCIM 2.0 provisioning, Neuroglancer \
             ngauth and the probes. Authenticate with `Authorization: Bearer <token>`, the \
             `dsg_token` cookie or the `dsg_token` query parameter.",
         license(name = "BSD-3-Clause")
@@ -41,6 +41,7 @@ pub use crate::error::schema::{Detail, ErrorMessage, Refusal};
     tags(
         (name = "cave", description = "CAVE-compatible API (`/api/v1`, also under `/auth/api/v1`)"),
         (name = "native", description = "DatasetGateway-native API"),
+        (name = "dsg-native", description = "DSG-native API for neuPrintHTTP and clio-store (`/api/dsg/v1`): identity, batch decisions, listings"),
         (name = "login", description = "Browser login for CAVE clients"),
         (name = "scim", description = "SCIM 2.0 (RFC 7643 / 7644), `application/scim+json`"),
         (name = "ngauth", description = "Neuroglancer ngauth token endpoints"),
@@ -66,6 +67,7 @@ pub fn document(config: &crate::Config, oauth: Option<&OauthFlow>) -> Value {
     for part in [
         crate::cave::openapi(),
         crate::native::openapi(),
+        crate::dsg_v1::openapi(),
         crate::web::openapi(),
         crate::login::openapi(),
         crate::ngauth::openapi(),

@@ -152,6 +152,7 @@ pub async fn add_version(
             &input.prefix,
             input.is_public,
             &ids,
+            &dsg_store::datasets::VersionPlace::default(),
         )
         .await?;
     commit(state, tx).await?;
@@ -256,6 +257,8 @@ pub(super) async fn grant_self_service_view(
 ) -> Result<i64, ServiceError> {
     Ok(tx
         .create_grant(&NewGrant {
+            service_id: None,
+            bucket_ids: &[],
             user_id,
             dataset_id,
             version_id: None,

@@ -211,6 +211,8 @@ async fn write(
     };
     Ok(tx
         .create_grant(&NewGrant {
+            service_id: None,
+            bucket_ids: &[],
             user_id,
             dataset_id: d.id,
             version_id,

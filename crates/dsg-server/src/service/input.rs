@@ -46,6 +46,23 @@ pub fn level(name: &str, field: &'static str) -> Result<Level, Invalid> {
     })
 }
 
+/// A service's version evaluation mode (`linear` when not given).
+///
+/// # Errors
+/// Anything but `linear` or `dag`, naming `field`.
+pub fn eval_mode(
+    name: Option<&str>,
+    field: &'static str,
+) -> Result<dsg_core::permissions::VersionEvalMode, Invalid> {
+    match name {
+        None => Ok(dsg_core::permissions::VersionEvalMode::default()),
+        Some(n) => dsg_core::permissions::VersionEvalMode::parse(n).ok_or_else(|| Invalid::Rule {
+            field: Some(field),
+            message: format!("{field} must be \"linear\" or \"dag\""),
+        }),
+    }
+}
+
 /// An e-mail address as the store accepts it.
 ///
 /// # Errors

@@ -15,6 +15,7 @@ pub mod buckets;
 pub mod console;
 pub mod dataset_admins;
 pub mod datasets;
+pub mod decisions;
 mod error;
 pub mod global_admins;
 pub mod grants;

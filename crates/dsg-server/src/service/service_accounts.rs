@@ -474,8 +474,15 @@ async fn write_grant(
         Some(v) => Some(tx.version_id(dataset_id, v).await?),
         None => None,
     };
-    tx.create_service_account_grant(id, dataset_id, version_id, &grant.permission, expires_at)
-        .await
+    tx.create_service_account_grant(
+        id,
+        dataset_id,
+        version_id,
+        &grant.permission,
+        expires_at,
+        None,
+    )
+    .await
 }
 
 /// A uniqueness conflict as [`ServiceError::Conflict`] in the store's words.

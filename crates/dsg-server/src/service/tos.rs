@@ -23,6 +23,8 @@ pub struct NewService {
     pub display_name: String,
     /// Where it runs.
     pub base_url: String,
+    /// How it evaluates versions.
+    pub mode: dsg_core::permissions::VersionEvalMode,
 }
 
 /// May the caller create services? Global admins.
@@ -51,7 +53,12 @@ pub async fn create_service(
         .map_err(dsg_store::StoreError::from)?;
     let mut tx = state.store.begin(caller.actor()).await?;
     let id = tx
-        .create_service(&input.name, &input.display_name, &input.base_url)
+        .create_service(
+            &input.name,
+            &input.display_name,
+            &input.base_url,
+            input.mode,
+        )
         .await?;
     commit(state, tx).await?;
     Ok(id)
@@ -254,8 +261,9 @@ pub enum Recorded {
 }
 
 /// Does the caller lack access to the invite-only dataset of this document
-/// (no permission in the document, no grant)? Documents of public datasets
-/// and documents without a dataset are open to everyone.
+/// (no permission in the document, no grant or group permission for any
+/// service)? Documents of public datasets and documents without a dataset
+/// are open to everyone.
 async fn restricted(state: &AppState, caller: &Caller, doc: &TosRow) -> Result<bool, ServiceError> {
     let (Some(dataset), Some(dataset_id)) = (doc.dataset.as_deref(), doc.dataset_id) else {
         return Ok(false);
@@ -266,7 +274,7 @@ async fn restricted(state: &AppState, caller: &Caller, doc: &TosRow) -> Result<b
     let Some(user_id) = caller.user_id() else {
         return Ok(true);
     };
-    Ok(!state.store.has_grant_on(user_id, dataset_id).await?)
+    Ok(!state.store.holds_anything_on(user_id, dataset_id).await?)
 }
 
 fn is_public(doc: &TosRow) -> bool {

@@ -32,6 +32,14 @@ DROP INDEX dataset_grant_unique;
 CREATE UNIQUE INDEX dataset_grant_unique ON dataset_grant
     (user_id, dataset_id, COALESCE(dataset_version_id, 0), permission_id, COALESCE(group_id, 0), COALESCE(service_id, 0));
 
+-- A grant restricted to some of its dataset's buckets counts for /gcs_token
+-- only on those (it still counts everywhere else).
+CREATE TABLE dataset_grant_bucket (
+    grant_id  INTEGER NOT NULL REFERENCES dataset_grant (id) ON DELETE CASCADE,
+    bucket_id INTEGER NOT NULL REFERENCES dataset_bucket (id) ON DELETE CASCADE,
+    PRIMARY KEY (grant_id, bucket_id)
+);
+
 ALTER TABLE service_account_grant ADD COLUMN service_id INTEGER REFERENCES service (id) ON DELETE CASCADE;
 DROP INDEX service_account_grant_unique;
 CREATE UNIQUE INDEX service_account_grant_unique ON service_account_grant

@@ -665,12 +665,13 @@ impl WriteTx {
                     get_s(v, "prefix"),
                     get_b(v, "is_public"),
                     &[],
+                    &crate::datasets::VersionPlace::default(),
                 )
                 .await
                 .map_err(friendly)?,
             "group_permissions" => {
                 let p = self.permission_name(get_i(v, "permission_id")?).await?;
-                self.add_group_permission(get_i(v, "group_id")?, get_i(v, "dataset_id")?, &p)
+                self.add_group_permission(get_i(v, "group_id")?, get_i(v, "dataset_id")?, &p, None)
                     .await
                     .map_err(friendly)?
             }
@@ -681,6 +682,8 @@ impl WriteTx {
                 let p = self.permission_name(get_i(v, "permission_id")?).await?;
                 let granted_by = self.actor().id;
                 self.create_grant(&crate::grants::NewGrant {
+                    service_id: None,
+                    bucket_ids: &[],
                     user_id: get_i(v, "user_id")?,
                     dataset_id,
                     version_id,
@@ -698,6 +701,7 @@ impl WriteTx {
                     get_s(v, "name"),
                     get_s(v, "display_name"),
                     get_s(v, "base_url"),
+                    dsg_core::permissions::VersionEvalMode::default(),
                 )
                 .await?
             }
@@ -771,6 +775,7 @@ impl WriteTx {
                     version_id,
                     &p,
                     get_t(v, "expires_at"),
+                    None,
                 )
                 .await
                 .map_err(friendly)?

@@ -338,7 +338,15 @@ impl Store {
                 None if name.trim().is_empty() => run.skip("service", r.id(), "", "empty name"),
                 None => {
                     let id = tx
-                        .create_service(&name, &r.s("display_name"), &r.s("base_url"))
+                        .create_service(
+                            &name,
+                            &r.s("display_name"),
+                            &r.s("base_url"),
+                            dsg_core::permissions::VersionEvalMode::parse(
+                                &r.s("version_eval_mode"),
+                            )
+                            .unwrap_or_default(),
+                        )
                         .await?;
                     run.added("service", &mut log);
                     run.services.insert(r.id(), id);
@@ -443,6 +451,7 @@ impl Store {
                             &r.s("prefix"),
                             r.b("is_public", false),
                             &buckets,
+                            &crate::datasets::VersionPlace::default(),
                         )
                         .await?;
                     run.added("dataset_version", &mut log);
@@ -856,6 +865,8 @@ async fn import_grants(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
             source = "manual".into();
         }
         tx.create_grant(&NewGrant {
+            service_id: None,
+            bucket_ids: &[],
             user_id: uid,
             dataset_id: did,
             version_id: version,
@@ -1061,7 +1072,7 @@ async fn import_service_accounts(
         if exists.is_some() {
             run.present("service_account_grant");
         } else {
-            tx.create_service_account_grant(sa, did, version, &perm, None)
+            tx.create_service_account_grant(sa, did, version, &perm, None, None)
                 .await?;
             run.added("service_account_grant", log);
         }

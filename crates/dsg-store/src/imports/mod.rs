@@ -242,6 +242,8 @@ impl WriteTx {
             return Ok(false);
         }
         self.create_grant(&NewGrant {
+            service_id: None,
+            bucket_ids: &[],
             user_id,
             dataset_id,
             version_id: None,
@@ -271,7 +273,7 @@ impl WriteTx {
         if n > 0 {
             return Ok(false);
         }
-        self.add_group_permission(group_id, dataset_id, permission)
+        self.add_group_permission(group_id, dataset_id, permission, None)
             .await?;
         Ok(true)
     }

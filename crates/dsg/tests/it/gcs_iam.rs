@@ -271,6 +271,8 @@ async fn access_changes_reach_bucket_iam(backend: Backend) {
     let uid = tx.user_id_by_email("a@example.org").await.unwrap().unwrap();
     let ds = tx.dataset_id("fish2").await.unwrap();
     tx.create_grant(&dsg_store::grants::NewGrant {
+        service_id: None,
+        bucket_ids: &[],
         user_id: uid,
         dataset_id: ds,
         version_id: None,

@@ -29,6 +29,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod crash;
+mod dsg_v1;
 mod gcs_iam;
 mod imports;
 mod jwt;

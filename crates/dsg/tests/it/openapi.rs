@@ -43,6 +43,7 @@ fn is_api(path: &str) -> bool {
         return path != scim && path != "/auth/scim/v2/" && !path.contains("{*");
     }
     path.starts_with("/api/v1/")
+        || path.starts_with("/api/dsg/v1/")
         || path.starts_with("/health")
         || ["/token", "/gcs_token", "/readyz", "/version"].contains(&path)
 }
