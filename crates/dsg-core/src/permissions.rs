@@ -102,6 +102,8 @@ pub struct VersionInfo {
     pub ordinal: Option<i64>,
     /// Public (`view` for everyone).
     pub public: bool,
+    /// Object prefix of the version inside its buckets.
+    pub prefix: String,
 }
 
 /// How a service evaluates versions.
@@ -247,6 +249,8 @@ pub struct GrantFact {
     pub expires_at: Option<Timestamp>,
     /// Counts only for requests naming this service (`None`: every request).
     pub service: Option<String>,
+    /// Bucket rows it is restricted to for `/gcs_token` (empty: none).
+    pub buckets: Vec<i64>,
 }
 
 impl GrantFact {

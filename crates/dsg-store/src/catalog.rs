@@ -24,7 +24,7 @@ impl Store {
         const GROUP_PERMS: &str = "SELECT gp.group_id, gp.dataset_id, p.name, s.name \
              FROM group_dataset_permission gp JOIN permission p ON p.id = gp.permission_id \
              LEFT JOIN service s ON s.id = gp.service_id";
-        const VERSIONS: &str = "SELECT id, dataset_id, version, branch, ordinal, is_public FROM dataset_version ORDER BY id";
+        const VERSIONS: &str = "SELECT id, dataset_id, version, branch, ordinal, is_public, prefix FROM dataset_version ORDER BY id";
         const SERVICES: &str = "SELECT id, name, version_eval_mode FROM service";
         const TRANSLATIONS: &str = "SELECT t.id, s.name, t.client_name, t.client_version, t.dataset_id, \
              t.dataset_version_id FROM dataset_translation t JOIN service s ON s.id = t.service_id ORDER BY t.id";
@@ -38,7 +38,7 @@ impl Store {
             Option<i64>,
             Option<String>,
         );
-        type VersionRow = (i64, i64, String, String, Option<i64>, bool);
+        type VersionRow = (i64, i64, String, String, Option<i64>, bool, String);
         type TranslationRow = (i64, String, String, Option<String>, i64, Option<i64>);
         type Rows = (
             Vec<DatasetRow>,
@@ -67,7 +67,7 @@ impl Store {
             tos: HashMap::with_capacity(tos.len()),
             ..Catalog::default()
         };
-        for (id, dataset_id, name, branch, ordinal, public) in versions {
+        for (id, dataset_id, name, branch, ordinal, public, prefix) in versions {
             catalog
                 .versions
                 .entry(dataset_id)
@@ -78,6 +78,7 @@ impl Store {
                     branch,
                     ordinal,
                     public,
+                    prefix,
                 });
         }
         for (id, name, mode) in services {

@@ -70,6 +70,37 @@ impl Store {
             .collect())
     }
 
+    /// Every bucket row named `bucket` with its dataset and attached
+    /// versions, in id order (the `/gcs_token` authorization domains).
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn bucket_rows(
+        &self,
+        bucket: &str,
+    ) -> Result<Vec<dsg_core::permissions::decide::BucketRow>> {
+        const SQL: &str = "SELECT b.id, b.dataset_id, vb.version_id FROM dataset_bucket b \
+             LEFT JOIN dataset_version_bucket vb ON vb.bucket_id = b.id \
+             WHERE b.name = $1 ORDER BY b.id, vb.version_id";
+        let rows: Vec<(i64, i64, Option<i64>)> = on_db!(self.db(), pool => {
+            sqlx::query_as(SQL).bind(bucket).fetch_all(pool).await
+        })?;
+        let mut out: Vec<dsg_core::permissions::decide::BucketRow> = Vec::new();
+        for (bucket_id, dataset_id, version) in rows {
+            if out.last().is_none_or(|r| r.bucket_id != bucket_id) {
+                out.push(dsg_core::permissions::decide::BucketRow {
+                    bucket_id,
+                    dataset_id,
+                    version_ids: Vec::new(),
+                });
+            }
+            if let (Some(v), Some(last)) = (version, out.last_mut()) {
+                last.version_ids.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Versions linked to `bucket`: (dataset name, version name, object prefix).
     ///
     /// # Errors

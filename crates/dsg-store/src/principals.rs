@@ -51,18 +51,22 @@ const USER_SQL: &str = "SELECT id, email, name, display_name, admin, is_active, 
 /// Tagged rows: a = affiliation, m = membership, g = grant, t = accepted TOS.
 const USER_FACTS_SQL: &str = "\
 SELECT 'a' AS kind, CAST(NULL AS BIGINT) AS n1, CAST(NULL AS BIGINT) AS n2, name AS s1, CAST(NULL AS TEXT) AS s2, \
-  CAST(NULL AS TEXT) AS s3 FROM affiliation WHERE user_id = $1 \
+  CAST(NULL AS TEXT) AS s3, CAST(NULL AS BIGINT) AS n3 FROM affiliation WHERE user_id = $1 \
 UNION ALL \
-SELECT 'm', ug.group_id, ug.expires_at, g.name, CASE WHEN ug.is_admin THEN 'admin' ELSE '' END, CAST(NULL AS TEXT) \
+SELECT 'm', ug.group_id, ug.expires_at, g.name, CASE WHEN ug.is_admin THEN 'admin' ELSE '' END, CAST(NULL AS TEXT), \
+  CAST(NULL AS BIGINT) \
   FROM user_group ug JOIN dsg_group g ON g.id = ug.group_id WHERE ug.user_id = $1 \
 UNION ALL \
-SELECT 'g', gr.dataset_id, gr.expires_at, p.name, v.version, s.name \
+SELECT 'g', gr.dataset_id, gr.expires_at, p.name, v.version, s.name, gr.id \
   FROM dataset_grant gr JOIN permission p ON p.id = gr.permission_id \
   LEFT JOIN dataset_version v ON v.id = gr.dataset_version_id \
   LEFT JOIN service s ON s.id = gr.service_id WHERE gr.user_id = $1 \
 UNION ALL \
-SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) \
-  FROM tos_acceptance WHERE user_id = $2";
+SELECT 'b', gb.bucket_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+  gb.grant_id FROM dataset_grant_bucket gb JOIN dataset_grant gr ON gr.id = gb.grant_id WHERE gr.user_id = $1 \
+UNION ALL \
+SELECT 't', tos_document_id, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+  CAST(NULL AS BIGINT) FROM tos_acceptance WHERE user_id = $2";
 
 type FactRow = (
     String,
@@ -71,6 +75,7 @@ type FactRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 impl Store {
@@ -100,7 +105,10 @@ impl Store {
             read_only: row.read_only,
             ..UserFacts::default()
         };
-        for (kind, n1, n2, s1, s2, s3) in rows {
+        // Grant id → index in `facts.grants`, for the bucket restrictions.
+        let mut grant_index = std::collections::HashMap::new();
+        let mut restrictions = Vec::new();
+        for (kind, n1, n2, s1, s2, s3, n3) in rows {
             match (kind.as_str(), n1, s1) {
                 ("a", _, Some(name)) => facts.affiliations.push(name),
                 ("m", Some(group_id), Some(group_name)) => facts.memberships.push(MembershipFact {
@@ -109,17 +117,29 @@ impl Store {
                     is_admin: s2.as_deref() == Some("admin"),
                     expires_at: n2.map(Timestamp),
                 }),
-                ("g", Some(dataset_id), Some(permission)) => facts.grants.push(GrantFact {
-                    service: s3,
-                    dataset_id,
-                    version: s2,
-                    permission,
-                    expires_at: n2.map(Timestamp),
-                }),
+                ("b", Some(bucket_id), _) => restrictions.extend(n3.map(|g| (g, bucket_id))),
+                ("g", Some(dataset_id), Some(permission)) => {
+                    if let Some(id) = n3 {
+                        grant_index.insert(id, facts.grants.len());
+                    }
+                    facts.grants.push(GrantFact {
+                        buckets: Vec::new(),
+                        service: s3,
+                        dataset_id,
+                        version: s2,
+                        permission,
+                        expires_at: n2.map(Timestamp),
+                    });
+                }
                 ("t", Some(tos_id), _) => {
                     facts.accepted_tos.insert(tos_id);
                 }
                 _ => {}
+            }
+        }
+        for (grant, bucket) in restrictions {
+            if let Some(&i) = grant_index.get(&grant) {
+                facts.grants[i].buckets.push(bucket);
             }
         }
         Ok(Some(LoadedUser {
@@ -158,6 +178,7 @@ impl Store {
                     .into_iter()
                     .map(
                         |(dataset_id, version, permission, expires_at, service)| GrantFact {
+                            buckets: Vec::new(),
                             service,
                             dataset_id,
                             version,
@@ -242,6 +263,7 @@ impl Store {
                 |(id, dataset_id, version, permission, expires_at, group, service)| GrantRow {
                     id,
                     fact: GrantFact {
+                        buckets: Vec::new(),
                         service,
                         dataset_id,
                         version,

@@ -523,6 +523,189 @@ pub fn decide(
     Decision::deny(Reason::NoGrant)
 }
 
+/// One `dataset_bucket` row with the requested name: an authorization
+/// domain of `/gcs_token` (bucket names are not unique).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketRow {
+    /// The bucket row.
+    pub bucket_id: i64,
+    /// Its dataset.
+    pub dataset_id: i64,
+    /// The dataset's versions attached to it, in id order.
+    pub version_ids: Vec<i64>,
+}
+
+/// What `/gcs_token` answers for one bucket (spec §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketDecision {
+    /// Issue a token: for the whole bucket (`None`), or only under these
+    /// object prefixes when nothing but version-scoped rows or public
+    /// versions with a prefix cover it.
+    Issue {
+        /// `covered`, `public` or `public-version` (first match).
+        reason: Reason,
+        /// Object prefixes, when limited.
+        prefixes: Option<Vec<String>>,
+    },
+    /// Covered, but terms are pending (the first such anchor).
+    TosRequired {
+        /// Canonical dataset name.
+        dataset: String,
+        /// Canonical version name, when a version document is pending.
+        version: Option<String>,
+    },
+    /// Nothing covers it: `unknown_bucket` or `no_coverage`.
+    Denied {
+        /// Log word.
+        reason: &'static str,
+    },
+}
+
+/// How an anchor is covered: `wide` when the coverage opens the whole
+/// bucket (a dataset-wide row or a public dataset).
+fn bucket_cover(
+    catalog: &Catalog,
+    user: &UserFacts,
+    now: Timestamp,
+    row: &BucketRow,
+    dataset: &DatasetInfo,
+    anchor: Target<'_>,
+) -> Option<(Reason, bool)> {
+    let viewable = |p: &str| Level::parse(p).is_some();
+    let granted = user.grants.iter().find_map(|g| {
+        let usable = g.dataset_id == dataset.id
+            && g.service.is_none()
+            && g.expires_at.is_none_or(|t| now < t)
+            && (g.buckets.is_empty() || g.buckets.contains(&row.bucket_id))
+            && viewable(&g.permission);
+        if !usable {
+            return None;
+        }
+        let version = match &g.version {
+            None => None,
+            Some(name) => Some(catalog.version_named(dataset.id, name)?),
+        };
+        covers(version, anchor).then_some(version.is_none())
+    });
+    let grouped = user
+        .memberships
+        .iter()
+        .filter(|m| m.expires_at.is_none_or(|t| now < t))
+        .flat_map(|m| {
+            catalog
+                .group_permissions
+                .get(&m.group_id)
+                .into_iter()
+                .flatten()
+        })
+        .any(|p| p.dataset_id == dataset.id && p.service.is_none() && viewable(&p.permission));
+    if grouped || granted == Some(true) {
+        return Some((Reason::Covered, true));
+    }
+    if dataset.public {
+        return Some((Reason::Public, true));
+    }
+    if granted == Some(false) {
+        return Some((Reason::Covered, false));
+    }
+    let public_version = anchor != Target::Dataset
+        && catalog
+            .versions_of(dataset.id)
+            .iter()
+            .any(|v| v.public && covers(Some(v), anchor));
+    public_version.then_some((Reason::PublicVersion, false))
+}
+
+/// Decides `/gcs_token` for a user and every bucket row bearing the
+/// requested name: the union over the rows, each row's anchors being its
+/// attached versions or else the dataset grain (spec §7.1). Rows scoped to a
+/// service never count; a grant restricted to buckets counts only on those.
+pub fn decide_bucket(
+    catalog: &Catalog,
+    user: &UserFacts,
+    scope: &TokenScope,
+    now: Timestamp,
+    rows: &[BucketRow],
+) -> BucketDecision {
+    if rows.is_empty() {
+        return BucketDecision::Denied {
+            reason: "unknown_bucket",
+        };
+    }
+    let mut prefixes: BTreeSet<String> = BTreeSet::new();
+    let mut limited_reason = None;
+    let mut block = None;
+    for row in rows {
+        let Some(dataset) = catalog.datasets.get(&row.dataset_id) else {
+            continue;
+        };
+        if scope
+            .datasets
+            .as_ref()
+            .is_some_and(|d| !d.contains(&dataset.name))
+        {
+            continue;
+        }
+        let anchors: Vec<Target<'_>> = if row.version_ids.is_empty() {
+            vec![Target::Dataset]
+        } else {
+            catalog
+                .versions_of(dataset.id)
+                .iter()
+                .filter(|v| row.version_ids.contains(&v.id))
+                .map(Target::Version)
+                .collect()
+        };
+        for anchor in anchors {
+            let Some((reason, wide)) = bucket_cover(catalog, user, now, row, dataset, anchor)
+            else {
+                continue;
+            };
+            let resolved = Resolved {
+                dataset,
+                target: anchor,
+            };
+            let pending = pending_tos(catalog, Subject::User(user), &resolved, None, now);
+            if !pending.is_empty() {
+                if block.is_none() {
+                    let version = match anchor {
+                        Target::Version(v) if pending.iter().any(|t| t.version.is_some()) => {
+                            Some(v.name.clone())
+                        }
+                        _ => None,
+                    };
+                    block = Some((dataset.name.clone(), version));
+                }
+                continue;
+            }
+            match anchor {
+                Target::Version(v) if !wide && !v.prefix.is_empty() => {
+                    prefixes.insert(v.prefix.clone());
+                    limited_reason.get_or_insert(reason);
+                }
+                _ => {
+                    return BucketDecision::Issue {
+                        reason,
+                        prefixes: None,
+                    };
+                }
+            }
+        }
+    }
+    if let Some(reason) = limited_reason {
+        return BucketDecision::Issue {
+            reason,
+            prefixes: Some(prefixes.into_iter().collect()),
+        };
+    }
+    match block {
+        Some((dataset, version)) => BucketDecision::TosRequired { dataset, version },
+        None => BucketDecision::Denied {
+            reason: "no_coverage",
+        },
+    }
+}
+
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;

@@ -14,6 +14,7 @@ fn version(id: i64, name: &str, branch: &str, ordinal: Option<i64>, public: bool
         branch: branch.into(),
         ordinal,
         public,
+        prefix: format!("{name}/"),
     }
 }
 
@@ -115,6 +116,7 @@ fn catalog() -> Catalog {
 
 fn grant(dataset_id: i64, version: Option<&str>, permission: &str) -> GrantFact {
     GrantFact {
+        buckets: Vec::new(),
         dataset_id,
         version: version.map(Into::into),
         permission: permission.into(),
@@ -540,4 +542,127 @@ fn decisions_agree_with_the_user_cache_document() {
         }
     }
     assert!(checked > 50);
+}
+
+fn bucket(bucket_id: i64, dataset_id: i64, version_ids: &[i64]) -> BucketRow {
+    BucketRow {
+        bucket_id,
+        dataset_id,
+        version_ids: version_ids.to_vec(),
+    }
+}
+
+fn gcs(u: &UserFacts, rows: &[BucketRow]) -> BucketDecision {
+    decide_bucket(&catalog(), u, &TokenScope::default(), NOW, rows)
+}
+
+#[test]
+fn a_bucket_is_the_union_of_every_row_that_names_it() {
+    let nobody = user(vec![]);
+    assert_eq!(
+        gcs(&nobody, &[]),
+        BucketDecision::Denied {
+            reason: "unknown_bucket"
+        }
+    );
+    // fly's row is closed; mouse's row carries the public version m2 (prefix "m2/").
+    let rows = [bucket(100, 1, &[]), bucket(300, 3, &[32])];
+    assert_eq!(
+        gcs(&nobody, &rows),
+        BucketDecision::Issue {
+            reason: Reason::PublicVersion,
+            prefixes: Some(vec!["m2/".into()])
+        }
+    );
+    assert_eq!(
+        gcs(&nobody, &rows[..1]),
+        BucketDecision::Denied {
+            reason: "no_coverage"
+        }
+    );
+    // A dataset-wide grant opens the whole bucket.
+    let reader = user(vec![grant(1, None, "view")]);
+    assert_eq!(
+        gcs(&reader, &rows),
+        BucketDecision::Issue {
+            reason: Reason::Covered,
+            prefixes: None
+        }
+    );
+    // A version grant reaches lower ordinals of the anchors by ordinal.
+    let v3 = user(vec![grant(1, Some("v3"), "view")]);
+    assert_eq!(
+        gcs(&v3, &[bucket(101, 1, &[11])]),
+        BucketDecision::Issue {
+            reason: Reason::Covered,
+            prefixes: Some(vec!["v1/".into()])
+        }
+    );
+    assert_eq!(
+        gcs(&v3, &[bucket(101, 1, &[])]),
+        BucketDecision::Denied {
+            reason: "no_coverage"
+        },
+        "a version grant never covers the dataset grain"
+    );
+}
+
+#[test]
+fn service_scoped_rows_and_other_buckets_do_not_open_a_bucket() {
+    let mut scoped = grant(1, None, "view");
+    scoped.service = Some("neuprint".into());
+    assert_eq!(
+        gcs(&user(vec![scoped]), &[bucket(100, 1, &[])]),
+        BucketDecision::Denied {
+            reason: "no_coverage"
+        }
+    );
+    let mut restricted = grant(1, None, "view");
+    restricted.buckets = vec![100];
+    let u = user(vec![restricted]);
+    assert!(matches!(
+        gcs(&u, &[bucket(100, 1, &[])]),
+        BucketDecision::Issue { .. }
+    ));
+    assert_eq!(
+        gcs(&u, &[bucket(102, 1, &[])]),
+        BucketDecision::Denied {
+            reason: "no_coverage"
+        }
+    );
+}
+
+#[test]
+fn pending_terms_block_a_bucket_unless_another_anchor_issues() {
+    // open (2) is public and gated by TOS 10.
+    let mut u = user(vec![]);
+    assert_eq!(
+        gcs(&u, &[bucket(200, 2, &[])]),
+        BucketDecision::TosRequired {
+            dataset: "open".into(),
+            version: None
+        }
+    );
+    assert!(matches!(
+        gcs(&u, &[bucket(200, 2, &[]), bucket(300, 3, &[32])]),
+        BucketDecision::Issue { .. }
+    ));
+    u.accepted_tos.insert(10);
+    assert_eq!(
+        gcs(&u, &[bucket(200, 2, &[])]),
+        BucketDecision::Issue {
+            reason: Reason::Public,
+            prefixes: None
+        }
+    );
+    // v3's version document blocks its anchor.
+    let mut v = user(vec![grant(1, None, "view")]);
+    v.accepted_tos.clear();
+    assert_eq!(
+        gcs(&v, &[bucket(103, 1, &[13])]),
+        BucketDecision::TosRequired {
+            dataset: "fly".into(),
+            version: Some("v3".into())
+        }
+    );
 }

@@ -387,6 +387,7 @@ mod tests {
         GrantRow {
             id,
             fact: GrantFact {
+                buckets: Vec::new(),
                 service: None,
                 dataset_id: 1,
                 version: version.map(Into::into),

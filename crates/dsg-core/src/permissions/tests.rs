@@ -26,6 +26,7 @@ fn tos(id: i64, name: &str, dataset_id: Option<i64>, service: Option<&str>) -> T
 
 fn grant(dataset_id: i64, permission: &str) -> GrantFact {
     GrantFact {
+        buckets: Vec::new(),
         service: None,
         dataset_id,
         version: None,
@@ -261,6 +262,7 @@ fn expired_grant_and_membership_stop_counting_at_that_instant() {
     );
     let mut u = user();
     u.grants = vec![GrantFact {
+        buckets: Vec::new(),
         service: None,
         expires_at: Some(NOW.plus_secs(10)),
         ..grant(1, "edit")
@@ -301,6 +303,7 @@ fn version_scoped_grant_does_not_grant_the_whole_dataset() {
     let c = catalog();
     let mut u = user();
     u.grants = vec![GrantFact {
+        buckets: Vec::new(),
         service: None,
         version: Some("v2".into()),
         ..grant(1, "edit")

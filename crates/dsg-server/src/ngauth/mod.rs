@@ -342,12 +342,14 @@ async fn gcs_token(state: &AppState, body: &Bytes) -> Result<String, Response> {
     let prefixes = match decision {
         buckets::Decision::InvalidToken => return Err(invalid()),
         buckets::Decision::Denied => return Err(error(StatusCode::FORBIDDEN, "Access denied")),
-        buckets::Decision::TosRequired { tos_url } => {
+        buckets::Decision::TosRequired { tos_url, dataset } => {
             let mut r = (
                 StatusCode::FORBIDDEN,
                 axum::Json(serde_json::json!({
                     "error": "tos_required",
-                    "message": "Accept the dataset's terms of service first.",
+                    "message": format!(
+                        "Accept the terms of service of dataset {dataset} first: {tos_url}"
+                    ),
                     "tos_url": tos_url,
                 })),
             )

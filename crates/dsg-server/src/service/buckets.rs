@@ -1,13 +1,15 @@
 //! Who may read a bucket: decided from the database on every `/gcs_token`
 //! call, so revoking a grant or a TOS acceptance takes effect on the next
-//! request. A bucket is readable when it belongs to a dataset on which the
-//! user holds a dataset-wide permission that survives the TOS gate (the
-//! `permissions_v2` rule of `user/cache`), narrowed by the login key's scope.
-//! Version-scoped grants do not open a whole bucket.
+//! request, by `dsg_core::permissions::decide::decide_bucket` (the same
+//! coverage rules as `/api/dsg/v1/authorize`): the union over every dataset
+//! and version naming the bucket, public datasets and versions counted,
+//! narrowed by the login key's scope. Version-scoped grants and public
+//! versions open only their versions' prefixes when they have one.
 
 use std::collections::BTreeSet;
 
 use dsg_core::Timestamp;
+use dsg_core::permissions::decide::{BucketDecision, decide_bucket};
 use dsg_core::permissions::{Catalog, EvalContext, TokenScope, evaluate_user};
 use dsg_store::StoreError;
 use dsg_store::principals::LoadedUser;
@@ -28,6 +30,8 @@ pub enum Decision {
     TosRequired {
         /// Where to accept it.
         tos_url: String,
+        /// The dataset whose terms are pending.
+        dataset: String,
     },
     /// May read the whole bucket (`None`) or only objects under these
     /// prefixes (version-scoped grants on versions stored in the bucket).
@@ -85,7 +89,9 @@ fn readable(
 }
 
 /// Decides whether the holder of a Neuroglancer token minted for `email`
-/// from login key `key_id` may read `bucket` at `now`.
+/// from login key `key_id` may read `bucket` at `now` (dsg-native-v1 §7:
+/// the union over every dataset and version naming the bucket, public ones
+/// counted). Every decision is logged at info with its reason.
 ///
 /// # Errors
 /// Database failures.
@@ -115,51 +121,48 @@ pub async fn decide(
     if !user.active || !user.facts.email.eq_ignore_ascii_case(email) {
         return Ok(Decision::InvalidToken);
     }
-    if !valid_bucket_name(bucket) {
-        return Ok(Decision::Denied);
-    }
-    let datasets = store.datasets_of_bucket(bucket).await?;
-    if datasets.is_empty() {
-        return Ok(Decision::Denied);
-    }
+    let rows = if valid_bucket_name(bucket) {
+        store.bucket_rows(bucket).await?
+    } else {
+        Vec::new()
+    };
     let catalog = store.load_catalog().await?;
-    let (readable, ignoring_tos, versions) = readable(&catalog, &user, &key.scope, now);
-    if datasets.iter().any(|d| readable.contains(&d.name)) {
-        return Ok(Decision::Granted(None));
-    }
-    // Version-scoped grants open only their versions' prefixes.
-    let mut prefixes = BTreeSet::new();
-    for (dataset, version, prefix) in store.versions_of_bucket(bucket).await? {
-        if versions.get(&dataset).is_some_and(|v| v.contains(&version)) {
-            if prefix.is_empty() {
-                return Ok(Decision::Granted(None));
+    let decision = decide_bucket(&catalog, &user.facts, &key.scope, now, &rows);
+    let (word, reason) = match &decision {
+        BucketDecision::Issue { reason, .. } => ("issued", reason.as_str()),
+        BucketDecision::TosRequired { .. } => ("tos_required", "missing-tos"),
+        BucketDecision::Denied { reason } => ("denied", *reason),
+    };
+    tracing::info!(
+        "GCS token decision user={} bucket={bucket} decision={word} reason={reason}",
+        user.facts.email
+    );
+    Ok(match decision {
+        BucketDecision::Issue { prefixes, .. } => {
+            if prefixes
+                .as_ref()
+                .is_some_and(|p| p.len() > crate::gcs::MAX_BOUNDARY_RULES)
+            {
+                tracing::warn!(
+                    bucket,
+                    "more version prefixes than an access boundary can hold"
+                );
+                return Ok(Decision::Denied);
             }
-            prefixes.insert(prefix);
+            Decision::Granted(prefixes)
         }
-    }
-    if !prefixes.is_empty() {
-        if prefixes.len() > crate::gcs::MAX_BOUNDARY_RULES {
-            tracing::warn!(
-                bucket,
-                "more version prefixes than an access boundary can hold"
-            );
-            return Ok(Decision::Denied);
+        BucketDecision::TosRequired { dataset, version } => {
+            let base = state.config.server.origin.trim_end_matches('/');
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.append_pair("dataset", &dataset);
+            if let Some(v) = &version {
+                q.append_pair("version", v);
+            }
+            Decision::TosRequired {
+                tos_url: format!("{base}/web/tos/service-check/?{}", q.finish()),
+                dataset,
+            }
         }
-        return Ok(Decision::Granted(Some(prefixes.into_iter().collect())));
-    }
-    let Some(gated) = datasets.iter().find(|d| ignoring_tos.contains(&d.name)) else {
-        return Ok(Decision::Denied);
-    };
-    // The user may see this dataset's name: they hold a permission on it.
-    let tos_id = catalog.datasets.get(&gated.id).and_then(|d| d.tos_id);
-    let invite = match tos_id {
-        Some(id) => store.tos_invite_token(id).await?,
-        None => None,
-    };
-    let base = state.config.server.origin.trim_end_matches('/');
-    let tos_url = match invite {
-        Some(t) => format!("{base}/web/tos/{t}/"),
-        None => format!("{base}/web/datasets"),
-    };
-    Ok(Decision::TosRequired { tos_url })
+        BucketDecision::Denied { .. } => Decision::Denied,
+    })
 }

@@ -408,7 +408,7 @@ async fn gcs_token_follows_the_database_on_every_call(backend: Backend) {
     // A TOS put in force on the dataset gates the same token at once.
     let mut tx = app.store.begin(Actor::cli("test")).await.unwrap();
     let ds = tx.dataset_id("fish2").await.unwrap();
-    let (tos, invite) = tx
+    let (tos, _invite) = tx
         .create_tos(&dsg_store::datasets::NewTos {
             name: "Fish TOS".into(),
             text: "Be nice.".into(),
@@ -426,12 +426,15 @@ async fn gcs_token_follows_the_database_on_every_call(backend: Backend) {
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "tos_required");
+    // The service-check page for the dataset, without `next` (spec §7.1).
     assert!(
         v["tos_url"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("/web/tos/{invite}/"))
+            .ends_with("/web/tos/service-check/?dataset=fish2"),
+        "{v}"
     );
+    assert!(v["message"].as_str().unwrap().contains("fish2"), "{v}");
 
     // Accepting it through /activate (same-origin POST with the cookie) reopens access.
     let a = user_token(&s, "a", "login");
