@@ -526,6 +526,10 @@ pub struct VersionRow {
     pub is_public: bool,
     /// Informational prefix.
     pub prefix: String,
+    /// Release line.
+    pub branch: String,
+    /// Position on the branch.
+    pub ordinal: Option<i64>,
 }
 
 impl Store {
@@ -573,26 +577,32 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn dataset_versions(&self, dataset_id: i64) -> Result<Vec<VersionRow>> {
-        const SQL: &str = "SELECT id, version, is_public, prefix FROM dataset_version WHERE dataset_id = $1 ORDER BY version";
+        const SQL: &str = "SELECT id, version, is_public, prefix, branch, ordinal FROM dataset_version \
+             WHERE dataset_id = $1 ORDER BY version";
         const BUCKETS: &str = "SELECT vb.version_id, b.name FROM dataset_version_bucket vb \
              JOIN dataset_bucket b ON b.id = vb.bucket_id JOIN dataset_version v ON v.id = vb.version_id \
              WHERE v.dataset_id = $1 ORDER BY b.name";
-        let rows: Vec<(i64, String, bool, String)> =
+        type Row = (i64, String, bool, String, String, Option<i64>);
+        let rows: Vec<Row> =
             on_db!(self.db(), pool => sqlx::query_as(SQL).bind(dataset_id).fetch_all(pool).await)?;
         let links: Vec<(i64, String)> = on_db!(self.db(), pool => sqlx::query_as(BUCKETS).bind(dataset_id).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
-            .map(|(id, version, is_public, prefix)| VersionRow {
-                id,
-                buckets: links
-                    .iter()
-                    .filter(|l| l.0 == id)
-                    .map(|l| l.1.clone())
-                    .collect(),
-                version,
-                is_public,
-                prefix,
-            })
+            .map(
+                |(id, version, is_public, prefix, branch, ordinal)| VersionRow {
+                    branch,
+                    ordinal,
+                    id,
+                    buckets: links
+                        .iter()
+                        .filter(|l| l.0 == id)
+                        .map(|l| l.1.clone())
+                        .collect(),
+                    version,
+                    is_public,
+                    prefix,
+                },
+            )
             .collect())
     }
 

@@ -6,7 +6,51 @@ use serde_json::json;
 
 use crate::datasets::{Bind, Binds};
 use crate::events::CacheEvent;
-use crate::{Result, WriteTx, now_micros, on_tx};
+use crate::{Result, Store, WriteTx, now_micros, on_db, on_tx};
+
+/// A translation as listed for its dataset.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TranslationListing {
+    /// Id.
+    pub id: i64,
+    /// Service name.
+    pub service: String,
+    /// The service's dataset name.
+    pub client_name: String,
+    /// The service's version name.
+    pub client_version: Option<String>,
+    /// Our version name.
+    pub version: Option<String>,
+}
+
+impl Store {
+    /// A dataset's translations, by service, client name and version.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn dataset_translations(&self, dataset_id: i64) -> Result<Vec<TranslationListing>> {
+        const SQL: &str = "SELECT t.id, s.name, t.client_name, t.client_version, v.version \
+             FROM dataset_translation t JOIN service s ON s.id = t.service_id \
+             LEFT JOIN dataset_version v ON v.id = t.dataset_version_id \
+             WHERE t.dataset_id = $1 ORDER BY s.name, t.client_name, t.client_version";
+        type Row = (i64, String, String, Option<String>, Option<String>);
+        let rows: Vec<Row> = on_db!(self.db(), pool => {
+            sqlx::query_as(SQL).bind(dataset_id).fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, service, client_name, client_version, version)| TranslationListing {
+                    id,
+                    service,
+                    client_name,
+                    client_version,
+                    version,
+                },
+            )
+            .collect())
+    }
+}
 
 /// A translation to create.
 #[derive(Debug, Clone, Copy)]

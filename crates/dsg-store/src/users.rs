@@ -62,6 +62,23 @@ pub enum AdminChange {
     NotFound,
 }
 
+/// The domain of service accounts' synthetic e-mails; no user may have it.
+pub const SERVICE_ACCOUNT_DOMAIN: &str = "@service-account.dsg.local";
+
+/// Refuses a user e-mail in the service accounts' reserved domain.
+///
+/// # Errors
+/// [`DomainError::Invalid`] naming the domain.
+pub fn check_not_reserved(email: &str) -> Result<(), DomainError> {
+    let lower = email.to_ascii_lowercase();
+    if lower.ends_with(SERVICE_ACCOUNT_DOMAIN) {
+        return Err(DomainError::Invalid(format!(
+            "{email:?}: e-mail addresses ending in {SERVICE_ACCOUNT_DOMAIN} belong to service accounts"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks an e-mail address's shape (one `@`, non-empty parts, no spaces).
 ///
 /// # Errors
@@ -124,6 +141,7 @@ impl WriteTx {
         if !user.provisioned {
             validate_email(&user.email)?;
         }
+        check_not_reserved(&user.email)?;
         let taken = || -> crate::StoreError {
             DomainError::Conflict(format!("a user with e-mail {} already exists", user.email))
                 .into()

@@ -14,6 +14,7 @@ use super::{Ctx, created};
 use crate::error::ApiError;
 use crate::http::body::{Required, parse};
 use crate::service::datasets::{self, NewDataset, NewVersion};
+use crate::service::translations::{self, NewTranslationInput};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
@@ -21,6 +22,11 @@ pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
         .route("/api/v1/datasets", any(datasets))
         .route("/api/v1/datasets/{name}/versions", any(versions))
         .route("/api/v1/datasets/{name}/buckets", any(buckets))
+        .route("/api/v1/datasets/{name}/translations", any(translations))
+        .route(
+            "/api/v1/datasets/{name}/translations/{id}",
+            any(translation),
+        )
 }
 
 /// `GET /api/v1/whoami` → who the token belongs to (the original's keys).
@@ -120,6 +126,12 @@ pub struct VersionRequest {
     /// Names of the dataset's buckets that hold this version.
     #[serde(default, deserialize_with = "bucket_names")]
     pub buckets: Option<Vec<String>>,
+    /// Release line (default `main`); ordinals compare only within one.
+    #[schema(min_length = 1)]
+    pub branch: Option<String>,
+    /// Position on the branch: a grant or public flag on ordinal n covers
+    /// the branch's lower ordinals. Unique per (dataset, branch).
+    pub ordinal: Option<i64>,
 }
 
 /// A list of bucket names, in the words clients have always seen.
@@ -140,9 +152,9 @@ fn bucket_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Str
     }
 }
 
-/// `GET /api/v1/datasets/{name}/versions` → `[{"id","version","buckets","is_public","prefix"}]`
+/// `GET /api/v1/datasets/{name}/versions` → `[{"id","version","buckets","is_public","prefix","branch","ordinal"}]`
 /// to callers with any access to the dataset (or a public one); others get 404.
-/// `POST {"version","prefix"?,"is_public"?,"buckets"?: [names]}` → 201 (dataset admins).
+/// `POST {"version","prefix"?,"is_public"?,"buckets"?: [names],"branch"?,"ordinal"?}` → 201 (dataset admins).
 #[utoipa::path(
     method(get, post), path = "/api/v1/datasets/{name}/versions", tag = "native",
     params(("name" = String, Path, description = "Dataset name")),
@@ -168,11 +180,16 @@ async fn versions(
             prefix: body.prefix.unwrap_or_default(),
             is_public: body.is_public.unwrap_or(false),
             buckets: body.buckets.unwrap_or_default(),
+            place: dsg_store::datasets::VersionPlace {
+                branch: body.branch.unwrap_or_else(|| "main".into()),
+                ordinal: body.ordinal,
+            },
         };
         let id = datasets::add_version(&state, ctx.view(), &d, &input).await?;
         return Ok(created(json!({
             "id": id, "version": input.version, "buckets": input.buckets,
             "is_public": input.is_public, "prefix": input.prefix,
+            "branch": input.place.branch, "ordinal": input.place.ordinal,
         })));
     }
     Ok(Json(state.store.dataset_versions(d.id).await?).into_response())
@@ -219,4 +236,84 @@ async fn buckets(
         .map(|(id, name)| json!({"id": id, "name": name}))
         .collect();
     Ok(Json(out).into_response())
+}
+
+/// The body of `POST /api/v1/datasets/{name}/translations`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct TranslationRequest {
+    /// The service whose vocabulary this is (an existing service's name).
+    #[schema(value_type = String, min_length = 1)]
+    pub service: Required,
+    /// The service's name for the dataset.
+    #[schema(value_type = String, min_length = 1)]
+    pub client_name: Required,
+    /// The service's name for one version (with `version`); absent for a
+    /// name-level translation.
+    pub client_version: Option<String>,
+    /// Our version that `client_version` means.
+    pub version: Option<String>,
+}
+
+/// `GET /api/v1/datasets/{name}/translations` →
+/// `[{"id","service","client_name","client_version","version"}]`;
+/// `POST {"service","client_name","client_version"?,"version"?}` → 201.
+/// Dataset admins and global admins.
+#[utoipa::path(
+    method(get, post), path = "/api/v1/datasets/{name}/translations", tag = "native",
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body(content = TranslationRequest, content_type = "application/json"),
+    responses((status = 200, description = "GET: the dataset's translations", body = Vec<Object>),
+        (status = 201, description = "POST: created", body = Object),
+        (status = 409, description = "The service already translates this name (and version)", body = crate::error::schema::ErrorMessage))
+)]
+async fn translations(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::GET, Method::POST])?;
+    let d = datasets::visible(&state, ctx.view(), &name).await?;
+    if ctx.method == Method::POST {
+        datasets::authorize_configure(ctx.view(), &d)?;
+        let body: TranslationRequest = parse(&headers, &bytes)?;
+        let input = NewTranslationInput {
+            service: body.service.0,
+            client_name: body.client_name.0,
+            client_version: body.client_version,
+            version: body.version,
+        };
+        let id = translations::add(&state, ctx.view(), &d, &input).await?;
+        return Ok(created(json!({
+            "id": id, "service": input.service, "client_name": input.client_name,
+            "client_version": input.client_version, "version": input.version,
+        })));
+    }
+    Ok(Json(translations::list(&state, ctx.view(), &d).await?).into_response())
+}
+
+/// `DELETE /api/v1/datasets/{name}/translations/{id}` → 204.
+#[utoipa::path(
+    delete, path = "/api/v1/datasets/{name}/translations/{id}", tag = "native",
+    params(("name" = String, Path, description = "Dataset name"),
+        ("id" = i64, Path, description = "Translation id")),
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "The dataset has no such translation", body = crate::error::schema::ErrorMessage))
+)]
+async fn translation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    ctx.allow(&[Method::DELETE])?;
+    let d = datasets::visible(&state, ctx.view(), &name).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("Translation not found"))?;
+    if translations::remove(&state, ctx.view(), &d, id).await? {
+        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found("Translation not found"))
+    }
 }

@@ -41,6 +41,12 @@ pub(crate) struct NewGrantRequest {
     group: Option<String>,
     /// Expiry (RFC 3339 in the future); absent for none.
     expires_at: Option<Instant>,
+    /// Service scope (name): the grant counts only for requests naming it
+    /// (`/api/dsg/v1/authorize`, `user/cache?service=`); absent for every service.
+    service: Option<String>,
+    /// Bucket names of the dataset: the grant counts for `/gcs_token` only
+    /// on these; absent or empty for all.
+    buckets: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/groups/{name}/memberships`.
@@ -91,6 +97,8 @@ async fn dataset_grants(
     let body: NewGrantRequest = parse(&headers, &bytes)?;
     let version = non_empty(body.version);
     let group = non_empty(body.group);
+    let service = non_empty(body.service);
+    let buckets = body.buckets.unwrap_or_default();
     let expires_at = body.expires_at.map(|i| i.0);
     let (id, user_id) = grants::grant(
         &state,
@@ -102,13 +110,16 @@ async fn dataset_grants(
             version: version.as_deref().map(VersionRef::Name),
             group: group.as_deref(),
             expires_at,
+            service: service.as_deref(),
+            buckets: &buckets,
         },
     )
     .await?;
     Ok(created(json!({
         "id": id, "user_id": user_id, "email": &*body.email, "dataset": d.name,
         "permission": &*body.permission, "version": version, "group": group,
-        "expires_at": rfc(expires_at), "expired": false,
+        "expires_at": rfc(expires_at), "expired": false, "service": service,
+        "buckets": buckets,
     })))
 }
 

@@ -56,6 +56,8 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         datasets::datasets,
         datasets::versions,
         datasets::buckets,
+        datasets::translations,
+        datasets::translation,
         access::check_access,
         access::explain_access,
         grants::dataset_grants,

@@ -26,6 +26,8 @@ pub async fn appoint(
         state,
         caller,
         GrantRequest {
+            service: None,
+            buckets: &[],
             dataset,
             email,
             permission: "admin",

@@ -117,6 +117,8 @@ pub struct NewVersion {
     pub is_public: bool,
     /// Names of the dataset's buckets that hold it.
     pub buckets: Vec<String>,
+    /// Branch and ordinal.
+    pub place: dsg_store::datasets::VersionPlace,
 }
 
 /// Adds a version to a dataset, stored in some of its buckets. The
@@ -152,7 +154,7 @@ pub async fn add_version(
             &input.prefix,
             input.is_public,
             &ids,
-            &dsg_store::datasets::VersionPlace::default(),
+            &input.place,
         )
         .await?;
     commit(state, tx).await?;

@@ -16,7 +16,7 @@ use dsg_store::invitations::{Invited, NewInvitation};
 
 use super::authority::Caller;
 use super::input::Expiry;
-use super::{ServiceError, commit};
+use super::{Invalid, ServiceError, commit};
 use crate::state::AppState;
 
 /// A version named by the API (by name) or chosen on a form (by id, already
@@ -44,6 +44,10 @@ pub struct GrantRequest<'a> {
     pub group: Option<&'a str>,
     /// Expiry; must lie in the future.
     pub expires_at: Option<Timestamp>,
+    /// Counts only for requests naming this service (by name).
+    pub service: Option<&'a str>,
+    /// Counts for `/gcs_token` only on these buckets of the dataset.
+    pub buckets: &'a [String],
 }
 
 /// What a grant request did.
@@ -150,7 +154,7 @@ pub async fn grant_or_invite(
             Granted::Grant { id, user_id }
         }
         None if req.group.is_some() => {
-            return Err(super::Invalid::Rule {
+            return Err(Invalid::Rule {
                 field: Some("email"),
                 message: format!("User not found: {}", req.email),
             }
@@ -209,10 +213,24 @@ async fn write(
         }
         None => None,
     };
+    let service_id = match req.service {
+        Some(name) => Some(tx.service_id(name).await.map_err(|_| Invalid::Rule {
+            field: Some("service"),
+            message: format!("service: no service is named {name:?}"),
+        })?),
+        None => None,
+    };
+    let mut bucket_ids = Vec::with_capacity(req.buckets.len());
+    for b in req.buckets {
+        bucket_ids.push(tx.bucket_of(d.id, b).await?.ok_or_else(|| Invalid::Rule {
+            field: Some("buckets"),
+            message: format!("buckets: {b:?} is not a bucket of {}", d.name),
+        })?);
+    }
     Ok(tx
         .create_grant(&NewGrant {
-            service_id: None,
-            bucket_ids: &[],
+            service_id,
+            bucket_ids: &bucket_ids,
             user_id,
             dataset_id: d.id,
             version_id,

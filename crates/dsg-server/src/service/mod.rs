@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod tables;
 pub mod tokens;
 pub mod tos;
+pub mod translations;
 
 pub use error::{Invalid, ServiceError};
 

@@ -211,6 +211,8 @@ async fn grant(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Flas
         state,
         &posted.user,
         GrantRequest {
+            service: None,
+            buckets: &[],
             dataset: d,
             email: form.get("email"),
             permission: &permission,

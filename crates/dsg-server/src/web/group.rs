@@ -237,6 +237,8 @@ async fn grant(state: &AppState, posted: &Posted, group: &str) -> Result<Flash, 
         state,
         &posted.user.view,
         GrantRequest {
+            service: None,
+            buckets: &[],
             dataset: &d,
             email: form.get("email"),
             permission,

@@ -150,6 +150,7 @@ impl WriteTx {
     /// # Errors
     /// [`DomainError::Conflict`] when `userName` or `externalId` is taken.
     pub async fn scim_replace_user(&mut self, id: i64, seen: i64, f: &UserFields) -> Result<bool> {
+        crate::users::check_not_reserved(&f.user_name)?;
         self.check_user_unique(f, Some(id)).await?;
         let mut args = Self::user_args(f);
         args.push(Arg::I(now_micros().max(seen + 1)));

@@ -640,3 +640,142 @@ async fn listings(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(datasets_versions_and_members, super::listings);
+
+async fn managed_through_the_native_api(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let root = user_token(&s, "root", "t");
+    let alice = user_token(&s, "alice", "t");
+    // A version with branch and ordinal, a translation for it, a
+    // service-scoped grant on it: the next batch sees all three.
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/datasets/secret/versions",
+        &root,
+        Some(json!({"version": "s5", "branch": "main", "ordinal": 5})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        (v["branch"].clone(), v["ordinal"].clone()),
+        (json!("main"), json!(5))
+    );
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/datasets/secret/versions",
+        &root,
+        Some(json!({"version": "s5-again", "ordinal": 5})),
+    )
+    .await;
+    assert_eq!(st, 409, "an ordinal is unique per branch: {v}");
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/datasets/secret/translations",
+        &root,
+        Some(json!({"service": "clio", "client_name": "sec", "client_version": "five", "version": "s5"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let translation = v["id"].as_i64().unwrap();
+    for (body, status) in [
+        (
+            json!({"service": "clio", "client_name": "sec", "client_version": "five", "version": "s5"}),
+            409,
+        ),
+        (json!({"service": "nope", "client_name": "x"}), 400),
+        (
+            json!({"service": "clio", "client_name": "x", "client_version": "v"}),
+            400,
+        ),
+        (
+            json!({"service": "clio", "client_name": "x", "version": "s5"}),
+            400,
+        ),
+        (
+            json!({"service": "clio", "client_name": "x", "client_version": "v", "version": "zz"}),
+            400,
+        ),
+    ] {
+        let (st, v) = call(
+            &app,
+            "POST",
+            "/api/v1/datasets/secret/translations",
+            &root,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(st, status, "{body}: {v}");
+    }
+    let (st, _) = call(
+        &app,
+        "GET",
+        "/api/v1/datasets/hemibrain/translations",
+        &alice,
+        None,
+    )
+    .await;
+    assert_eq!(st, 403, "only those who configure the dataset");
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/datasets/secret/grants",
+        &root,
+        Some(json!({"email": "alice@example.org", "permission": "edit", "version": "s5", "service": "clio"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = call(
+        &app,
+        "POST",
+        "/api/v1/datasets/secret/grants",
+        &root,
+        Some(json!({"email": "alice@example.org", "permission": "view", "service": "nope"})),
+    )
+    .await;
+    assert_eq!(st, 400, "an unknown service is refused: {v}");
+    let batch = json!({"service": "clio", "entries": [
+        {"name": "sec", "version": "five", "permission": "edit"},
+        {"name": "secret", "version": "4"},
+        {"name": "secret", "version": "6"}
+    ]});
+    let (_, v) = authorize(&app, Some(&alice), batch.clone()).await;
+    assert_eq!(
+        decisions(&v),
+        [
+            ("allow".into(), json!(["view", "edit"])),
+            ("allow".into(), json!(["view", "edit"])),
+            ("deny".into(), json!([]))
+        ]
+    );
+    let (_, v) = authorize(
+        &app,
+        Some(&alice),
+        json!({"entries": [{"name": "secret", "version": "s5"}]}),
+    )
+    .await;
+    assert_eq!(decisions(&v)[0].0, "deny", "the grant is Clio's only");
+    // Removing the translation takes effect on the next call.
+    let (st, _) = call(
+        &app,
+        "DELETE",
+        &format!("/api/v1/datasets/secret/translations/{translation}"),
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(st, 204);
+    let (_, v) = authorize(&app, Some(&alice), batch).await;
+    assert_eq!(decisions(&v)[0].0, "deny");
+    // No user may take the service accounts' e-mail domain.
+    let err = app
+        .seed(json!({"users": [{"email": "Sneaky@Service-Account.dsg.local"}]}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("service-account.dsg.local"), "{err}");
+    app.shutdown().await;
+}
+both_backends!(management, super::managed_through_the_native_api);
