@@ -75,8 +75,9 @@ pub enum Effect {
 pub struct Rule {
     /// `global_admin`, `dataset_admin`, `group_permission`, `direct_grant`,
     /// `service_account_grant`, `expired_grant`, `expired_membership`,
-    /// `version_mismatch`, `tos_required`, `tos_accepted`, `tos_not_in_force`,
-    /// `read_only`, `token_read_only`, `token_scope`, `public_dataset`.
+    /// `version_mismatch`, `service_mismatch`, `translation`, `tos_required`,
+    /// `tos_accepted`, `tos_not_in_force`, `read_only`, `token_read_only`,
+    /// `token_scope`, `public_dataset`.
     pub rule: &'static str,
     /// Its effect.
     pub effect: Effect,
@@ -95,9 +96,15 @@ pub struct Rule {
     /// Expiry (in the past for expired rules).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// Service, for service TOS.
+    /// Service: of a service TOS, or the service a grant or group
+    /// permission is scoped to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// How a version row reaches the version asked about, when not by its
+    /// own name: `ordinal` (a grant on ordinal n covers the lower ordinals
+    /// of its branch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<&'static str>,
 }
 
 impl Rule {
@@ -111,7 +118,18 @@ impl Rule {
             version: None,
             expires_at: None,
             service: None,
+            coverage: None,
         }
+    }
+
+    /// The client's name that was translated to the dataset (and version)
+    /// asked about, for a service's vocabulary.
+    pub fn translation(service: &str, client_name: &str, client_version: Option<&str>) -> Self {
+        let mut r = Self::new("translation", Effect::NoEffect);
+        r.service = Some(service.to_owned());
+        r.name = Some(client_name.to_owned());
+        r.version = client_version.map(str::to_owned);
+        r
     }
 }
 
@@ -128,6 +146,35 @@ pub struct Decision {
     pub tos: Option<MissingTos>,
     /// Every rule considered, in evaluation order.
     pub rules: Vec<Rule>,
+}
+
+/// Does a grant on `grant_version` (`None`: dataset-wide) reach the version
+/// asked about? `None`: no; `Some(None)`: by name (or dataset-wide);
+/// `Some(Some("ordinal"))`: by ordinal reach on its branch.
+fn version_reach(
+    catalog: &Catalog,
+    question: &Question<'_>,
+    grant_version: Option<&str>,
+) -> Option<Option<&'static str>> {
+    let Some(gv) = grant_version else {
+        return Some(None);
+    };
+    let asked = question.version?;
+    if asked == gv {
+        return Some(None);
+    }
+    let row = catalog.version_named(question.dataset_id, gv)?;
+    let target = match catalog.version_named(question.dataset_id, asked) {
+        Some(v) => super::decide::Target::Version(v),
+        None if !asked.is_empty() && asked.bytes().all(|b| b.is_ascii_digit()) => {
+            super::decide::Target::Ordinal {
+                branch: "main",
+                ordinal: asked.parse().ok()?,
+            }
+        }
+        None => return None,
+    };
+    super::decide::covers(Some(row), target).then_some(Some("ordinal"))
 }
 
 fn expiry(t: Option<Timestamp>) -> Option<String> {
@@ -207,8 +254,11 @@ pub fn explain(
                 r.name = Some(m.group_name.clone());
                 r.level = Some(p.permission.clone());
                 r.expires_at = expiry(m.expires_at);
+                r.service = p.service.clone();
                 if m.expires_at.is_some_and(|t| t <= now) {
                     r.rule = "expired_membership";
+                } else if !p.serves(ctx.service) {
+                    r.rule = "service_mismatch";
                 } else {
                     let levels = supplies(&p.permission);
                     if levels.iter().any(|l| l == wanted) {
@@ -240,16 +290,16 @@ pub fn explain(
         r.level = Some(g.fact.permission.clone());
         r.version = g.fact.version.clone();
         r.expires_at = expiry(g.fact.expires_at);
+        r.service = g.fact.service.clone();
+        let reach = version_reach(catalog, question, g.fact.version.as_deref());
         if g.fact.expires_at.is_some_and(|t| t <= now) {
             r.rule = "expired_grant";
-        } else if g
-            .fact
-            .version
-            .as_deref()
-            .is_some_and(|v| question.version != Some(v))
-        {
+        } else if !g.fact.serves(ctx.service) {
+            r.rule = "service_mismatch";
+        } else if reach.is_none() {
             r.rule = "version_mismatch";
         } else {
+            r.coverage = reach.flatten();
             let levels = supplies(&g.fact.permission);
             if levels.iter().any(|l| l == wanted) {
                 r.effect = Effect::Allows;

@@ -4,7 +4,7 @@
 //! oneself anyone may ask (under one's own token's scope); about another
 //! person or a service account, the dataset's managers and global admins.
 
-use dsg_core::permissions::explain::{Decision, Question, explain};
+use dsg_core::permissions::explain::{Decision, Question, Rule, explain};
 use dsg_core::permissions::{EvalContext, TokenScope};
 use dsg_store::tokens::PrincipalRef;
 
@@ -25,9 +25,14 @@ pub struct Asked {
     pub permission: String,
     /// Service slug.
     pub service: Option<String>,
+    /// The service's own (dataset, version) names, when its translation
+    /// named the dataset asked about.
+    pub translated_from: Option<(String, Option<String>)>,
 }
 
-/// Resolves a question: the dataset by name, `view` when no level is named.
+/// Resolves a question: through the named service's translations when it
+/// has one for the name, else the dataset by name; `view` when no level is
+/// named.
 ///
 /// # Errors
 /// "Dataset not found".
@@ -38,6 +43,36 @@ pub async fn ask(
     permission: Option<String>,
     service: Option<String>,
 ) -> Result<Asked, ServiceError> {
+    let permission = permission.unwrap_or_else(|| "view".to_owned());
+    if let Some(s) = service.as_deref() {
+        let catalog = state.cache.current_catalog().await?;
+        if catalog
+            .translations
+            .contains_key(&(s.to_owned(), dataset.to_owned()))
+        {
+            let svc = dsg_core::permissions::decide::service(&catalog, Some(s));
+            let resolved = dsg_core::permissions::decide::resolve(
+                &catalog,
+                svc,
+                dataset,
+                version.as_deref(),
+                None,
+            )
+            .ok_or(ServiceError::NotFound("Dataset not found"))?;
+            let our_version = match resolved.target {
+                dsg_core::permissions::decide::Target::Version(v) => Some(v.name.clone()),
+                _ => version.clone(),
+            };
+            return Ok(Asked {
+                dataset_id: resolved.dataset.id,
+                dataset: resolved.dataset.name.clone(),
+                version: our_version,
+                permission,
+                service,
+                translated_from: Some((dataset.to_owned(), version)),
+            });
+        }
+    }
     let row = state
         .store
         .dataset_by_name(dataset)
@@ -47,8 +82,9 @@ pub async fn ask(
         dataset_id: row.id,
         dataset: row.name,
         version,
-        permission: permission.unwrap_or_else(|| "view".to_owned()),
+        permission,
         service,
+        translated_from: None,
     })
 }
 
@@ -154,7 +190,7 @@ pub async fn decide(
         .load_subject(subject.principal)
         .await?
         .ok_or(ServiceError::NotFound("Principal not found"))?;
-    Ok(explain(
+    let mut decision = explain(
         &catalog,
         &loaded,
         &Question {
@@ -167,5 +203,11 @@ pub async fn decide(
             service: asked.service.as_deref(),
             scope: &subject.scope,
         },
-    ))
+    );
+    if let (Some(s), Some((name, version))) = (&asked.service, &asked.translated_from) {
+        decision
+            .rules
+            .insert(0, Rule::translation(s, name, version.as_deref()));
+    }
+    Ok(decision)
 }

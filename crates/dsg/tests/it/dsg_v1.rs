@@ -779,3 +779,61 @@ async fn managed_through_the_native_api(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(management, super::managed_through_the_native_api);
+
+async fn explain_names_services_translations_and_ordinals(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let alice = user_token(&s, "alice", "t");
+    let explain = |body: Value| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let (st, v) = call(app, "POST", "/api/v1/explain-access", &alice, Some(body)).await;
+            assert_eq!(st, 200, "{v}");
+            v
+        }
+    };
+    // v1.1's grant reaches v1.0 by ordinal, through Clio's name for it.
+    let v = explain(
+        json!({"dataset": "hb", "version": "v1.0", "permission": "edit", "service": "clio"}),
+    )
+    .await;
+    assert_eq!(v["allowed"], true, "{v}");
+    let rules = v["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["rule"], "translation", "{v}");
+    assert_eq!(
+        (rules[0]["name"].clone(), rules[0]["service"].clone()),
+        (json!("hb"), json!("clio"))
+    );
+    assert!(
+        rules.iter().any(|r| r["rule"] == "direct_grant"
+            && r["coverage"] == "ordinal"
+            && r["version"] == "v1.1"),
+        "{v}"
+    );
+    // The check agrees with the batch decision.
+    let (_, b) = authorize(
+        &app,
+        Some(&alice),
+        json!({"service": "clio", "entries": [{"name": "hb", "version": "v1.0", "permission": "edit"}]}),
+    )
+    .await;
+    assert_eq!(b["entries"][0]["decision"], "allow");
+    // A grant scoped to another service is named as such.
+    let v =
+        explain(json!({"dataset": "optic", "permission": "manage", "service": "neuprint"})).await;
+    assert_eq!(v["allowed"], false);
+    assert!(
+        v["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "service_mismatch" && r["service"] == "clio"),
+        "{v}"
+    );
+    app.shutdown().await;
+}
+both_backends!(
+    explain,
+    super::explain_names_services_translations_and_ordinals
+);
