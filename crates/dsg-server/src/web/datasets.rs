@@ -35,8 +35,17 @@ struct TosLine {
 
 struct VersionLine {
     version: String,
+    branch: String,
+    ordinal: String,
     buckets: String,
     public: bool,
+}
+
+/// A service's name for the dataset or one of its versions.
+struct TranslationLine {
+    service: String,
+    client: String,
+    version: String,
 }
 
 struct Card {
@@ -46,6 +55,8 @@ struct Card {
     public: bool,
     tos: Vec<TosLine>,
     versions: Vec<VersionLine>,
+    /// Shown to those who manage the dataset.
+    translations: Vec<TranslationLine>,
     can_manage: bool,
     may_appoint: bool,
     /// A public dataset without a TOS: one button gives view access.
@@ -87,18 +98,46 @@ async fn card(
             service: t.service,
         });
     }
-    let versions = state
-        .store
-        .dataset_versions(d.id)
-        .await?
+    let mut rows = state.store.dataset_versions(d.id).await?;
+    // By branch, then ordinal (unordered last), then name: the order
+    // ordinals reach in.
+    rows.sort_by(|a, b| {
+        (&a.branch, a.ordinal.is_none(), a.ordinal, &a.version).cmp(&(
+            &b.branch,
+            b.ordinal.is_none(),
+            b.ordinal,
+            &b.version,
+        ))
+    });
+    let versions = rows
         .into_iter()
         .map(|v| VersionLine {
             version: v.version,
+            branch: v.branch,
+            ordinal: v.ordinal.map(|o| o.to_string()).unwrap_or_default(),
             buckets: v.buckets.join(", "),
             public: v.is_public,
         })
         .collect();
     let v = &user.view;
+    let translations = if v.can_manage(&d.name) {
+        state
+            .store
+            .dataset_translations(d.id)
+            .await?
+            .into_iter()
+            .map(|t| TranslationLine {
+                service: t.service,
+                client: match &t.client_version {
+                    Some(cv) => format!("{} : {cv}", t.client_name),
+                    None => t.client_name,
+                },
+                version: t.version.unwrap_or_else(|| "(the dataset)".into()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let level = dsg_core::Level::ALL
         .iter()
         .rev()
@@ -124,6 +163,7 @@ async fn card(
         public,
         tos,
         versions,
+        translations,
     })
 }
 

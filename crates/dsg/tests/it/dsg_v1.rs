@@ -837,3 +837,33 @@ both_backends!(
     explain,
     super::explain_names_services_translations_and_ordinals
 );
+
+async fn managers_see_branches_ordinals_and_translations(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let root = dsg_testkit::web::Visitor::new(&app, Some(&user_token(&s, "root", "t")));
+    let page = root.get("/web/datasets").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<th scope=\"col\">Ordinal</th>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<td>exp</td><td>dev</td><td>1</td>"),
+        "versions show their branch and ordinal"
+    );
+    assert!(
+        page.body
+            .contains("<td>clio</td><td>hb : release-2</td><td>v1.1</td>"),
+        "managers see the services' names"
+    );
+    let alice = dsg_testkit::web::Visitor::new(&app, Some(&user_token(&s, "alice", "t")));
+    let page = alice.get("/web/datasets").await;
+    assert!(!page.body.contains("hb : release-2"), "not to non-managers");
+    app.shutdown().await;
+}
+both_backends!(
+    web_cards,
+    super::managers_see_branches_ordinals_and_translations
+);
