@@ -665,7 +665,13 @@ impl WriteTx {
                     get_s(v, "prefix"),
                     get_b(v, "is_public"),
                     &[],
-                    &crate::datasets::VersionPlace::default(),
+                    &crate::datasets::VersionPlace {
+                        branch: Some(get_s(v, "branch"))
+                            .filter(|b| !b.trim().is_empty())
+                            .unwrap_or("main")
+                            .to_owned(),
+                        ordinal: get_oi(v, "ordinal"),
+                    },
                 )
                 .await
                 .map_err(friendly)?,
@@ -701,7 +707,8 @@ impl WriteTx {
                     get_s(v, "name"),
                     get_s(v, "display_name"),
                     get_s(v, "base_url"),
-                    dsg_core::permissions::VersionEvalMode::default(),
+                    dsg_core::permissions::VersionEvalMode::parse(get_s(v, "version_eval_mode"))
+                        .unwrap_or_default(),
                 )
                 .await?
             }

@@ -230,6 +230,7 @@ pub fn entity(slug: &str) -> Option<&'static Entity> {
 
 const SOURCES: &[&str] = &["manual", "self_service"];
 const ACCESS_MODES: &[&str] = &["closed", "public"];
+const EVAL_MODES: &[&str] = &["linear", "dag"];
 
 /// Every entity, in the order the console's index lists them.
 pub static ENTITIES: &[Entity] = &[
@@ -462,6 +463,13 @@ pub static ENTITIES: &[Entity] = &[
                 .search()
                 .filter(),
             f("version", "Version", Kind::Text).req().list().search(),
+            f("branch", "Branch", Kind::Text)
+                .list()
+                .filter()
+                .help("Release line; ordinals compare only within one (empty: main)"),
+            f("ordinal", "Ordinal", Kind::Int)
+                .list()
+                .help("Position on the branch: access to ordinal n reaches the lower ones"),
             f("prefix", "Prefix", Kind::Text),
             f("is_public", "Public", Kind::Bool).list().filter(),
         ],
@@ -577,6 +585,13 @@ pub static ENTITIES: &[Entity] = &[
                 .list()
                 .search(),
             f("base_url", "Base URL", Kind::Text).list(),
+            f(
+                "version_eval_mode",
+                "Version evaluation",
+                Kind::Choice(EVAL_MODES),
+            )
+            .list()
+            .help("linear: ordinals on a branch; dag: the service evaluates ancestry"),
         ],
         create: true,
         delete: true,
