@@ -173,8 +173,8 @@ pub struct Catalog {
     pub versions: HashMap<i64, Vec<VersionInfo>>,
     /// Services by name.
     pub services: HashMap<String, ServiceInfo>,
-    /// (service name, client dataset name) → translations.
-    pub translations: HashMap<(String, String), Vec<TranslationInfo>>,
+    /// Service name → the service's dataset name → translations.
+    pub translations: HashMap<String, HashMap<String, Vec<TranslationInfo>>>,
     /// Dataset name → id.
     pub dataset_ids: HashMap<String, i64>,
 }
@@ -194,6 +194,14 @@ impl Catalog {
         self.dataset_ids
             .get(name)
             .and_then(|id| self.datasets.get(id))
+    }
+
+    /// A service's translations of one of its dataset names.
+    pub fn translations_of(&self, service: &str, client_name: &str) -> Option<&[TranslationInfo]> {
+        self.translations
+            .get(service)
+            .and_then(|names| names.get(client_name))
+            .map(Vec::as_slice)
     }
 
     /// The registered versions of a dataset.

@@ -90,7 +90,9 @@ impl Store {
         for (id, service, client_name, client_version, dataset_id, version_id) in translations {
             catalog
                 .translations
-                .entry((service, client_name))
+                .entry(service)
+                .or_default()
+                .entry(client_name)
                 .or_default()
                 .push(TranslationInfo {
                     id,

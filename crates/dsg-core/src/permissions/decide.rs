@@ -200,8 +200,7 @@ pub fn resolve<'a>(
     version: Option<&'a str>,
     branch: Option<&'a str>,
 ) -> Option<Resolved<'a>> {
-    let translations =
-        service.and_then(|s| catalog.translations.get(&(s.name.clone(), name.to_owned())));
+    let translations = service.and_then(|s| catalog.translations_of(&s.name, name));
     if let (Some(list), Some(v)) = (translations, version)
         && let Some(t) = list.iter().find(|t| t.client_version.as_deref() == Some(v))
     {
@@ -277,34 +276,31 @@ fn expanded(permission: &str, strip_edit: bool, view_only: bool) -> Vec<String> 
 }
 
 fn grant_rows<'a>(
+    out: &mut Vec<Row<'a>>,
     catalog: &'a Catalog,
-    grants: &'a [GrantFact],
+    grants: &[GrantFact],
     dataset: &DatasetInfo,
     ctx: &Context<'_>,
     strip_edit: bool,
-) -> impl Iterator<Item = Row<'a>> + 'a {
-    let now = ctx.now;
-    let service = ctx.service.map(str::to_owned);
-    let view_only = ctx.scope.read_only;
-    let dataset_id = dataset.id;
-    grants
-        .iter()
-        .filter(move |g| {
-            g.dataset_id == dataset_id
-                && g.expires_at.is_none_or(|t| now < t)
-                && g.serves(service.as_deref())
-        })
-        .filter_map(move |g| {
-            let version = match &g.version {
-                None => None,
+) {
+    for g in grants.iter().filter(|g| {
+        g.dataset_id == dataset.id
+            && g.expires_at.is_none_or(|t| ctx.now < t)
+            && g.serves(ctx.service)
+    }) {
+        let version = match &g.version {
+            None => None,
+            Some(name) => match catalog.version_named(dataset.id, name) {
+                Some(v) => Some(v),
                 // A grant on a version that is gone covers nothing.
-                Some(name) => Some(catalog.version_named(dataset_id, name)?),
-            };
-            Some(Row {
-                version,
-                roles: expanded(&g.permission, strip_edit, view_only),
-            })
-        })
+                None => continue,
+            },
+        };
+        out.push(Row {
+            version,
+            roles: expanded(&g.permission, strip_edit, ctx.scope.read_only),
+        });
+    }
 }
 
 /// The candidate rows of a subject on one dataset (spec §4.4).
@@ -314,14 +310,15 @@ fn rows<'a>(
     dataset: &DatasetInfo,
     ctx: &Context<'_>,
 ) -> Vec<Row<'a>> {
+    let mut out: Vec<Row<'a>> = Vec::new();
     match subject {
-        Subject::Anonymous => Vec::new(),
+        Subject::Anonymous => out,
         Subject::ServiceAccount(sa) => {
-            grant_rows(catalog, &sa.grants, dataset, ctx, false).collect()
+            grant_rows(&mut out, catalog, &sa.grants, dataset, ctx, false);
+            out
         }
         Subject::User(u) => {
-            let mut out: Vec<Row<'a>> =
-                grant_rows(catalog, &u.grants, dataset, ctx, u.read_only).collect();
+            grant_rows(&mut out, catalog, &u.grants, dataset, ctx, u.read_only);
             for m in u
                 .memberships
                 .iter()

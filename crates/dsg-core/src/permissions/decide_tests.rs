@@ -85,8 +85,8 @@ fn catalog() -> Catalog {
             },
         );
     }
-    c.translations.insert(
-        ("neuprint".into(), "hemibrain".into()),
+    c.translations.entry("neuprint".into()).or_default().insert(
+        "hemibrain".into(),
         vec![
             TranslationInfo {
                 id: 1,

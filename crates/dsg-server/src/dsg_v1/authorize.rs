@@ -90,7 +90,7 @@ pub struct AnchorBody {
 
 /// Reads one entry; `None` when malformed.
 fn entry(raw: &Value) -> Option<EntryInput> {
-    let e: AuthorizeEntry = serde_json::from_value(raw.clone()).ok()?;
+    let e = AuthorizeEntry::deserialize(raw).ok()?;
     let permission = match e.permission {
         None => "view".to_owned(),
         Some(p) if p.is_empty() => return None,

@@ -46,10 +46,7 @@ pub async fn ask(
     let permission = permission.unwrap_or_else(|| "view".to_owned());
     if let Some(s) = service.as_deref() {
         let catalog = state.cache.current_catalog().await?;
-        if catalog
-            .translations
-            .contains_key(&(s.to_owned(), dataset.to_owned()))
-        {
+        if catalog.translations_of(s, dataset).is_some() {
             let svc = dsg_core::permissions::decide::service(&catalog, Some(s));
             let resolved = dsg_core::permissions::decide::resolve(
                 &catalog,

@@ -206,17 +206,15 @@ fn visible(catalog: &Catalog, auth: &Authenticated, d: &DatasetInfo) -> bool {
 /// translation), else ours.
 fn client_name(catalog: &Catalog, service: Option<&str>, d: &DatasetInfo) -> String {
     service
-        .and_then(|s| {
-            catalog
-                .translations
+        .and_then(|s| catalog.translations.get(s))
+        .and_then(|names| {
+            names
                 .iter()
-                .filter(|((svc, _), list)| {
-                    svc == s
-                        && list
-                            .iter()
-                            .any(|t| t.client_version.is_none() && t.dataset_id == d.id)
+                .filter(|(_, list)| {
+                    list.iter()
+                        .any(|t| t.client_version.is_none() && t.dataset_id == d.id)
                 })
-                .map(|((_, client), _)| client)
+                .map(|(client, _)| client)
                 .min()
                 .cloned()
         })
@@ -268,12 +266,11 @@ pub async fn versions(
         return Err(NOT_FOUND);
     }
     let translations: Vec<(&String, &dsg_core::permissions::TranslationInfo)> = svc
-        .map(|s| {
-            catalog
-                .translations
+        .and_then(|s| catalog.translations.get(&s.name))
+        .map(|names| {
+            names
                 .iter()
-                .filter(|((svc, _), _)| *svc == s.name)
-                .flat_map(|((_, client), list)| list.iter().map(move |t| (client, t)))
+                .flat_map(|(client, list)| list.iter().map(move |t| (client, t)))
                 .filter(|(_, t)| t.dataset_id == d.id && t.client_version.is_some())
                 .collect()
         })

@@ -84,7 +84,12 @@ impl Store {
         for (name, d) in &export.datasets {
             let (id, created) = tx.ensure_dataset(name).await?;
             log.dataset(name, created);
-            if d.public && log.count(tx.ensure_group_permission(user_group, id, "view").await?) {
+            if d.public
+                && log.count(
+                    tx.ensure_group_permission(user_group, id, "view", None)
+                        .await?,
+                )
+            {
                 log.line(format!(
                     "    Granted view on {name} to 'user' group (public)"
                 ));

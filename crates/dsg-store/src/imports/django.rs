@@ -113,6 +113,9 @@ const TABLES: &[&str] = &[
     "service_account",
     "service_account_token",
     "service_account_grant",
+    // Newer upstream (migrations 0010/0014): per-service names of datasets.
+    "dataset_translation",
+    "dataset_alias",
 ];
 
 /// Reads every table of §2 from the SQLite file at `path` (opened read-only).
@@ -451,13 +454,24 @@ impl Store {
                             &r.s("prefix"),
                             r.b("is_public", false),
                             &buckets,
-                            &crate::datasets::VersionPlace::default(),
+                            &crate::datasets::VersionPlace {
+                                branch: r
+                                    .opt_s("branch")
+                                    .filter(|b| !b.trim().is_empty())
+                                    .unwrap_or_else(|| "main".into()),
+                                ordinal: r.i("ordinal"),
+                            },
                         )
                         .await?;
                     run.added("dataset_version", &mut log);
                     run.versions.insert(r.id(), id);
                 }
             }
+        }
+
+        // Translations: the table's name before and after upstream's rename.
+        for table in ["dataset_translation", "dataset_alias"] {
+            import_translations(&mut tx, &mut run, &mut log, table, rows(table)).await?;
         }
 
         import_tos(&mut tx, &mut run, &mut log, rows("tos_document"), now).await?;
@@ -595,7 +609,10 @@ impl Store {
                 );
                 continue;
             };
-            if tx.ensure_group_permission(gid, did, &perm).await? {
+            let service = r
+                .i("service_id")
+                .and_then(|s| run.services.get(&s).copied());
+            if tx.ensure_group_permission(gid, did, &perm, service).await? {
                 run.added("group_dataset_permission", &mut log);
             } else {
                 run.present("group_dataset_permission");
@@ -721,6 +738,72 @@ async fn import_users(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[Ro
         if run.new_users.contains(&child) && child != parent {
             tx.set_parent(child, parent).await?;
             log.changed();
+        }
+    }
+    Ok(())
+}
+
+/// Imports upstream's `DatasetTranslation` rows (`table` is its name in the
+/// source: `dataset_translation`, or `dataset_alias` before the rename).
+async fn import_translations(
+    tx: &mut WriteTx,
+    run: &mut Run,
+    log: &mut Log,
+    table: &'static str,
+    rows: &[Row],
+) -> Result<()> {
+    for r in rows {
+        let client_name = r.s("client_name");
+        let (Some(service), Some(dataset)) = (
+            r.i("service_id")
+                .and_then(|s| run.services.get(&s).copied()),
+            r.i("dataset_id")
+                .and_then(|d| run.datasets.get(&d).copied()),
+        ) else {
+            run.skip(
+                table,
+                r.id(),
+                &client_name,
+                "its service or dataset was not imported",
+            );
+            continue;
+        };
+        let client_version = r.opt_s("client_version").filter(|v| !v.is_empty());
+        let version = match r.i("dataset_version_id") {
+            None => None,
+            Some(v) => match run.versions.get(&v) {
+                Some(v) => Some(*v),
+                None => {
+                    run.skip(table, r.id(), &client_name, "its version was not imported");
+                    continue;
+                }
+            },
+        };
+        let exists = lookup!(
+            tx,
+            "SELECT id FROM dataset_translation WHERE service_id = $1 AND client_name = $2 \
+             AND COALESCE(client_version, '') = $3",
+            service,
+            &client_name,
+            client_version.clone().unwrap_or_default()
+        );
+        if exists.is_some() {
+            run.present(table);
+            continue;
+        }
+        match tx
+            .create_translation(&crate::translations::NewTranslation {
+                service_id: service,
+                client_name: &client_name,
+                client_version: client_version.as_deref(),
+                dataset_id: dataset,
+                version_id: version,
+            })
+            .await
+        {
+            Ok(_) => run.added(table, log),
+            Err(crate::StoreError::Domain(e)) => run.skip(table, r.id(), &client_name, e),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -865,7 +948,9 @@ async fn import_grants(tx: &mut WriteTx, run: &mut Run, log: &mut Log, rows: &[R
             source = "manual".into();
         }
         tx.create_grant(&NewGrant {
-            service_id: None,
+            service_id: r
+                .i("service_id")
+                .and_then(|s| run.services.get(&s).copied()),
             bucket_ids: &[],
             user_id: uid,
             dataset_id: did,
@@ -1072,8 +1157,16 @@ async fn import_service_accounts(
         if exists.is_some() {
             run.present("service_account_grant");
         } else {
-            tx.create_service_account_grant(sa, did, version, &perm, None, None)
-                .await?;
+            tx.create_service_account_grant(
+                sa,
+                did,
+                version,
+                &perm,
+                None,
+                r.i("service_id")
+                    .and_then(|s| run.services.get(&s).copied()),
+            )
+            .await?;
             run.added("service_account_grant", log);
         }
     }

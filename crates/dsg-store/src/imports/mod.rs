@@ -266,14 +266,16 @@ impl WriteTx {
         group_id: i64,
         dataset_id: i64,
         permission: &str,
+        service_id: Option<i64>,
     ) -> Result<bool> {
         const SQL: &str = "SELECT COUNT(*) FROM group_dataset_permission g JOIN permission p ON p.id = g.permission_id \
-             WHERE g.group_id = $1 AND g.dataset_id = $2 AND p.name = $3";
-        let n: i64 = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(group_id).bind(dataset_id).bind(permission).fetch_one(conn).await)?;
+             WHERE g.group_id = $1 AND g.dataset_id = $2 AND p.name = $3 AND COALESCE(g.service_id, 0) = $4";
+        let n: i64 = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(group_id).bind(dataset_id)
+            .bind(permission).bind(service_id.unwrap_or(0)).fetch_one(conn).await)?;
         if n > 0 {
             return Ok(false);
         }
-        self.add_group_permission(group_id, dataset_id, permission, None)
+        self.add_group_permission(group_id, dataset_id, permission, service_id)
             .await?;
         Ok(true)
     }

@@ -495,3 +495,63 @@ async fn django_dsg(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(django_dsg, super::django_dsg);
+
+/// A database of newer upstream (migrations 0010–0014): version branches
+/// and ordinals, services' evaluation modes, translations, service-scoped
+/// grants — imported and then decided on by `/api/dsg/v1/authorize`.
+async fn django_dsg_newer_tables(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("db.sqlite3");
+    django_db(
+        &src,
+        "ALTER TABLE dataset_version ADD COLUMN branch varchar(100) NOT NULL DEFAULT 'main';
+         ALTER TABLE dataset_version ADD COLUMN ordinal bigint NULL;
+         UPDATE dataset_version SET ordinal = 3 - id, is_public = 0 WHERE dataset_id = 1;
+         INSERT INTO dsg_user (id, password, email, name, display_name, admin, is_active, gdpr_consent, pi,
+             read_only, scim_id, external_id, created, updated, parent_id, notes, picture_url)
+             VALUES (8, '', 'vera@example.org', 'Vera', '', 0, 1, 0, '', 0, NULL, NULL,
+             '2024-03-01 10:00:00', '2024-03-01 10:00:00', NULL, '', '');
+         INSERT INTO api_key (id, key, description, created, last_used, user_id, expires_at)
+             VALUES (9, '7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a', 'vera', '2024-03-01 10:00:00', NULL, 8, NULL);
+         ALTER TABLE service ADD COLUMN version_eval_mode varchar(10) NOT NULL DEFAULT 'linear';
+         CREATE TABLE dataset_translation (id integer PRIMARY KEY, client_name varchar(255) NOT NULL,
+             client_version varchar(255) NULL, dataset_id bigint NOT NULL, dataset_version_id bigint NULL,
+             service_id bigint NOT NULL);
+         INSERT INTO dataset_translation VALUES (1, 'zf', NULL, 1, NULL, 1), (2, 'zf', 'second', 1, 2, 1);
+         ALTER TABLE \"grant\" ADD COLUMN service_id bigint NULL;
+         INSERT INTO \"grant\" (id, source, created, dataset_id, dataset_version_id, granted_by_id, group_id,
+             permission_id, user_id, service_id) VALUES (9, 'manual', '2024-05-01 00:00:00', 1, 1, NULL, NULL, 1, 8, NULL);",
+    )
+    .await;
+    let report = three_runs(&app, &["import", "django-dsg", src.to_str().unwrap()]).await;
+    assert!(
+        report
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["dataset_translation", "2", "0", "0"]),
+        "{report}"
+    );
+    // Vera holds view on fish2's v1 (ordinal 2): it reaches v2 (ordinal 1)
+    // by either name, not ordinal 3.
+    let r = app
+        .client
+        .post(app.url("/api/dsg/v1/authorize"))
+        .bearer_auth("7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a")
+        .json(&json!({"service": "celltyping", "entries": [
+            {"name": "zf", "version": "v1"}, {"name": "zf", "version": "second"},
+            {"name": "fish2", "version": "1"}, {"name": "fish2", "version": "3"}]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let d: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(d, ["allow", "allow", "allow", "deny"], "{v}");
+    app.shutdown().await;
+}
+both_backends!(django_newer, super::django_dsg_newer_tables);
