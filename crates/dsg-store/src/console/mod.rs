@@ -712,6 +712,18 @@ impl WriteTx {
                 )
                 .await?
             }
+            "translations" => {
+                let client_version = Some(get_s(v, "client_version")).filter(|s| !s.is_empty());
+                self.create_translation(&crate::translations::NewTranslation {
+                    service_id: get_i(v, "service_id")?,
+                    client_name: get_s(v, "client_name"),
+                    client_version,
+                    dataset_id: get_i(v, "dataset_id")?,
+                    version_id: get_oi(v, "dataset_version_id"),
+                })
+                .await
+                .map_err(friendly)?
+            }
             "service_tables" => self
                 .add_service_table(
                     get_i(v, "dataset_id")?,
@@ -961,6 +973,7 @@ impl WriteTx {
                 };
             }
             "api_keys" => return Ok(self.revoke_user_token(id).await?.is_some()),
+            "translations" => return self.delete_translation(id).await,
             "sa_tokens" | "sa_grants" => {
                 let sql: &'static str = if e.slug == "sa_tokens" {
                     "SELECT service_account_id FROM service_account_token WHERE id = $1"

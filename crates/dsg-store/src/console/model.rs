@@ -657,6 +657,46 @@ pub static ENTITIES: &[Entity] = &[
         about: "Root ids anyone may read in a service table.",
     },
     Entity {
+        slug: "translations",
+        title: "Translations",
+        singular: "translation",
+        table: "dataset_translation",
+        target_type: "DatasetTranslation",
+        audit_prefix: "translation",
+        label: "COALESCE((SELECT name FROM service WHERE id = {a}.service_id), '?') || ':' || {a}.client_name",
+        fields: &[
+            f("service_id", "Service", Kind::Ref("services"))
+                .req()
+                .list()
+                .filter()
+                .once(),
+            f("client_name", "Service's dataset name", Kind::Text)
+                .req()
+                .list()
+                .search()
+                .once(),
+            f("client_version", "Service's version name", Kind::Text)
+                .list()
+                .once()
+                .help("With a version below; empty for a name-level translation"),
+            f("dataset_id", "Dataset", Kind::Ref("datasets"))
+                .req()
+                .list()
+                .filter()
+                .once(),
+            f("dataset_version_id", "Version", Kind::Ref("versions"))
+                .list()
+                .once(),
+        ],
+        create: true,
+        delete: true,
+        has_updated: false,
+        newest_first: false,
+        invalidate: Invalidate::All,
+        dependents: &[],
+        about: "A service's own names for a dataset (and a version of it), used by /api/dsg/v1.",
+    },
+    Entity {
         slug: "tos_documents",
         title: "TOS documents",
         singular: "TOS document",

@@ -867,3 +867,100 @@ both_backends!(
     web_cards,
     super::managers_see_branches_ordinals_and_translations
 );
+
+async fn the_admin_console_manages_translations_and_ordinals(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let mut c = dsg_testkit::console::Console::new(&app, Some(&user_token(&s, "root", "t")));
+    let id = |k: &str, n: &str| s[k][n]["id"].as_i64().unwrap().to_string();
+    let (status, loc) = c
+        .post(
+            "/admin/translations/new",
+            &[
+                ("service_id", &id("services", "clio")),
+                ("client_name", "fb"),
+                ("client_version", ""),
+                ("dataset_id", &id("datasets", "hemibrain")),
+                ("dataset_version_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{loc}");
+    let (status, loc) = c
+        .post(
+            "/admin/versions/new",
+            &[
+                ("dataset_id", &id("datasets", "secret")),
+                ("version", "s9"),
+                ("branch", "lts"),
+                ("ordinal", "9"),
+                ("prefix", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{loc}");
+    let bob = user_token(&s, "bob", "t");
+    let (_, v) = authorize(
+        &app,
+        Some(&bob),
+        json!({"service": "clio", "entries": [{"name": "fb"}]}),
+    )
+    .await;
+    assert_eq!(v["entries"][0]["decision"], "allow", "{v}");
+    let root = user_token(&s, "root", "t");
+    let (_, v) = call(
+        &app,
+        "GET",
+        "/api/dsg/v1/datasets/secret/versions",
+        &root,
+        None,
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!([{"version": "s9", "branch": "lts", "ordinal": 9, "is_public": false}])
+    );
+    // Deleting goes through the one translation writer (one audit action).
+    let (_, list) = call(
+        &app,
+        "GET",
+        "/api/v1/datasets/hemibrain/translations",
+        &root,
+        None,
+    )
+    .await;
+    let fb = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["client_name"] == "fb")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = c
+        .post(&format!("/admin/translations/{fb}/delete"), &[])
+        .await;
+    assert_eq!(status, 303);
+    let (_, v) = authorize(
+        &app,
+        Some(&bob),
+        json!({"service": "clio", "entries": [{"name": "fb"}]}),
+    )
+    .await;
+    assert_eq!(v["entries"][0]["decision"], "deny");
+    let rows = app
+        .store
+        .audit_entries(&dsg_store::audit::AuditFilter {
+            action: Some("translation_deleted".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    app.shutdown().await;
+}
+both_backends!(
+    console,
+    super::the_admin_console_manages_translations_and_ordinals
+);
