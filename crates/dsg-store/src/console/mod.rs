@@ -677,9 +677,14 @@ impl WriteTx {
                 .map_err(friendly)?,
             "group_permissions" => {
                 let p = self.permission_name(get_i(v, "permission_id")?).await?;
-                self.add_group_permission(get_i(v, "group_id")?, get_i(v, "dataset_id")?, &p, None)
-                    .await
-                    .map_err(friendly)?
+                self.add_group_permission(
+                    get_i(v, "group_id")?,
+                    get_i(v, "dataset_id")?,
+                    &p,
+                    get_oi(v, "service_id"),
+                )
+                .await
+                .map_err(friendly)?
             }
             "grants" => {
                 let dataset_id = get_i(v, "dataset_id")?;
@@ -688,7 +693,7 @@ impl WriteTx {
                 let p = self.permission_name(get_i(v, "permission_id")?).await?;
                 let granted_by = self.actor().id;
                 self.create_grant(&crate::grants::NewGrant {
-                    service_id: None,
+                    service_id: get_oi(v, "service_id"),
                     bucket_ids: &[],
                     user_id: get_i(v, "user_id")?,
                     dataset_id,
@@ -794,7 +799,7 @@ impl WriteTx {
                     version_id,
                     &p,
                     get_t(v, "expires_at"),
-                    None,
+                    get_oi(v, "service_id"),
                 )
                 .await
                 .map_err(friendly)?

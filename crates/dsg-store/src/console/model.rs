@@ -510,6 +510,11 @@ pub static ENTITIES: &[Entity] = &[
                 .req()
                 .list()
                 .filter(),
+            f("service_id", "Service scope", Kind::Ref("services"))
+                .list()
+                .filter()
+                .once()
+                .help("Counts only for requests naming this service. Empty: every service."),
             f("created", "Created", Kind::Time).ro(),
         ],
         create: true,
@@ -550,6 +555,11 @@ pub static ENTITIES: &[Entity] = &[
                 .req()
                 .list()
                 .filter(),
+            f("service_id", "Service scope", Kind::Ref("services"))
+                .list()
+                .filter()
+                .once()
+                .help("Counts only for requests naming this service. Empty: every service."),
             f("group_id", "Group scope", Kind::Ref("groups"))
                 .filter()
                 .help("Set for grants made from a group dashboard."),
@@ -864,6 +874,11 @@ pub static ENTITIES: &[Entity] = &[
                 .req()
                 .list()
                 .filter(),
+            f("service_id", "Service scope", Kind::Ref("services"))
+                .list()
+                .filter()
+                .once()
+                .help("Counts only for requests naming this service. Empty: every service."),
             f("expires_at", "Expires (UTC)", Kind::Time).list(),
             f("granted_by_id", "Granted by", Kind::Ref("users")).ro(),
             f("created", "Created", Kind::Time).ro(),
