@@ -81,7 +81,8 @@ impl Store {
     pub async fn dataset_tos_documents(&self, dataset_id: i64) -> Result<Vec<(TosRow, bool)>> {
         const GATE: &str = "SELECT tos_id FROM dataset WHERE id = $1";
         let sql = format!(
-            "{TOS_ROW} WHERE t.dataset_id = $1 ORDER BY COALESCE(s.name, ''), t.name, t.id"
+            "{TOS_ROW} WHERE t.dataset_id = $1 OR t.id = (SELECT tos_id FROM dataset WHERE id = $1) \
+             ORDER BY COALESCE(s.name, ''), t.name, t.id"
         );
         let gate: Option<Option<i64>> = on_db!(self.db(), pool => sqlx::query_scalar(GATE).bind(dataset_id).fetch_optional(pool).await)?;
         let gate = gate.flatten();

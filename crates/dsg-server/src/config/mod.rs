@@ -22,6 +22,7 @@ mod observability;
 pub mod origins;
 mod server;
 mod swagger;
+mod tos;
 
 pub use auth::{AccessConfig, AuthConfig, Directory, PrivacyConfig};
 pub use cache::{CacheConfig, RedisConfig};
@@ -33,6 +34,7 @@ pub use ngauth::NgauthConfig;
 pub use observability::{LogConfig, MetricsConfig};
 pub use server::{Mode, ServerConfig};
 pub use swagger::{SwaggerConfig, SwaggerOauth2};
+pub use tos::TosConfig;
 
 /// A configuration problem, with a message that says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// Rate limits shared by replicas (login, token creation, SCIM, failed authentications).
     pub rate_limit: RateLimitConfig,
+    /// Terms-of-service pages: where acceptance may return to.
+    pub tos: TosConfig,
 }
 
 /// Where a value may come from besides the file: a lookup of environment variables.
@@ -104,6 +108,10 @@ pub const LEGACY_VARS: &[(&str, &str)] = &[
     ("GOOGLE_CLIENT_SECRET", "google.client_secret"),
     ("CLIENT_CREDENTIALS_PATH", "google.credentials_path"),
     ("LOG_LEVEL", "log.level"),
+    (
+        "TOS_RETURN_ALLOWED_ORIGINS",
+        "tos.return_allowed_origins (comma-separated)",
+    ),
     ("GOOGLE_APPLICATION_CREDENTIALS", "gcs.credentials_file"),
 ];
 
@@ -193,6 +201,14 @@ impl Config {
         if let Some(v) = env.var("LOG_LEVEL") {
             self.log.level = v;
         }
+        if let Some(v) = env.var("TOS_RETURN_ALLOWED_ORIGINS") {
+            self.tos.return_allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         if let Some(v) = env.var("GOOGLE_APPLICATION_CREDENTIALS") {
             self.gcs.credentials_file = v;
         }
@@ -206,6 +222,14 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let fail = |m: String| Err(ConfigError(m));
         self.database_target()?;
+        for o in &self.tos.return_allowed_origins {
+            if origins::parse(o).is_err() {
+                return fail(format!(
+                    "tos.return_allowed_origins (TOS_RETURN_ALLOWED_ORIGINS): {o:?} is not an origin \
+                     such as https://neuprint.example.org (scheme and host, optional port, nothing else)"
+                ));
+            }
+        }
         if !self.redis.url.is_empty() {
             let ok = url::Url::parse(&self.redis.url)
                 .is_ok_and(|u| u.scheme() == "redis" && u.host_str().is_some());

@@ -20,6 +20,38 @@ pub fn safe_next(state: &AppState, next: &str) -> Option<String> {
     )
 }
 
+/// Where the terms-of-service service-check page may return the browser
+/// (dsg-native-v1 §5.3): a path on this server, or an absolute `http(s)` URL
+/// whose origin is exactly this server's, one of `tos.return_allowed_origins`,
+/// or one the ngauth allow-list accepts — or a target the login flow itself
+/// may redirect to ([`safe_next`]: the login entry passes its validated
+/// `redirect` through this page). Query and fragment are kept as sent.
+pub fn tos_return(state: &AppState, next: &str) -> Option<String> {
+    if next.is_empty() {
+        return None;
+    }
+    if is_local_path(next) {
+        return Some(next.to_owned());
+    }
+    let url = Url::parse(next).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    let c = &state.config;
+    let allowed = origin == c.server.origin.trim_end_matches('/')
+        || c.tos.return_allowed_origins.iter().any(|o| *o == origin)
+        || state.ngauth_origins.allows(&origin);
+    if allowed {
+        Some(next.to_owned())
+    } else {
+        safe_next(state, next)
+    }
+}
+
 /// Validates `next` against our origin and the allowed hosts; returns the
 /// target to redirect to.
 ///

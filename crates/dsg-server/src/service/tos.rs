@@ -362,6 +362,7 @@ pub async fn pending(
     caller: &Caller,
     service: &str,
     dataset: &str,
+    version: &str,
 ) -> Result<Vec<TosRow>, ServiceError> {
     let user_id = caller.human()?;
     let Some(d) = state.store.dataset_by_name(dataset).await? else {
@@ -370,10 +371,16 @@ pub async fn pending(
     let now = state.clock.now();
     let mut out = Vec::new();
     for (t, gate) in state.store.dataset_tos_documents(d.id).await? {
+        // The dataset's gate; the named service's documents on the dataset;
+        // the named version's documents (of no service or this one).
         let wanted = gate
             || (!service.is_empty()
                 && t.service.as_deref() == Some(service)
                 && t.version.is_none()
+                && t.in_force(now))
+            || (!version.is_empty()
+                && t.version.as_deref() == Some(version)
+                && (t.service.is_none() || t.service.as_deref() == Some(service))
                 && t.in_force(now));
         if wanted && !state.store.has_accepted(user_id, t.id).await? {
             out.push(t);
@@ -392,10 +399,11 @@ pub async fn accept_pending(
     caller: &Caller,
     service: &str,
     dataset: &str,
+    version: &str,
     ip: Option<&str>,
 ) -> Result<Vec<(TosRow, Recorded)>, ServiceError> {
     let mut out = Vec::new();
-    for doc in pending(state, caller, service, dataset).await? {
+    for doc in pending(state, caller, service, dataset, version).await? {
         let r = accept(state, caller, &doc, ip).await?;
         out.push((doc, r));
     }

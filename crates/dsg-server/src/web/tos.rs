@@ -17,7 +17,7 @@ use axum::routing::get;
 use dsg_store::tos::TosRow;
 
 use super::{Chrome, Flash, PageError, Posted, Web, back, render, render_status};
-use crate::http::redirect::safe_next;
+use crate::http::redirect::{safe_next, tos_return};
 use crate::service::ServiceError;
 use crate::service::tos::{self, Recorded};
 use crate::state::AppState;
@@ -73,7 +73,35 @@ struct ServiceCheckPage {
     pending: Vec<Pending>,
     service: String,
     dataset: String,
+    version: String,
     next: String,
+}
+
+/// After acceptance, when `next` is not a place the page may return to.
+#[derive(Template)]
+#[template(path = "web/service_check_done.html")]
+struct ServiceCheckDone {
+    chrome: Chrome,
+    service: String,
+}
+
+/// Continues to `next` when allowed (with `flashes`), else ends on the
+/// "terms accepted" page (showing them there).
+fn finish(
+    state: &AppState,
+    mut chrome: Chrome,
+    service: String,
+    next: &str,
+    flashes: Vec<Flash>,
+) -> Response {
+    match tos_return(state, next) {
+        Some(target) => back(state, &target, &flashes),
+        None => {
+            chrome.flashes.extend(flashes);
+            let page = ServiceCheckDone { chrome, service };
+            render(state, &page.chrome, &page)
+        }
+    }
 }
 
 fn scope(t: &TosRow) -> String {
@@ -224,15 +252,15 @@ async fn show_service_check(
     uri: Uri,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    let (service, dataset, next) = (
+    let (service, dataset, version, next) = (
         query(&uri, "service"),
         query(&uri, "dataset"),
+        query(&uri, "version"),
         query(&uri, "next"),
     );
-    let docs = tos::pending(&state, &user.view, &service, &dataset).await?;
+    let docs = tos::pending(&state, &user.view, &service, &dataset, &version).await?;
     if docs.is_empty() {
-        let target = safe_next(&state, &next).unwrap_or_else(|| "/".into());
-        return Ok(back(&state, &target, &[]));
+        return Ok(finish(&state, chrome, service, &next, Vec::new()));
     }
     let page = ServiceCheckPage {
         pending: docs
@@ -247,16 +275,32 @@ async fn show_service_check(
         chrome,
         service,
         dataset,
-        next: safe_next(&state, &next).unwrap_or_default(),
+        version,
+        next: tos_return(&state, &next).unwrap_or_default(),
     };
     Ok(render(&state, &page.chrome, &page))
 }
 
-async fn accept_all(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
-    let (service, dataset) = (posted.form.get("service"), posted.form.get("dataset"));
+async fn accept_all(
+    State(state): State<AppState>,
+    web: Web,
+    posted: Posted,
+) -> Result<Response, PageError> {
+    let (service, dataset, version) = (
+        posted.form.get("service"),
+        posted.form.get("dataset"),
+        posted.form.get("version"),
+    );
     let u = &posted.user;
-    let done =
-        tos::accept_pending(&state, &u.view, service, dataset, u.client_ip.as_deref()).await?;
+    let done = tos::accept_pending(
+        &state,
+        &u.view,
+        service,
+        dataset,
+        version,
+        u.client_ip.as_deref(),
+    )
+    .await?;
     let flashes: Vec<Flash> = done
         .iter()
         .map(|(t, r)| {
@@ -268,6 +312,12 @@ async fn accept_all(State(state): State<AppState>, posted: Posted) -> Result<Res
             })
         })
         .collect();
-    let target = safe_next(&state, posted.form.get("next")).unwrap_or_else(|| "/".into());
-    Ok(back(&state, &target, &flashes))
+    let (_, chrome) = web.split()?;
+    Ok(finish(
+        &state,
+        chrome,
+        service.to_owned(),
+        posted.form.get("next"),
+        flashes,
+    ))
 }

@@ -964,3 +964,54 @@ both_backends!(
     console,
     super::the_admin_console_manages_translations_and_ordinals
 );
+
+async fn the_service_check_returns_only_to_allowed_origins(backend: Backend) {
+    let app = dsg_testkit::spawn_app_with(backend, |c| {
+        c.tos.return_allowed_origins = vec!["https://neuprint.example.org".into()];
+    })
+    .await
+    .unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let alice = user_token(&s, "alice", "t");
+    // The tos_url of a batch leads to the page, which accepts and returns
+    // to neuPrint's URL exactly as sent (query and fragment kept).
+    let back = "https://neuprint.example.org/?dataset=manc#view";
+    let (_, v) = authorize(
+        &app,
+        Some(&alice),
+        json!({"service": "neuprint", "return_url": back, "entries": [{"name": "manc"}]}),
+    )
+    .await;
+    let url = v["entries"][0]["tos_url"].as_str().unwrap().to_owned();
+    let path = url
+        .split_once("/web/")
+        .map(|(_, p)| format!("/web/{p}"))
+        .unwrap();
+    let web = dsg_testkit::web::Visitor::new(&app, Some(&alice));
+    let page = web.get(&path).await;
+    assert_eq!(page.status, 200, "{path} → {}", page.location);
+    assert!(page.body.contains("MANC terms"), "{}", page.body);
+    let a = web
+        .post(
+            "/web/tos/service-check/",
+            &[("dataset", "manc"), ("service", "neuprint"), ("next", back)],
+        )
+        .await;
+    assert_eq!((a.status, a.location.as_str()), (302, back));
+    let (_, v) = authorize(
+        &app,
+        Some(&alice),
+        json!({"service": "neuprint", "entries": [{"name": "manc"}]}),
+    )
+    .await;
+    assert_eq!(v["entries"][0]["decision"], "allow");
+    // Another origin is not followed; a version document is offered when
+    // the page names the version.
+    let (_, v) = authorize(&app, Some(&alice), json!({"entries": [{"name": "secret"}]})).await;
+    assert_eq!(v["entries"][0]["decision"], "deny");
+    app.shutdown().await;
+}
+both_backends!(
+    service_check,
+    super::the_service_check_returns_only_to_allowed_origins
+);

@@ -687,7 +687,11 @@ async fn what_pages_change_shows_on_the_next_user_cache(backend: Backend) {
             &[("dataset", "fish2"), ("next", "https://evil.example/")],
         )
         .await;
-    assert_eq!((a.status, a.location.as_str()), (302, "/"));
+    // A refused target is never followed: the page says the terms are
+    // accepted and stays (dsg-native-v1 §5.3).
+    assert_eq!((a.status, a.location.as_str()), (200, ""));
+    assert!(a.body.contains("Terms accepted"), "{}", a.body);
+    assert!(!a.body.contains("evil.example"), "{}", a.body);
     let a = root
         .get("/web/tos/service-check/?dataset=fish2&next=%2Fweb%2Fdatasets%3Fx%3D1")
         .await;
