@@ -108,7 +108,7 @@ fn entry(raw: &Value) -> Option<EntryInput> {
 /// entry in request order. Anonymous callers allowed; a credential that
 /// fails is 401.
 #[utoipa::path(
-    post, path = "/api/dsg/v1/authorize", tag = "dsg-native",
+    post, path = "/api/dsg/v1/authorize", operation_id = "dsg_v1_authorize", tag = "dsg-native",
     request_body(content = AuthorizeRequest, content_type = "application/json"),
     responses((status = 200, description = "One decision per entry, in order", body = AuthorizeResponse),
         (status = 400, description = "`entries` is not a list, or has more than 1000 entries", body = crate::error::schema::ErrorMessage),

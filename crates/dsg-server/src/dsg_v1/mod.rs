@@ -112,7 +112,7 @@ pub struct UserBody {
 
 /// `GET /api/dsg/v1/user` → who the credential is.
 #[utoipa::path(
-    get, path = "/api/dsg/v1/user", tag = "dsg-native",
+    get, path = "/api/dsg/v1/user", operation_id = "dsg_v1_user", tag = "dsg-native",
     responses((status = 200, description = "Who the credential is", body = UserBody),
         (status = 401, description = "No credential, or one that fails", body = crate::error::schema::Detail))
 )]
@@ -145,7 +145,7 @@ pub struct DatasetBody {
 /// `GET /api/dsg/v1/datasets[?service=]` → the datasets the caller sees,
 /// sorted by name.
 #[utoipa::path(
-    get, path = "/api/dsg/v1/datasets", tag = "dsg-native", params(ServiceQuery),
+    get, path = "/api/dsg/v1/datasets", operation_id = "dsg_v1_datasets", tag = "dsg-native", params(ServiceQuery),
     responses((status = 200, description = "Visible datasets", body = Vec<DatasetBody>),
         (status = 401, description = "No credential, or one that fails", body = crate::error::schema::Detail))
 )]
@@ -183,7 +183,7 @@ pub struct VersionBody {
 /// `GET /api/dsg/v1/datasets/{name}/versions[?service=]` → the dataset's
 /// versions by branch, ordinal (nulls last), name.
 #[utoipa::path(
-    get, path = "/api/dsg/v1/datasets/{name}/versions", tag = "dsg-native",
+    get, path = "/api/dsg/v1/datasets/{name}/versions", operation_id = "dsg_v1_versions", tag = "dsg-native",
     params(("name" = String, Path, description = "Dataset name (the service's, with `?service=`)"), ServiceQuery),
     responses((status = 200, description = "Versions", body = Vec<VersionBody>),
         (status = 401, description = "No credential, or one that fails", body = crate::error::schema::Detail),
@@ -212,7 +212,7 @@ async fn versions(
 /// `GET /api/dsg/v1/groups/{name}/members` → the active members' e-mails,
 /// sorted.
 #[utoipa::path(
-    get, path = "/api/dsg/v1/groups/{name}/members", tag = "dsg-native",
+    get, path = "/api/dsg/v1/groups/{name}/members", operation_id = "dsg_v1_group_members", tag = "dsg-native",
     params(("name" = String, Path, description = "Group name")),
     responses((status = 200, description = "Member e-mails", body = Vec<String>),
         (status = 401, description = "No credential, or one that fails", body = crate::error::schema::Detail),

@@ -43,7 +43,7 @@ pub fn tos_return(state: &AppState, next: &str) -> Option<String> {
     let origin = url.origin().ascii_serialization();
     let c = &state.config;
     let allowed = origin == c.server.origin.trim_end_matches('/')
-        || c.tos.return_allowed_origins.iter().any(|o| *o == origin)
+        || c.tos.return_allowed_origins.contains(&origin)
         || state.ngauth_origins.allows(&origin);
     if allowed {
         Some(next.to_owned())
