@@ -53,17 +53,15 @@ pub struct AuthorizeResponse {
 /// One entry's result.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryDecision {
-    /// Echoed when the entry had it.
+    /// Echoed as sent when the entry had it (any JSON value: a malformed
+    /// entry's value comes back as it was).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     name: Option<Value>,
     /// Echoed when the entry had it (also `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     version: Option<Value>,
     /// Echoed when the entry had it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     branch: Option<Value>,
     /// `allow`, `deny`, `tos_required` or `service_eval`.
     decision: &'static str,
@@ -111,7 +109,8 @@ fn entry(raw: &Value) -> Option<EntryInput> {
     post, path = "/api/dsg/v1/authorize", operation_id = "dsg_v1_authorize", tag = "dsg-native",
     request_body(content = AuthorizeRequest, content_type = "application/json"),
     responses((status = 200, description = "One decision per entry, in order", body = AuthorizeResponse),
-        (status = 400, description = "`entries` is not a list, or has more than 1000 entries", body = crate::error::schema::ErrorMessage),
+        (status = 400, description = "Malformed JSON, `entries` not a list, or more than 1000 entries", body = crate::error::schema::ErrorMessage),
+        (status = 415, description = "Not a JSON body", body = crate::error::schema::Detail),
         (status = 401, description = "A credential was presented and failed", body = crate::error::schema::Detail))
 )]
 pub(super) async fn authorize(
@@ -121,7 +120,11 @@ pub(super) async fn authorize(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     req.allow(&[Method::POST])?;
-    let body: AuthorizeRequest = parse(&headers, &bytes)?;
+    // This route's own 400s are `{"error": …}` (malformed JSON included).
+    let body: AuthorizeRequest = parse(&headers, &bytes).map_err(|e| match e {
+        ApiError::Detail(axum::http::StatusCode::BAD_REQUEST, m) => ApiError::bad_request(m),
+        e => e,
+    })?;
     let Some(Value::Array(raw)) = body.entries else {
         return Err(ApiError::bad_request("entries must be a list"));
     };

@@ -525,6 +525,11 @@ async fn bad_input_is_a_clear_4xx(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].is_string(),
+        "this route's 400s are {{\"error\"}}: {v}"
+    );
     app.shutdown().await;
 }
 both_backends!(bad_input, super::bad_input_is_a_clear_4xx);
