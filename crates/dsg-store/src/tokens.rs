@@ -331,9 +331,31 @@ impl WriteTx {
     /// # Errors
     /// The database is unreachable.
     pub async fn revoke_user_token_by_hash(&mut self, hash: &TokenHash) -> Result<Option<i64>> {
-        const SQL: &str = "SELECT id FROM api_key WHERE key_hash = $1";
+        self.revoke_user_token_where(hash, None).await
+    }
+
+    /// Revokes the user token with this hash only when its description is
+    /// `description` (the login flow's tokens); returns its id.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn revoke_user_token_described(
+        &mut self,
+        hash: &TokenHash,
+        description: &str,
+    ) -> Result<Option<i64>> {
+        self.revoke_user_token_where(hash, Some(description)).await
+    }
+
+    async fn revoke_user_token_where(
+        &mut self,
+        hash: &TokenHash,
+        description: Option<&str>,
+    ) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM api_key WHERE key_hash = $1 \
+             AND ($2 IS NULL OR description = $2)";
         let id: Option<i64> = on_tx!(&mut self.tx, conn => {
-            sqlx::query_scalar(SQL).bind(&hash.0[..]).fetch_optional(conn).await
+            sqlx::query_scalar(SQL).bind(&hash.0[..]).bind(description).fetch_optional(conn).await
         })?;
         match id {
             Some(id) => self.revoke_user_token(id).await.map(|_| Some(id)),

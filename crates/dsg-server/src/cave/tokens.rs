@@ -125,24 +125,43 @@ pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
     )
 }
 
-/// `GET|POST /api/v1/logout` → `{"status":"logged out"}`: revokes the login
-/// cookie's token (when it is a live user token) and always clears the
-/// cookie, even when it is stale. Bearer-only callers keep their tokens.
+/// `GET|POST /api/v1/logout[?redirect=URL]`: revokes the login token of
+/// the cookie (or of a bearer: a server-side logout), never an API or
+/// long-lived token, and always clears the cookie, even a stale one. Without
+/// `redirect`: `{"status":"logged out"}`; with it: 302 to the URL when it is
+/// an absolute URL on this server or a `login.redirect_hosts` host, else to
+/// `/` (spec 8.3).
 #[utoipa::path(
     method(get, post), path = "/api/v1/logout", tag = "cave",
     security((), ("cookie" = [])),
-    responses((status = 200, description = "`{\"status\": \"logged out\"}`; the login cookie is cleared", body = Object))
+    params(("redirect" = Option<String>, Query, description = "Where the browser goes afterwards (allowed hosts only; else `/`)")),
+    responses((status = 200, description = "`{\"status\": \"logged out\"}`; the login cookie is cleared", body = Object),
+        (status = 302, description = "With `redirect`: to it when allowed, else to `/`"))
 )]
 pub async fn logout(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
     if method != Method::GET && method != Method::POST {
         return Err(ApiError::method_not_allowed(&method));
     }
     crate::http::cookie::sign_out(&state, &headers).await?;
-    let mut r = Json(json!({"status": "logged out"})).into_response();
+    let redirect = uri
+        .query()
+        .and_then(|q| crate::http::credentials::query_param(q, "redirect"));
+    let mut r = match redirect {
+        None => Json(json!({"status": "logged out"})).into_response(),
+        Some(next) => {
+            let target = crate::http::redirect::logout_target(&state, &headers, &next);
+            let mut r = axum::http::StatusCode::FOUND.into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&target) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+    };
     r.headers_mut().append(
         header::SET_COOKIE,
         crate::http::cookie::clear_login_cookie(&state.config),

@@ -53,15 +53,18 @@ pub struct AuthorizeResponse {
 /// One entry's result.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EntryDecision {
-    /// Echoed as sent when the entry had it (any JSON value: a malformed
-    /// entry's value comes back as it was).
+    /// Echoed as sent when the entry had it. A value that is not a string
+    /// (or `null`) is not echoed: the entry is malformed and denied.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     name: Option<Value>,
     /// Echoed when the entry had it (also `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     version: Option<Value>,
     /// Echoed when the entry had it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     branch: Option<Value>,
     /// `allow`, `deny`, `tos_required` or `service_eval`.
     decision: &'static str,
@@ -162,9 +165,13 @@ fn answer(
     service: Option<&str>,
     return_url: Option<&str>,
 ) -> EntryDecision {
+    // Strings and nulls come back as sent; another value made the entry
+    // malformed (denied) and is not echoed.
     let echo = |k: &str| {
         raw.as_object()
-            .and_then(|o: &Map<String, Value>| o.get(k).cloned())
+            .and_then(|o: &Map<String, Value>| o.get(k))
+            .filter(|v| v.is_string() || v.is_null())
+            .cloned()
     };
     let (decision, tos_url, anchors) = match d.outcome {
         Outcome::Allow => ("allow", None, None),

@@ -78,13 +78,23 @@ pub async fn sign_out(
     state: &crate::state::AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<(), crate::error::ApiError> {
-    let values: Vec<String> = state
+    let mut values: Vec<String> = state
         .config
         .auth
         .cookie_names
         .iter()
         .filter_map(|name| crate::http::credentials::cookie(headers, name))
         .collect();
+    // A server-side logout (clio-store) presents the login token as a bearer.
+    if let Some(b) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        values.push(b.to_owned());
+    }
     let request_id = crate::http::request_log::request_id_of(headers);
     crate::service::sessions::revoke_login_tokens(state, values, request_id).await?;
     Ok(())

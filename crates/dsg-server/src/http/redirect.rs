@@ -20,6 +20,18 @@ pub fn safe_next(state: &AppState, next: &str) -> Option<String> {
     )
 }
 
+/// Where `/api/v1/logout?redirect=` sends the browser (spec 8.3): the URL
+/// itself when it is absolute `http(s)` on this server or a
+/// `login.redirect_hosts` host, else this server's root `/` — never a
+/// relative, scheme-relative or other target.
+pub fn logout_target(state: &AppState, headers: &axum::http::HeaderMap, next: &str) -> String {
+    if next.starts_with('/') || next.contains('\\') || next.chars().any(char::is_control) {
+        return "/".into();
+    }
+    let own = crate::http::origin::public_origin(state, headers).unwrap_or_default();
+    validate(next, &own, &state.config.redirect_hosts()).unwrap_or_else(|| "/".into())
+}
+
 /// Where the terms-of-service service-check page may return the browser
 /// (dsg-native-v1 §5.3): a path on this server, or an absolute `http(s)` URL
 /// whose origin is exactly this server's, one of `tos.return_allowed_origins`,

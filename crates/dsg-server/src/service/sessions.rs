@@ -98,8 +98,9 @@ fn refusal(e: StoreError) -> ServiceError {
     }
 }
 
-/// Revokes each of these login-token values that belongs to a user (values
-/// that are malformed, unknown or already revoked are ignored).
+/// Revokes each of these values that is a user's *login* token (the browser
+/// session's); API and long-lived tokens survive a logout, and values that
+/// are malformed, unknown or already revoked are ignored.
 ///
 /// # Errors
 /// Database failures.
@@ -120,8 +121,13 @@ pub async fn revoke_login_tokens(
                 .store
                 .begin(Actor::user(user_id, "", request_id.clone()))
                 .await?;
-            tx.revoke_user_token_by_hash(&hash).await?;
-            commit(state, tx).await?;
+            if tx
+                .revoke_user_token_described(&hash, LOGIN_KEY_DESCRIPTION)
+                .await?
+                .is_some()
+            {
+                commit(state, tx).await?;
+            }
         }
     }
     Ok(())

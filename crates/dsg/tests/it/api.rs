@@ -331,10 +331,30 @@ async fn token_endpoints_and_logout(backend: Backend) {
         .count();
     assert_eq!(pruned, 2);
 
-    // Logout revokes the cookie's token and clears the cookie; a stale cookie still logs out.
+    // Logout revokes the cookie's login token and clears the cookie; an API
+    // token in the cookie survives (spec 8.3); a stale cookie still logs out.
     let r = reqwest::Client::new()
         .get(app.url("/api/v1/logout"))
         .header("cookie", format!("dsg_token={new}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.user_cache(&new).await.unwrap().0,
+        200,
+        "API tokens survive a logout"
+    );
+    let login = app
+        .seed(json!({"tokens": [{"user": "a@example.org", "key": "login", "description": "OAuth login token"}]}))
+        .await
+        .unwrap()["tokens"]["login"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/logout"))
+        .header("cookie", format!("dsg_token={login}"))
         .send()
         .await
         .unwrap();
@@ -346,7 +366,7 @@ async fn token_endpoints_and_logout(backend: Backend) {
         "{cookie}"
     );
     assert_eq!(body(r, 200).await, json!({"status": "logged out"}));
-    assert_eq!(app.user_cache(&new).await.unwrap().0, 401);
+    assert_eq!(app.user_cache(&login).await.unwrap().0, 401);
     let r = reqwest::Client::new()
         .post(app.url("/api/v1/logout"))
         .header("cookie", "dsg_token=stale")
@@ -365,6 +385,80 @@ both_backends!(
     token_endpoints_and_logout,
     super::token_endpoints_and_logout
 );
+
+/// `logout?redirect=` (spec 8.3): 302 to an allowed absolute URL, verbatim;
+/// to `/` for anything else; a login token presented as a bearer (a
+/// server-side logout) is revoked too, an API token is not.
+async fn logout_redirects(backend: Backend) {
+    let app = dsg_testkit::spawn_app_with(backend, |c| {
+        c.login.redirect_hosts = vec![".example.org".into(), "neuprint.janelia.org".into()];
+    })
+    .await
+    .unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let api = user_token(&s, "a", "t");
+    let login = app
+        .seed(json!({"tokens": [{"user": "a@example.org", "key": "login", "description": "OAuth login token"}]}))
+        .await
+        .unwrap()["tokens"]["login"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let own = app.url("/web/datasets");
+    for (target, expect) in [
+        (
+            "https://neuprint.janelia.org/?x=1&y=2",
+            "https://neuprint.janelia.org/?x=1&y=2",
+        ),
+        ("https://clio.example.org/", "https://clio.example.org/"),
+        ("https://example.org/a", "https://example.org/a"),
+        (own.as_str(), own.as_str()),
+        ("https://evil.org/", "/"),
+        ("https://neuprint.janelia.org.evil.org/", "/"),
+        ("//clio.example.org/", "/"),
+        ("/web/datasets", "/"),
+        ("javascript:alert(1)", "/"),
+        ("https://user@clio.example.org/", "/"),
+        ("https://clio.example.org\\@evil.org/", "/"),
+        ("not a url", "/"),
+    ] {
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let r = client
+                .request(method.clone(), app.url("/api/v1/logout"))
+                .query(&[("redirect", target)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 302, "{method} {target}");
+            assert_eq!(r.headers()["location"], expect, "{method} {target}");
+            assert!(
+                r.headers()["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .contains("Max-Age=0")
+            );
+        }
+    }
+    // A server-side logout with the login token as the bearer revokes it;
+    // an API token as the bearer survives.
+    for t in [&login, &api] {
+        let r = client
+            .get(app.url("/api/v1/logout"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(app.user_cache(&login).await.unwrap().0, 401);
+    assert_eq!(app.user_cache(&api).await.unwrap().0, 200);
+    app.shutdown().await;
+}
+both_backends!(logout_redirect, super::logout_redirects);
 
 async fn probes_answer(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();

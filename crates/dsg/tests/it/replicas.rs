@@ -14,12 +14,13 @@ fn world() -> Value {
     json!({
         "datasets": [{"name": "fish2"}],
         "users": [{"key": "a", "email": "a@example.org",
-                   "tokens": [{"key": "one"}, {"key": "two"}, {"key": "three"}]}],
+                   "tokens": [{"key": "one", "description": "OAuth login token"}, {"key": "two", "description": "OAuth login token"},
+                              {"key": "three", "description": "OAuth login token"}]}],
         "grants": [{"user": "a", "dataset": "fish2", "permission": "view"}]
     })
 }
 
-/// Revokes `token` through `replica`'s logout (the cookie's token is revoked).
+/// Revokes `token` (a login token) through `replica`'s logout.
 async fn revoke_through(replica: &TestApp, token: &str) {
     let r = reqwest::Client::new()
         .get(replica.url("/api/v1/logout"))
@@ -103,7 +104,7 @@ async fn redis_carries_a_revoke_when_listen_is_off_and_survives_a_cut() {
         .unwrap();
     let s = a
         .seed(json!({"users": [{"key": "c", "email": "c@example.org",
-        "tokens": [{"key": "t"}]}]}))
+        "tokens": [{"key": "t", "description": "OAuth login token"}]}]}))
         .await
         .unwrap();
     let t = user_token(&s, "c", "t");

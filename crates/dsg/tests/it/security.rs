@@ -539,7 +539,10 @@ async fn open_redirect_attempts_are_refused_everywhere(backend: Backend) {
                 enc(target)
             ))
             .await;
-        assert_eq!((a.status, a.location.as_str()), (302, "/"), "{target:?}");
+        // Nothing to accept and a refused target: the page says the terms
+        // are accepted and goes nowhere (dsg-native-v1 §5.3).
+        assert_eq!((a.status, a.location.as_str()), (200, ""), "{target:?}");
+        assert!(a.body.contains("Terms accepted"), "{target:?}");
         let r = lead
             .client
             .post(app.url(&accept))
@@ -826,7 +829,15 @@ async fn tokens_never_reach_the_log(backend: Backend) {
     cli(&["migrate"]);
     cli(&["make-admin", "a@example.org"]);
     let token = cli(&["token", "create", "--user", "a@example.org"]);
-    let other = cli(&["token", "create", "--user", "a@example.org"]);
+    // A login token (what the browser's cookie holds): logout revokes it.
+    let other = cli(&[
+        "token",
+        "create",
+        "--user",
+        "a@example.org",
+        "--description",
+        "OAuth login token",
+    ]);
     let scim = cli(&["scim", "token", "create", "idp"]);
     let log_path = dir.path().join("serve.log");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_dsg"))
