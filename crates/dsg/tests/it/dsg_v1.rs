@@ -1025,3 +1025,40 @@ both_backends!(
     service_check,
     super::the_service_check_returns_only_to_allowed_origins
 );
+
+async fn a_privileged_directory_shows_members_to_members_only(backend: Backend) {
+    let app = dsg_testkit::spawn_app_with(backend, |c| {
+        c.privacy.user_directory = dsg_server::config::Directory::Privileged;
+    })
+    .await
+    .unwrap();
+    let s = app.seed(world()).await.unwrap();
+    for (who, token, status) in [
+        ("a member", user_token(&s, "alice", "t"), 200),
+        ("a global admin", user_token(&s, "root", "t"), 200),
+        ("a service account", sa_token(&s, "ci"), 200),
+        (
+            "an admin's read-only token",
+            user_token(&s, "root", "ro"),
+            403,
+        ),
+    ] {
+        let (st, v) = call(&app, "GET", "/api/dsg/v1/groups/team/members", &token, None).await;
+        assert_eq!(st, status, "{who}: {v}");
+    }
+    // Bob is in lab, not in team.
+    let (st, v) = call(
+        &app,
+        "GET",
+        "/api/dsg/v1/groups/team/members",
+        &user_token(&s, "bob", "t"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 403, "{v}");
+    app.shutdown().await;
+}
+both_backends!(
+    privileged_directory,
+    super::a_privileged_directory_shows_members_to_members_only
+);
