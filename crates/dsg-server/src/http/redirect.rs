@@ -45,14 +45,7 @@ pub fn tos_return(state: &AppState, next: &str) -> Option<String> {
     if is_local_path(next) {
         return Some(next.to_owned());
     }
-    let url = Url::parse(next).ok()?;
-    if !matches!(url.scheme(), "http" | "https")
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return None;
-    }
-    let origin = url.origin().ascii_serialization();
+    let (_, origin) = absolute(next)?;
     let c = &state.config;
     let allowed = origin == c.server.origin.trim_end_matches('/')
         || c.tos.return_allowed_origins.contains(&origin)
@@ -73,14 +66,7 @@ pub fn validate(next: &str, own_origin: &str, allowed: &[String]) -> Option<Stri
     if is_local_path(next) {
         return Some(next.to_owned());
     }
-    let url = Url::parse(next).ok()?;
-    if !matches!(url.scheme(), "http" | "https")
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return None;
-    }
-    let origin = url.origin().ascii_serialization();
+    let (url, origin) = absolute(next)?;
     if origin == own_origin.trim_end_matches('/') {
         return Some(url.into());
     }
@@ -100,6 +86,19 @@ pub fn validate(next: &str, own_origin: &str, allowed: &[String]) -> Option<Stri
         }
     });
     ok.then(|| url.into())
+}
+
+/// An absolute `http(s)` URL without user-info, with its serialized origin.
+fn absolute(next: &str) -> Option<(Url, String)> {
+    let url = Url::parse(next).ok()?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    Some((url, origin))
 }
 
 #[cfg(test)]
