@@ -106,6 +106,12 @@ pub struct VersionInfo {
     pub prefix: String,
 }
 
+/// The order versions are listed in: by branch, then ordinal (unordered
+/// versions last), then name — the order ordinals reach in.
+pub fn version_order<'a>(branch: &'a str, ordinal: Option<i64>, name: &'a str) -> impl Ord + 'a {
+    (branch, ordinal.is_none(), ordinal, name)
+}
+
 /// How a service evaluates versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VersionEvalMode {

@@ -101,20 +101,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Versions linked to `bucket`: (dataset name, version name, object prefix).
-    ///
-    /// # Errors
-    /// The database is unreachable.
-    pub async fn versions_of_bucket(&self, bucket: &str) -> Result<Vec<(String, String, String)>> {
-        const SQL: &str = "SELECT d.name, v.version, v.prefix FROM dataset_bucket b \
-             JOIN dataset_version_bucket vb ON vb.bucket_id = b.id \
-             JOIN dataset_version v ON v.id = vb.version_id \
-             JOIN dataset d ON d.id = v.dataset_id WHERE b.name = $1 ORDER BY d.name, v.version";
-        Ok(on_db!(self.db(), pool => {
-            sqlx::query_as(SQL).bind(bucket).fetch_all(pool).await
-        })?)
-    }
-
     /// The landing-page token of a TOS document (`/web/tos/<token>/`).
     ///
     /// # Errors

@@ -39,27 +39,14 @@ pub enum Decision {
 }
 
 /// Names of the datasets on which the user holds a dataset-wide permission
-/// after the TOS gate (what bucket access follows), and the same ignoring the
-/// TOS gate.
+/// after the TOS gate (what bucket IAM membership follows), and the same
+/// ignoring the TOS gate.
 pub fn readable_datasets(
     catalog: &Catalog,
     user: &LoadedUser,
     scope: &TokenScope,
     now: Timestamp,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
-    let (readable, ignoring_tos, _) = readable(catalog, user, scope, now);
-    (readable, ignoring_tos)
-}
-
-/// Dataset name → versions the user may view through version-scoped grants.
-type ReadableVersions = std::collections::BTreeMap<String, BTreeSet<String>>;
-
-fn readable(
-    catalog: &Catalog,
-    user: &LoadedUser,
-    scope: &TokenScope,
-    now: Timestamp,
-) -> (BTreeSet<String>, BTreeSet<String>, ReadableVersions) {
     let eval = evaluate_user(
         catalog,
         &user.facts,
@@ -75,16 +62,9 @@ fn readable(
             .map(|(d, _)| d.clone())
             .collect()
     };
-    let versions = eval
-        .document
-        .version_permissions
-        .iter()
-        .map(|(d, per_version)| (d.clone(), viewable(per_version)))
-        .collect();
     (
         viewable(&eval.document.permissions_v2),
         viewable(&eval.document.permissions_v2_ignore_tos),
-        versions,
     )
 }
 

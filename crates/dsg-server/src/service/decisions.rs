@@ -6,6 +6,7 @@
 //! catalog and the principal's facts cached beside its document, so a warm
 //! batch reads no database and is as fresh as `user/cache`.
 
+use dsg_core::permissions::version_order;
 use std::collections::BTreeSet;
 
 use dsg_core::permissions::decide::{self, Context, Decision, Entry, Reason, Subject};
@@ -99,7 +100,18 @@ pub async fn authorize(
     }
     let catalog = state.cache.current_catalog().await?;
     let unrestricted = TokenScope::default();
-    let (subject, scope, label) = subject_of(auth, &unrestricted);
+    let (subject, scope) = match auth {
+        None => (Subject::Anonymous, &unrestricted),
+        Some(a) => (a.document.facts.subject(), &a.token.scope),
+    };
+    // The principal's label is built only when entries are logged.
+    let label = tracing::enabled!(tracing::Level::DEBUG).then(|| match auth {
+        None => "anonymous".to_owned(),
+        Some(a) => match &a.document.facts {
+            PrincipalFacts::User(u) => u.email.clone(),
+            PrincipalFacts::ServiceAccount(s) => format!("sa:{}", s.name),
+        },
+    });
     let ctx = Context {
         now: state.clock.now(),
         service: service.filter(|s| !s.is_empty()),
@@ -123,7 +135,7 @@ pub async fn authorize(
                 ),
             };
             tracing::debug!(
-                principal = %label, service = ctx.service.unwrap_or(""),
+                principal = label.as_deref().unwrap_or(""), service = ctx.service.unwrap_or(""),
                 entry = ?entry, decision = ?decision.outcome, reason = decision.reason.as_str(),
                 "authorize"
             );
@@ -131,22 +143,6 @@ pub async fn authorize(
         })
         .collect();
     Ok(decisions)
-}
-
-fn subject_of<'a>(
-    auth: Option<&'a Authenticated>,
-    unrestricted: &'a TokenScope,
-) -> (Subject<'a>, &'a TokenScope, String) {
-    match auth {
-        None => (Subject::Anonymous, unrestricted, "anonymous".to_owned()),
-        Some(a) => {
-            let label = match &a.document.facts {
-                PrincipalFacts::User(u) => u.email.clone(),
-                PrincipalFacts::ServiceAccount(s) => format!("sa:{}", s.name),
-            };
-            (a.document.facts.subject(), &a.token.scope, label)
-        }
-    }
 }
 
 /// A dataset as `GET /api/dsg/v1/datasets` lists it.
@@ -277,12 +273,8 @@ pub async fn versions(
         .unwrap_or_default();
     let mut versions: Vec<_> = catalog.versions_of(d.id).iter().collect();
     versions.sort_by(|a, b| {
-        (&a.branch, a.ordinal.is_none(), a.ordinal, &a.name).cmp(&(
-            &b.branch,
-            b.ordinal.is_none(),
-            b.ordinal,
-            &b.name,
-        ))
+        version_order(&a.branch, a.ordinal, &a.name)
+            .cmp(&version_order(&b.branch, b.ordinal, &b.name))
     });
     Ok(versions
         .into_iter()

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use dsg_core::permissions::version_order;
 
 use super::{Chrome, Flash, PageError, Posted, Web, WebUser, back, render, service_flash};
 use crate::service::ServiceError;
@@ -102,12 +103,8 @@ async fn card(
     // By branch, then ordinal (unordered last), then name: the order
     // ordinals reach in.
     rows.sort_by(|a, b| {
-        (&a.branch, a.ordinal.is_none(), a.ordinal, &a.version).cmp(&(
-            &b.branch,
-            b.ordinal.is_none(),
-            b.ordinal,
-            &b.version,
-        ))
+        version_order(&a.branch, a.ordinal, &a.version)
+            .cmp(&version_order(&b.branch, b.ordinal, &b.version))
     });
     let versions = rows
         .into_iter()
