@@ -365,12 +365,15 @@ pub struct TokenScope {
     pub read_only: bool,
     /// Only these dataset names survive, when set.
     pub datasets: Option<BTreeSet<String>>,
+    /// A key delivered to a registered web client: the owner's rights
+    /// without global-admin power (dataset rights from grants remain).
+    pub delegated: bool,
 }
 
 impl TokenScope {
     /// No narrowing at all.
     pub fn is_unrestricted(&self) -> bool {
-        !self.read_only && self.datasets.is_none()
+        !self.read_only && self.datasets.is_none() && !self.delegated
     }
 
     fn allows_dataset(&self, name: &str) -> bool {
@@ -781,7 +784,7 @@ pub fn evaluate_user(catalog: &Catalog, user: &UserFacts, ctx: &EvalContext<'_>)
             service_account: user.parent_id.is_some(),
             name: user.public_name.clone(),
             email: user.email.clone(),
-            admin: user.admin && !restricted,
+            admin: user.admin && !restricted && !ctx.scope.delegated,
             pi: user.pi.clone(),
             picture_url: user.picture_url.clone(),
             affiliations,

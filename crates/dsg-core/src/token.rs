@@ -34,6 +34,12 @@ impl ApiToken {
         Ok(Self(hex::encode(bytes)))
     }
 
+    /// A token whose 32 bytes were derived rather than drawn (the stable
+    /// long-lived token): the same format as [`ApiToken::generate`].
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(hex::encode(bytes))
+    }
+
     /// Wraps an operator-supplied literal token (fixtures); must be a sane credential.
     ///
     /// # Errors

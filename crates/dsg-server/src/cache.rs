@@ -475,6 +475,7 @@ impl PermissionCache {
             principal,
             expires_at: None,
             scope,
+            long_lived: false,
         };
         Ok(match self.document(&record, service, now).await? {
             Ok(document) => Ok(Authenticated {
@@ -534,6 +535,7 @@ impl PermissionCache {
             principal,
             expires_at: None,
             scope: TokenScope::default(),
+            long_lived: false,
         };
         Ok(match self.document(&record, None, now).await? {
             Ok(d) => Some(d),

@@ -1,7 +1,12 @@
 //! Keys derived from `server.secret_key`, each with its own label so no two
-//! purposes ever share a key: the HMAC key of the Neuroglancer user token.
-//! `Debug` never shows a key.
+//! purposes ever share a key: the HMAC key of the Neuroglancer user token,
+//! and the [`DerivationKey`] of the tokens whose values are derived rather
+//! than drawn (the stable long-lived token, delegated keys). `Debug` never
+//! shows a key.
 
+use std::path::Path;
+
+use dsg_core::token::ApiToken;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -48,6 +53,116 @@ impl TokenKey {
     }
 }
 
+/// The key stored tokens are derived from (dsg-native-v1 §8.1): HKDF-SHA-256
+/// of `[auth] long_lived_token_key`, else of `server.secret_key`, else (local
+/// mode without a secret) of a random key kept in `<data_dir>/secret.key`,
+/// never in the database, so a copy of the database alone yields no token.
+/// Changing it invalidates every long-lived token and delegated key.
+#[derive(Clone)]
+pub struct DerivationKey(HmacSha256);
+
+impl std::fmt::Debug for DerivationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DerivationKey(<redacted>)")
+    }
+}
+
+/// Name of the local-mode key file under `database.data_dir`.
+pub const LOCAL_KEY_FILE: &str = "secret.key";
+
+impl DerivationKey {
+    /// Derives the key from the first non-empty of `explicit` and `secret`,
+    /// else reads (or creates) `<data_dir>/secret.key`.
+    ///
+    /// # Errors
+    /// The key file cannot be read or written, or holds too little.
+    pub fn load(explicit: &str, secret: &str, data_dir: &Path) -> Result<Self, String> {
+        let material = if !explicit.is_empty() {
+            explicit.as_bytes().to_vec()
+        } else if !secret.is_empty() {
+            secret.as_bytes().to_vec()
+        } else {
+            local_key(&data_dir.join(LOCAL_KEY_FILE))?
+        };
+        Ok(Self::from_material(&material))
+    }
+
+    fn from_material(material: &[u8]) -> Self {
+        let mut okm = [0u8; 32];
+        hkdf::Hkdf::<Sha256>::new(None, material)
+            .expand(b"dsg long-lived token v1", &mut okm)
+            .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA-256 length"));
+        match HmacSha256::new_from_slice(&okm) {
+            Ok(mac) => Self(mac),
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        }
+    }
+
+    /// The long-lived token of `user_id` at `generation`:
+    /// HMAC(K, "dsg-long-lived-token\0" ‖ user ‖ "\0" ‖ generation).
+    pub fn long_lived(&self, user_id: i64, generation: i64) -> ApiToken {
+        let mut mac = self.0.clone();
+        mac.update(b"dsg-long-lived-token\0");
+        mac.update(user_id.to_string().as_bytes());
+        mac.update(b"\0");
+        mac.update(generation.to_string().as_bytes());
+        ApiToken::from_bytes(mac.finalize().into_bytes().into())
+    }
+
+    /// A delegated key's value from its stored salt.
+    pub fn delegated(&self, salt: &[u8]) -> ApiToken {
+        let mut mac = self.0.clone();
+        mac.update(b"dsg-delegated-key\0");
+        mac.update(salt);
+        ApiToken::from_bytes(mac.finalize().into_bytes().into())
+    }
+}
+
+/// Reads the local key file, creating it (32 random bytes, hex, mode 0600)
+/// when missing; a file another process created first is read.
+fn local_key(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| format!("local token key {}: {e}", path.display());
+    match std::fs::read_to_string(path) {
+        Ok(text) => return checked_key(text.trim(), path),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("OS random source: {e}"))?;
+    let text = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes()).map_err(fail)?;
+            f.sync_all().map_err(fail)?;
+            Ok(text.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path).map_err(fail)?;
+            checked_key(text.trim(), path)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn checked_key(text: &str, path: &Path) -> Result<Vec<u8>, String> {
+    if text.len() < 32 {
+        return Err(format!(
+            "local token key {} holds fewer than 32 characters: delete it to make a new one \
+             (every long-lived token then changes) or set server.secret_key",
+            path.display()
+        ));
+    }
+    Ok(text.as_bytes().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +187,51 @@ mod tests {
         let r1 = TokenKey::derive("").unwrap();
         let r2 = TokenKey::derive("").unwrap();
         assert_ne!(tag(&r1), tag(&r2));
+    }
+
+    #[test]
+    fn derivation_is_stable_per_key_and_separates_users_generations_and_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = DerivationKey::load("", "secret-a-secret-a-secret-a-secret-a", dir.path()).unwrap();
+        let again =
+            DerivationKey::load("", "secret-a-secret-a-secret-a-secret-a", dir.path()).unwrap();
+        let b = DerivationKey::load("", "secret-b-secret-b-secret-b-secret-b", dir.path()).unwrap();
+        let t = a.long_lived(7, 0);
+        assert_eq!(t.expose().len(), 64);
+        assert_eq!(t, again.long_lived(7, 0));
+        assert_ne!(t, b.long_lived(7, 0));
+        assert_ne!(t, a.long_lived(7, 1));
+        assert_ne!(t, a.long_lived(70, 0));
+        // "1\0" ‖ "10" and "11\0" ‖ "0" must not collide.
+        assert_ne!(a.long_lived(1, 10), a.long_lived(11, 0));
+        assert_ne!(a.delegated(b"salt"), a.delegated(b"salu"));
+        // An explicit key wins over the secret.
+        let e = DerivationKey::load(
+            "explicit-explicit-explicit-explicit",
+            "secret-a-secret-a-secret-a-secret-a",
+            dir.path(),
+        )
+        .unwrap();
+        assert_ne!(e.long_lived(7, 0), t);
+        assert!(!dir.path().join(LOCAL_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn local_mode_keeps_one_private_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let a = DerivationKey::load("", "", &data).unwrap();
+        let b = DerivationKey::load("", "", &data).unwrap();
+        assert_eq!(a.long_lived(1, 0), b.long_lived(1, 0));
+        let file = data.join(LOCAL_KEY_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&file, "short").unwrap();
+        let e = DerivationKey::load("", "", &data).unwrap_err();
+        assert!(e.contains("fewer than 32"), "{e}");
     }
 }

@@ -97,6 +97,7 @@ impl Application {
         let ngauth_origins =
             crate::config::origins::AllowedOrigins::from_config(&config.ngauth).map_err(err)?;
         let ngauth_key = crate::keys::TokenKey::derive(&config.server.secret_key).map_err(err)?;
+        let derivation_key = config.derivation_key().map_err(StartError::Config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
         let docs = crate::openapi::build_docs(&config).await;
         let redis = crate::redis_link::Redis::connect(&config.redis)
@@ -118,6 +119,7 @@ impl Application {
             gcs,
             ngauth_origins,
             ngauth_key,
+            derivation_key,
             config,
             store,
             cache,

@@ -28,6 +28,8 @@ pub struct Inner {
     pub ngauth_origins: crate::config::origins::AllowedOrigins,
     /// HMAC key of the Neuroglancer user token.
     pub ngauth_key: crate::keys::TokenKey,
+    /// The key long-lived tokens and delegated keys are derived from.
+    pub derivation_key: crate::keys::DerivationKey,
     /// Identity providers (login, JWT bearer issuers).
     pub idp: Arc<crate::idp::Registry>,
     /// Prometheus metric families.

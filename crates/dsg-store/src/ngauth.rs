@@ -2,12 +2,6 @@
 //! ngauth token names the key it was minted from), the datasets a bucket
 //! belongs to, and a TOS document's landing token.
 
-use std::collections::BTreeSet;
-
-use dsg_core::Timestamp;
-use dsg_core::permissions::TokenScope;
-
-use crate::tokens::{PrincipalRef, TokenRecord};
 use crate::{Result, Store, on_db};
 
 /// A dataset that lists a bucket.
@@ -20,40 +14,6 @@ pub struct BucketDataset {
 }
 
 impl Store {
-    /// A user token (`api_key`) by row id, with its scope.
-    ///
-    /// # Errors
-    /// The database is unreachable.
-    pub async fn user_token_by_id(&self, id: i64) -> Result<Option<TokenRecord>> {
-        const SQL: &str = "SELECT user_id, expires_at, scope_read_only, scope_datasets \
-             FROM api_key WHERE id = $1";
-        const SCOPE_SQL: &str = "SELECT d.name FROM api_key_dataset k \
-             JOIN dataset d ON d.id = k.dataset_id WHERE k.api_key_id = $1";
-        let row: Option<(i64, Option<i64>, bool, bool)> = on_db!(self.db(), pool => {
-            sqlx::query_as(SQL).bind(id).fetch_optional(pool).await
-        })?;
-        let Some((user_id, expires_at, read_only, scoped)) = row else {
-            return Ok(None);
-        };
-        let datasets = if scoped {
-            let names: Vec<String> = on_db!(self.db(), pool => {
-                sqlx::query_scalar(SCOPE_SQL).bind(id).fetch_all(pool).await
-            })?;
-            Some(names.into_iter().collect::<BTreeSet<_>>())
-        } else {
-            None
-        };
-        Ok(Some(TokenRecord {
-            token_id: id,
-            principal: PrincipalRef::User(user_id),
-            expires_at: expires_at.map(Timestamp),
-            scope: TokenScope {
-                read_only,
-                datasets,
-            },
-        }))
-    }
-
     /// The datasets that list `bucket` (exact name), by name.
     ///
     /// # Errors

@@ -298,7 +298,9 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
                         scope: dsg_core::permissions::TokenScope {
                             read_only: t.read_only,
                             datasets: t.datasets.as_ref().map(|d| d.iter().cloned().collect()),
+                            delegated: false,
                         },
+                        ..NewToken::default()
                     },
                 )
                 .await?;

@@ -31,6 +31,8 @@ pub struct TokenRecord {
     pub expires_at: Option<Timestamp>,
     /// Narrowing carried by the token.
     pub scope: TokenScope,
+    /// The person's long-lived token (the only credential that may rotate it).
+    pub long_lived: bool,
 }
 
 /// A user token as listed to its owner (never the secret).
@@ -52,6 +54,21 @@ pub struct TokenInfo {
     pub last_used: Option<Timestamp>,
     /// Expiry.
     pub expires_at: Option<Timestamp>,
+    /// The person's long-lived token (`GET /api/v1/long_lived_token`).
+    pub long_lived: bool,
+    /// For a delegated key: the registered client it was delivered to.
+    pub client: Option<ClientRef>,
+}
+
+/// The registered web client a delegated key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientRef {
+    /// Row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its exact origin.
+    pub origin: String,
 }
 
 /// Options for a new user token.
@@ -63,8 +80,17 @@ pub struct NewToken {
     pub expires_at: Option<Timestamp>,
     /// Narrowing.
     pub scope: TokenScope,
-    /// Use this literal value instead of generating one (fixtures only).
+    /// Use this literal value instead of generating one (fixtures and
+    /// derived long-lived tokens).
     pub literal: Option<ApiToken>,
+    /// Marks the person's long-lived token.
+    pub long_lived: bool,
+    /// The derivation generation of a long-lived token (one live per person).
+    pub generation: Option<i64>,
+    /// A delegated key for this registered client (no admin power).
+    pub delegated_client: Option<i64>,
+    /// What a delegated key's value is derived from (with the server's key).
+    pub salt: Option<Vec<u8>>,
 }
 
 /// Which table a batched `last_used` update targets.
@@ -76,12 +102,54 @@ pub enum TokenTable {
     ServiceAccount,
 }
 
+/// A row of [`Store::list_user_tokens`].
+#[derive(sqlx::FromRow)]
+struct InfoRow {
+    id: i64,
+    user_id: i64,
+    email: String,
+    description: String,
+    key_prefix: String,
+    created: i64,
+    last_used: Option<i64>,
+    expires_at: Option<i64>,
+    long_lived: bool,
+    client_id: Option<i64>,
+    client_name: Option<String>,
+    client_origin: Option<String>,
+}
+
+impl InfoRow {
+    fn into_info(self) -> TokenInfo {
+        TokenInfo {
+            id: self.id,
+            user_id: self.user_id,
+            email: self.email,
+            description: self.description,
+            prefix: self.key_prefix,
+            created: Timestamp(self.created),
+            last_used: self.last_used.map(Timestamp),
+            expires_at: self.expires_at.map(Timestamp),
+            long_lived: self.long_lived,
+            client: match (self.client_id, self.client_name, self.client_origin) {
+                (Some(id), Some(name), Some(origin)) => Some(ClientRef { id, name, origin }),
+                _ => None,
+            },
+        }
+    }
+}
+
 const LOOKUP_SQL: &str = "\
-SELECT 'u' AS kind, id, user_id AS owner, expires_at, scope_read_only, scope_datasets \
+SELECT 'u' AS kind, id, user_id AS owner, expires_at, scope_read_only, scope_datasets, \
+       delegated_client_id IS NOT NULL AS delegated, long_lived \
   FROM api_key WHERE key_hash = $1 \
 UNION ALL \
-SELECT 's', id, service_account_id, expires_at, FALSE, FALSE \
+SELECT 's', id, service_account_id, expires_at, FALSE, FALSE, FALSE, FALSE \
   FROM service_account_token WHERE key_hash = $1";
+
+/// A token row as read: kind (`u`/`s`), id, owner, expiry, read-only,
+/// dataset-limited, delegated, long-lived.
+type TokenRow = (String, i64, i64, Option<i64>, bool, bool, bool, bool);
 
 impl Store {
     /// Finds a token by hash in either token table.
@@ -89,14 +157,36 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        const SCOPE_SQL: &str = "SELECT d.name FROM api_key_dataset k \
-             JOIN dataset d ON d.id = k.dataset_id WHERE k.api_key_id = $1";
-        let row: Option<(String, i64, i64, Option<i64>, bool, bool)> = on_db!(self.db(), pool => {
+        let row: Option<TokenRow> = on_db!(self.db(), pool => {
             sqlx::query_as(LOOKUP_SQL).bind(&hash.0[..]).fetch_optional(pool).await
         })?;
-        let Some((kind, token_id, owner, expires_at, read_only, scoped)) = row else {
-            return Ok(None);
-        };
+        match row {
+            Some(row) => self.token_record(row).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A user token (`api_key`) by row id, with its scope.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn user_token_by_id(&self, id: i64) -> Result<Option<TokenRecord>> {
+        const SQL: &str = "SELECT 'u', id, user_id, expires_at, scope_read_only, scope_datasets, \
+             delegated_client_id IS NOT NULL, long_lived FROM api_key WHERE id = $1";
+        let row: Option<TokenRow> = on_db!(self.db(), pool => {
+            sqlx::query_as(SQL).bind(id).fetch_optional(pool).await
+        })?;
+        match row {
+            Some(row) => self.token_record(row).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Completes a token row with the names of a dataset-limited token.
+    async fn token_record(&self, row: TokenRow) -> Result<TokenRecord> {
+        const SCOPE_SQL: &str = "SELECT d.name FROM api_key_dataset k \
+             JOIN dataset d ON d.id = k.dataset_id WHERE k.api_key_id = $1";
+        let (kind, token_id, owner, expires_at, read_only, scoped, delegated, long_lived) = row;
         let datasets = if scoped {
             let names: Vec<String> = on_db!(self.db(), pool => {
                 sqlx::query_scalar(SCOPE_SQL).bind(token_id).fetch_all(pool).await
@@ -105,7 +195,7 @@ impl Store {
         } else {
             None
         };
-        Ok(Some(TokenRecord {
+        Ok(TokenRecord {
             token_id,
             principal: if kind == "u" {
                 PrincipalRef::User(owner)
@@ -116,8 +206,10 @@ impl Store {
             scope: TokenScope {
                 read_only,
                 datasets,
+                delegated,
             },
-        }))
+            long_lived,
+        })
     }
 
     /// Lists user tokens, newest first; all users' when `user_id` is `None`.
@@ -126,38 +218,15 @@ impl Store {
     /// The database is unreachable.
     pub async fn list_user_tokens(&self, user_id: Option<i64>) -> Result<Vec<TokenInfo>> {
         const SQL: &str = "SELECT k.id, k.user_id, u.email, k.description, k.key_prefix, k.created, \
-             k.last_used, k.expires_at FROM api_key k JOIN dsg_user u ON u.id = k.user_id \
+             k.last_used, k.expires_at, k.long_lived, c.id AS client_id, c.name AS client_name, \
+             c.origin AS client_origin \
+             FROM api_key k JOIN dsg_user u ON u.id = k.user_id \
+             LEFT JOIN registered_client c ON c.id = k.delegated_client_id \
              WHERE ($1 IS NULL OR k.user_id = $1) ORDER BY k.created DESC, k.id DESC";
-        type Row = (
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            i64,
-            Option<i64>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = on_db!(self.db(), pool => {
+        let rows: Vec<InfoRow> = on_db!(self.db(), pool => {
             sqlx::query_as(SQL).bind(user_id).fetch_all(pool).await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, user_id, email, description, prefix, created, last_used, expires_at)| {
-                    TokenInfo {
-                        id,
-                        user_id,
-                        email,
-                        description,
-                        prefix,
-                        created: Timestamp(created),
-                        last_used: last_used.map(Timestamp),
-                        expires_at: expires_at.map(Timestamp),
-                    }
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(InfoRow::into_info).collect())
     }
 
     /// Writes batched `last_used` times in one transaction, grouped into
@@ -211,12 +280,44 @@ impl WriteTx {
         user_id: i64,
         new: NewToken,
     ) -> Result<(i64, ApiToken)> {
+        let (id, token) = self.insert_user_token(user_id, &new).await?;
+        let client_origin = match new.delegated_client {
+            Some(c) => self.client_origin(c).await?,
+            None => None,
+        };
+        let mut after = serde_json::json!({
+            "user_id": user_id,
+            "description": new.description,
+            "expires_at": new.expires_at.map(|t| t.to_rfc3339()),
+            "read_only": new.scope.read_only,
+            "datasets": new.scope.datasets,
+        });
+        if new.long_lived {
+            after["long_lived"] = true.into();
+            after["generation"] = new.generation.into();
+        }
+        if let Some(origin) = client_origin {
+            after["client_origin"] = origin.into();
+        }
+        self.audit("api_token_created", "APIKey", id, None, Some(after))
+            .await?;
+        Ok((id, token))
+    }
+
+    /// Writes a user token row (and its dataset scope) without an audit row:
+    /// the callers write the one that names the whole change.
+    pub(crate) async fn insert_user_token(
+        &mut self,
+        user_id: i64,
+        new: &NewToken,
+    ) -> Result<(i64, ApiToken)> {
         const SQL: &str = "INSERT INTO api_key (user_id, key_hash, key_prefix, description, created, \
-             expires_at, scope_read_only, scope_datasets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+             expires_at, scope_read_only, scope_datasets, long_lived, generation, delegated_client_id, \
+             derivation_salt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
         const SCOPE: &str = "INSERT INTO api_key_dataset (api_key_id, dataset_id) \
              SELECT $1, id FROM dataset WHERE name = $2";
-        let token = match new.literal {
-            Some(t) => t,
+        let token = match &new.literal {
+            Some(t) => t.clone(),
             None => ApiToken::generate()?,
         };
         let hash = token.hash();
@@ -230,6 +331,10 @@ impl WriteTx {
                 .bind(new.expires_at.map(|t| t.0))
                 .bind(new.scope.read_only)
                 .bind(new.scope.datasets.is_some())
+                .bind(new.long_lived)
+                .bind(new.generation)
+                .bind(new.delegated_client)
+                .bind(new.salt.as_deref())
                 .fetch_one(conn)
                 .await
         })?;
@@ -244,20 +349,6 @@ impl WriteTx {
             }
         }
         self.invalidate(CacheEvent::Token(hash));
-        self.audit(
-            "api_token_created",
-            "APIKey",
-            id,
-            None,
-            Some(serde_json::json!({
-                "user_id": user_id,
-                "description": new.description,
-                "expires_at": new.expires_at.map(|t| t.to_rfc3339()),
-                "read_only": new.scope.read_only,
-                "datasets": new.scope.datasets,
-            })),
-        )
-        .await?;
         Ok((id, token))
     }
 
@@ -269,60 +360,33 @@ impl WriteTx {
         self.revoke_user_token_for(token_id, None).await
     }
 
-    /// Keeps only the `keep` newest never-expiring tokens of this user with
-    /// this description and revokes the rest (each audited with `reason`);
-    /// returns how many were revoked.
-    ///
-    /// # Errors
-    /// The database is unreachable.
-    pub async fn prune_user_tokens(
-        &mut self,
-        user_id: i64,
-        description: &str,
-        keep: usize,
-        reason: &str,
-    ) -> Result<usize> {
-        const SQL: &str = "SELECT id FROM api_key WHERE user_id = $1 AND description = $2 \
-             AND expires_at IS NULL ORDER BY created DESC, id DESC";
-        let ids: Vec<i64> = on_tx!(&mut self.tx, conn => {
-            sqlx::query_scalar(SQL).bind(user_id).bind(description).fetch_all(conn).await
-        })?;
-        let surplus = ids.get(keep..).unwrap_or_default();
-        for id in surplus {
-            self.revoke_user_token_for(*id, Some(reason)).await?;
-        }
-        Ok(surplus.len())
-    }
-
-    async fn revoke_user_token_for(
+    pub(crate) async fn revoke_user_token_for(
         &mut self,
         token_id: i64,
         reason: Option<&str>,
     ) -> Result<Option<i64>> {
-        const SQL: &str =
-            "DELETE FROM api_key WHERE id = $1 RETURNING user_id, key_hash, description";
-        let row: Option<(i64, Vec<u8>, String)> = on_tx!(&mut self.tx, conn => {
+        const SQL: &str = "DELETE FROM api_key WHERE id = $1 \
+             RETURNING user_id, key_hash, description, delegated_client_id";
+        let row: Option<(i64, Vec<u8>, String, Option<i64>)> = on_tx!(&mut self.tx, conn => {
             sqlx::query_as(SQL).bind(token_id).fetch_optional(conn).await
         })?;
-        let Some((user_id, hash, description)) = row else {
+        let Some((user_id, hash, description, client)) = row else {
             return Ok(None);
         };
         if let Some(h) = TokenHash::from_slice(&hash) {
             self.invalidate(CacheEvent::Token(h));
         }
-        self.audit(
-            "api_token_revoked",
-            "APIKey",
-            token_id,
-            Some(match reason {
-                None => serde_json::json!({"user_id": user_id, "description": description}),
-                Some(r) => {
-                    serde_json::json!({"user_id": user_id, "description": description, "reason": r})
-                }
-            }),
-            None,
-        )
-        .await?;
+        let mut before = serde_json::json!({"user_id": user_id, "description": description});
+        if let Some(r) = reason {
+            before["reason"] = r.into();
+        }
+        if let Some(c) = client
+            && let Some(origin) = self.client_origin(c).await?
+        {
+            before["client_origin"] = origin.into();
+        }
+        self.audit("api_token_revoked", "APIKey", token_id, Some(before), None)
+            .await?;
         Ok(Some(user_id))
     }
 
@@ -387,6 +451,7 @@ impl Store {
                     .iter()
                     .find(|f| f.0 == t.id)
                     .map_or((false, false), |f| (f.1, f.2));
+                let delegated = t.client.is_some();
                 let datasets = scoped.then(|| {
                     names
                         .iter()
@@ -399,6 +464,7 @@ impl Store {
                     TokenScope {
                         read_only: ro,
                         datasets,
+                        delegated,
                     },
                 )
             })

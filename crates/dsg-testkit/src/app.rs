@@ -122,13 +122,24 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     let dir = tempfile::tempdir()?;
     let (database_url, pg_schema) = empty_database(backend, dir.path()).await?;
     let clock = Clock::manual(Timestamp(dsg_store::now_micros()));
-    start(backend, database_url, dir, pg_schema, clock, tweak).await
+    let data_dir = dir.path().to_path_buf();
+    start(
+        backend,
+        database_url,
+        data_dir,
+        dir,
+        pg_schema,
+        clock,
+        tweak,
+    )
+    .await
 }
 
 /// Builds and serves one server on `database_url`.
 async fn start(
     backend: Backend,
     database_url: String,
+    data_dir: std::path::PathBuf,
     dir: tempfile::TempDir,
     pg_schema: Option<(String, String)>,
     clock: Clock,
@@ -138,6 +149,7 @@ async fn start(
     dsg_server::outbound::install_crypto_provider();
     let mut config = Config::default();
     config.database.url = database_url.clone();
+    config.database.data_dir = data_dir;
     config.server.bind = "127.0.0.1:0".parse()?;
     config.cache.poll_interval_ms = 100;
     tweak(&mut config);
@@ -195,9 +207,12 @@ impl TestApp {
     /// # Errors
     /// As [`spawn_app_with`].
     pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut Config)) -> Result<TestApp> {
+        // Replicas share the data directory's local key, as replicas of a
+        // deployment share `server.secret_key`.
         start(
             self.backend,
             self.database_url.clone(),
+            self._dir.path().to_path_buf(),
             tempfile::tempdir()?,
             None,
             self.clock.clone(),

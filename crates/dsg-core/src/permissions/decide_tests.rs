@@ -406,6 +406,7 @@ fn read_only_users_and_tokens_and_limited_tokens() {
     let ro = TokenScope {
         read_only: true,
         datasets: None,
+        delegated: false,
     };
     let d = run_scoped(Subject::User(&admin), None, ask("fly", None, "view"), &ro);
     assert_eq!(
@@ -416,6 +417,7 @@ fn read_only_users_and_tokens_and_limited_tokens() {
     let limited = TokenScope {
         read_only: false,
         datasets: Some(BTreeSet::from(["mouse".to_owned()])),
+        delegated: false,
     };
     let d = run_scoped(
         Subject::User(&admin),

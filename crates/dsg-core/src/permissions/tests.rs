@@ -325,6 +325,7 @@ fn token_scope_narrows_datasets_and_read_only_leaves_view() {
     let scope = TokenScope {
         read_only: true,
         datasets: Some(["fish2".to_string()].into()),
+        delegated: false,
     };
     let d = eval_with(&c, &u, None, &scope);
     assert_eq!(d.permissions_v2.len(), 1);
@@ -456,7 +457,7 @@ proptest! {
         let mut u = user();
         u.read_only = true;
         u.grants = grants;
-        let scope = TokenScope { read_only: scope_ro, datasets: None };
+        let scope = TokenScope { read_only: scope_ro, datasets: None, delegated: false };
         let d = eval_with(&c, &u, None, &scope);
         for lists in [&d.permissions_v2, &d.permissions_v2_ignore_tos] {
             for l in lists.values() {

@@ -24,6 +24,7 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         tokens::list_tokens,
         tokens::create_token,
         tokens::long_lived_token,
+        tokens::rotate_long_lived_token,
         tokens::refresh_token,
         tokens::logout,
         directory::list_usernames,
@@ -74,6 +75,10 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
         )
         .route(&p("/create_token"), any(tokens::create_token))
         .route(&p("/long_lived_token"), any(tokens::long_lived_token))
+        .route(
+            &p("/long_lived_token/rotate"),
+            any(tokens::rotate_long_lived_token),
+        )
         .route(&p("/refresh_token"), any(tokens::refresh_token))
         .route(&p("/logout"), any(tokens::logout))
 }

@@ -15,11 +15,13 @@ use crate::service::authority::Caller;
 use crate::service::tokens::{self, NewUserToken};
 use crate::state::AppState;
 
-/// The person asking (401 anonymous, 403 for a service account: the
-/// original answers before looking at the method).
+/// The person asking (401 anonymous, 403 for a service account or a
+/// delegated key: the original answers before looking at the method).
 fn person(req: &ApiRequest) -> Result<Caller, ApiError> {
     let (_, auth) = req.human()?;
-    Ok(Caller::new(auth.clone(), req.request_id.clone()))
+    let caller = Caller::new(auth.clone(), req.request_id.clone());
+    caller.person()?;
+    Ok(caller)
 }
 
 /// `GET /api/v1/user/token` → the caller's tokens (never their values). Humans only.
@@ -81,14 +83,14 @@ pub async fn create_token(
     Ok(Json(minted.value).into_response())
 }
 
-/// `GET /api/v1/long_lived_token` → `{"token": …}`: a new never-expiring token.
-/// Tokens are stored hashed, so an earlier one cannot be shown again; each
-/// call mints one and keeps only the
-/// [`LONG_LIVED_KEEP`](crate::service::tokens::LONG_LIVED_KEEP) newest. Humans only.
+/// `GET /api/v1/long_lived_token` → `{"token": …}`: the caller's
+/// never-expiring long-lived token, the same value on every call until it is
+/// rotated or revoked (spec 8.1). Humans only, never a delegated key.
 #[utoipa::path(
     get, path = "/api/v1/long_lived_token", tag = "cave",
-    responses((status = 200, description = "`{\"token\": …}`: a new never-expiring token", body = Object),
-        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); see `Retry-After`", body = crate::error::schema::Detail))
+    responses((status = 200, description = "`{\"token\": …}`: the caller's long-lived token (the same on every call until rotated)", body = Object),
+        (status = 403, description = "A service account or a delegated key", body = crate::error::schema::Detail),
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`); only a call that must write one counts", body = crate::error::schema::Detail))
 )]
 pub async fn long_lived_token(
     State(state): State<AppState>,
@@ -97,8 +99,8 @@ pub async fn long_lived_token(
 ) -> Result<Response, ApiError> {
     let caller = person(&req)?;
     req.allow(&[Method::GET])?;
-    // A GET that mints (the original's API): another site's image or script
-    // must not make it mint tokens and retire the caller's oldest ones.
+    // A GET that may write (the first call, or the one after a revocation):
+    // another site's image or script must not trigger it.
     if crate::http::credentials::from_cookie(&headers, &state.config.auth.cookie_names)
         && crate::http::csrf::cross_site_subresource(&headers)
     {
@@ -107,8 +109,73 @@ pub async fn long_lived_token(
             crate::error::msg::CROSS_SITE.into(),
         ));
     }
-    let minted = tokens::create_long_lived(&state, &caller).await?;
-    Ok(Json(json!({ "token": minted.value })).into_response())
+    let token = tokens::long_lived(&state, &caller).await?;
+    let mut r = Json(json!({ "token": token })).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(r)
+}
+
+/// `POST /api/v1/long_lived_token/rotate` → `{"token": …}`: replaces the
+/// caller's long-lived token by a new one (spec 8.2). Only the current
+/// long-lived token, sent as `Authorization: Bearer`, may ask: any other
+/// credential (a cookie, even one holding it; a query parameter; another
+/// token) gets 403 and changes nothing. A second rotation with the same old
+/// token gets 409 `{"error": "stale rotation"}` (or 401 once the first one
+/// has committed).
+#[utoipa::path(
+    post, path = "/api/v1/long_lived_token/rotate", tag = "cave",
+    responses((status = 200, description = "`{\"token\": …}`: the new long-lived token; the old one answers 401 from now on", body = Object),
+        (status = 401, description = "No credential, or an unknown (e.g. already rotated) token", body = crate::error::schema::Detail),
+        (status = 403, description = "Not the caller's current long-lived token as a bearer", body = crate::error::schema::Detail),
+        (status = 409, description = "`{\"error\": \"stale rotation\"}`: a concurrent rotation with the same token won", body = Object),
+        (status = 429, description = "Too many tokens minted by this user (`rate_limit.token_creation`)", body = crate::error::schema::Detail))
+)]
+pub async fn rotate_long_lived_token(
+    State(state): State<AppState>,
+    req: ApiRequest,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = person(&req)?;
+    req.allow(&[Method::POST])?;
+    let bearer = bearer_only(&state, &headers, &caller);
+    match tokens::rotate_long_lived(&state, &caller, bearer.as_ref()).await? {
+        Ok(token) => {
+            let mut r = Json(json!({ "token": token })).into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(r)
+        }
+        Err(tokens::RotationRefused::NotTheLongLivedToken) => Err(ApiError::forbidden()),
+        Err(tokens::RotationRefused::Stale) => Err(ApiError::Error(
+            axum::http::StatusCode::CONFLICT,
+            "stale rotation".into(),
+        )),
+    }
+}
+
+/// The hash of the caller's credential when it came only as
+/// `Authorization: Bearer` (no login cookie in the request).
+fn bearer_only(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+) -> Option<dsg_core::token::TokenHash> {
+    if crate::http::credentials::from_cookie(headers, &state.config.auth.cookie_names) {
+        return None;
+    }
+    match crate::http::credentials::extract(headers, None, &[], &[]) {
+        crate::http::credentials::Credential::Token(t)
+            if dsg_core::token::TokenHash::of(&t) == caller.authenticated().hash =>
+        {
+            Some(caller.authenticated().hash)
+        }
+        _ => None,
+    }
 }
 
 /// `GET /api/v1/refresh_token` → the deprecation notice. Humans only.

@@ -46,6 +46,10 @@ pub struct AuthConfig {
     pub user_claim: String,
     /// Further JWT issuers, each with the keys above.
     pub issuers: Vec<super::JwtIssuerConfig>,
+    /// Key the stable long-lived tokens and delegated keys are derived from
+    /// (at least 32 characters); empty: derived from `server.secret_key`.
+    /// Changing it (or the secret it falls back to) changes every such token.
+    pub long_lived_token_key: String,
 }
 
 impl Default for AuthConfig {
@@ -69,6 +73,7 @@ impl Default for AuthConfig {
             start_degraded: true,
             user_claim: "email".into(),
             issuers: Vec::new(),
+            long_lived_token_key: String::new(),
         }
     }
 }

@@ -314,6 +314,12 @@ impl Config {
             }
         }
         origins::AllowedOrigins::from_config(&self.ngauth).map_err(ConfigError)?;
+        if !self.auth.long_lived_token_key.is_empty() && self.auth.long_lived_token_key.len() < 32 {
+            return fail(
+                "auth.long_lived_token_key must be at least 32 random characters (or empty: derived from server.secret_key)"
+                    .into(),
+            );
+        }
         self.gcs.validate().map_err(ConfigError)?;
         login::validate(self)?;
         self.swagger
@@ -336,6 +342,19 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The key long-lived tokens and delegated keys are derived from.
+    ///
+    /// # Errors
+    /// The local key file cannot be read or written.
+    pub fn derivation_key(&self) -> Result<crate::keys::DerivationKey, ConfigError> {
+        crate::keys::DerivationKey::load(
+            &self.auth.long_lived_token_key,
+            &self.server.secret_key,
+            &self.database.data_dir,
+        )
+        .map_err(ConfigError)
     }
 
     /// The database to open.
@@ -364,6 +383,7 @@ impl Config {
             }
         };
         redact(&mut c.server.secret_key);
+        redact(&mut c.auth.long_lived_token_key);
         redact(&mut c.google.client_secret);
         redact(&mut c.metrics.bearer_token);
         for p in &mut c.login.providers {

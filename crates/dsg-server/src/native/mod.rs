@@ -115,9 +115,10 @@ impl Ctx {
         self.caller.authenticated()
     }
 
-    /// A human user's id; 403 for service accounts (the original's code).
+    /// A person's id; 403 for service accounts (the original's code) and
+    /// delegated keys (spec 9.2: they manage no tokens, requests or accounts).
     pub(crate) fn human(&self) -> Result<i64, ApiError> {
-        Ok(self.caller.human()?)
+        Ok(self.caller.person()?)
     }
 
     /// 405 unless the method is one of `allowed`.

@@ -102,6 +102,7 @@ async fn tokens(
         scope: TokenScope {
             read_only: body.read_only.unwrap_or(false),
             datasets: body.datasets.map(|d| d.0),
+            delegated: false,
         },
     };
     let t = tokens::create(&state, &ctx.caller, input).await?;

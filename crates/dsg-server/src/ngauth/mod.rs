@@ -234,6 +234,10 @@ pub async fn cookie_login(
     let PrincipalRef::User(user_id) = auth.token.principal else {
         return Ok(None);
     };
+    // A delegated key is not a login: it cannot obtain another grant (spec 9.1).
+    if auth.token.scope.delegated {
+        return Ok(None);
+    }
     Ok(Some(CookieLogin {
         user_id,
         email: auth.document.info.email.clone(),

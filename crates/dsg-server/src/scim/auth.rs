@@ -71,6 +71,8 @@ impl FromRequestParts<AppState> for ScimCaller {
             .authenticate(token, None, state.clock.now())
             .await?
         {
+            // A delegated key never reaches SCIM (spec 9.2).
+            Ok(a) if a.token.scope.delegated => Err(invalid().await),
             Ok(a) => match a.token.principal {
                 PrincipalRef::User(id) if a.document.info.admin => Ok(Self {
                     actor: Actor::user(id, &a.document.info.email, rid),

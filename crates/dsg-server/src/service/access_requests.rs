@@ -41,7 +41,7 @@ pub async fn file(
     dataset: &DatasetRow,
     input: NewRequest,
 ) -> Result<AccessRequest, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     let permission = input.permission.as_deref().unwrap_or("view");
     if dsg_core::Level::parse(permission).is_none() {
         return Err(Invalid::Rule {
@@ -114,7 +114,7 @@ pub async fn of_dataset(
 /// # Errors
 /// Forbidden for a service account.
 pub async fn mine(state: &AppState, caller: &Caller) -> Result<Vec<AccessRequest>, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     Ok(state
         .store
         .access_requests(None, Some(user_id), None)
@@ -145,7 +145,7 @@ pub async fn withdraw(
     caller: &Caller,
     request: &AccessRequest,
 ) -> Result<AccessRequest, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     if request.user_id != user_id {
         return Err(not_found());
     }
@@ -181,7 +181,7 @@ pub async fn decide(
     request: &AccessRequest,
     decision: Decision,
 ) -> Result<AccessRequest, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     if !caller.may_decide_requests(&request.dataset) {
         return Err(if request.user_id == user_id {
             ServiceError::Forbidden(None)

@@ -69,6 +69,24 @@ impl Caller {
         self.user_id().ok_or(ServiceError::Forbidden(None))
     }
 
+    /// A person acting with a credential of their own, not a key a
+    /// registered web client received (spec §9.2): what token management,
+    /// access requests and invitations need.
+    ///
+    /// # Errors
+    /// Forbidden for a service account or a delegated key.
+    pub fn person(&self) -> Result<i64, ServiceError> {
+        if self.delegated() {
+            return Err(ServiceError::Forbidden(None));
+        }
+        self.human()
+    }
+
+    /// True when the credential is a delegated key.
+    pub fn delegated(&self) -> bool {
+        self.auth.token.scope.delegated
+    }
+
     /// The audit actor.
     pub fn actor(&self) -> Actor {
         match self.principal() {

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// # Errors
 /// Forbidden otherwise (and for service accounts).
 pub fn authorize(caller: &Caller, dataset: &DatasetRow) -> Result<(), ServiceError> {
-    caller.human()?;
+    caller.person()?;
     if caller.can_manage(&dataset.name) || caller.is_dataset_admin(&dataset.name) {
         Ok(())
     } else {
@@ -116,7 +116,7 @@ pub(super) async fn record(
 /// # Errors
 /// Forbidden otherwise (and for service accounts).
 pub fn authorize_withdrawal(caller: &Caller, dataset: &DatasetRow) -> Result<(), ServiceError> {
-    caller.human()?;
+    caller.person()?;
     if caller.can_manage(&dataset.name) {
         Ok(())
     } else {

@@ -1,14 +1,16 @@
 //! People's API tokens: minting one (scoped read-only and/or to some
 //! datasets, with an optional expiry, under `rate_limit.token_creation`),
-//! the CAVE `long_lived_token` that keeps only the newest few, the login key
-//! a browser login mints, listing one's tokens and revoking them. Every user
-//! token is written here (values are shown once; only SHA-256 hashes are
-//! stored); the CAVE API, the native API, the web account page, the login
-//! and the CLI call these functions.
+//! the stable long-lived token and its rotation (spec 8.1–8.2), the login
+//! key a browser login mints, listing one's tokens and revoking them. Every
+//! user token is written here (values are shown once, except the derived
+//! long-lived token; only SHA-256 hashes are stored); the CAVE API, the
+//! native API, the web account page, the login and the CLI call these
+//! functions. A delegated key manages no tokens (spec 9.2).
 
 use dsg_core::Timestamp;
 use dsg_core::permissions::TokenScope;
 use dsg_store::WriteTx;
+use dsg_store::long_lived::{Issue, Rotation};
 use dsg_store::tokens::{NewToken, TokenInfo};
 use dsg_store::write::Actor;
 
@@ -23,16 +25,16 @@ pub const DEFAULT_DESCRIPTION: &str = "API token";
 /// Most characters in a token's description.
 pub const MAX_DESCRIPTION: usize = 255;
 
-/// Description of the tokens [`create_long_lived`] mints.
-pub const LONG_LIVED_DESCRIPTION: &str = "Default long-lived API token";
+pub use dsg_store::long_lived::LONG_LIVED_DESCRIPTION;
 
-/// How many long-lived tokens a person keeps: each call mints one (an
-/// earlier one cannot be shown again, it is stored hashed) and revokes the
-/// oldest beyond this many, so repeated calls never pile up tokens.
-pub const LONG_LIVED_KEEP: usize = 5;
-
-/// Why [`LONG_LIVED_KEEP`] revoked a token (in its audit row).
-const LONG_LIVED_REASON: &str = "long_lived_token_limit";
+/// What a rotation refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationRefused {
+    /// Not authenticated by the current long-lived token as a bearer (403).
+    NotTheLongLivedToken,
+    /// Another rotation with the same token committed first (409).
+    Stale,
+}
 
 /// A token to mint.
 #[derive(Debug, Clone, Default)]
@@ -85,33 +87,75 @@ pub async fn create(
     caller: &Caller,
     input: NewUserToken,
 ) -> Result<Minted, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     let new = checked(input, state.clock.now())?;
     state.limits.token_creation(user_id).await?;
-    mint(Db::Server(state), caller.actor(), user_id, new, None).await
+    mint(Db::Server(state), caller.actor(), user_id, new).await
 }
 
-/// Mints a never-expiring, unscoped token for the calling person and
-/// revokes their oldest such tokens beyond [`LONG_LIVED_KEEP`], in the same
-/// transaction (CAVE's `long_lived_token`).
+/// The calling person's long-lived token: the same value on every call
+/// until it is rotated or revoked. It is derived from the server's key, so
+/// the first call writes its hash (generation 0) and later calls only read;
+/// a revoked one is followed by the next generation, never the old value.
+/// Only a call that writes counts toward `rate_limit.token_creation`.
 ///
 /// # Errors
-/// Forbidden for a service account; over `rate_limit.token_creation`; the store's.
-pub async fn create_long_lived(state: &AppState, caller: &Caller) -> Result<Minted, ServiceError> {
-    let user_id = caller.human()?;
+/// Forbidden for a service account or a delegated key; over the rate limit
+/// when a token must be written; the store's.
+pub async fn long_lived(state: &AppState, caller: &Caller) -> Result<String, ServiceError> {
+    let user_id = caller.person()?;
+    let key = &state.derivation_key;
+    if let Some((generation, hash)) = state.store.long_lived_token(user_id).await? {
+        let token = key.long_lived(user_id, generation);
+        if token.hash() == hash {
+            return Ok(token.expose().to_owned());
+        }
+    }
     state.limits.token_creation(user_id).await?;
-    let new = NewToken {
-        description: LONG_LIVED_DESCRIPTION.into(),
-        ..NewToken::default()
+    let derive = |u: i64, g: i64| key.long_lived(u, g);
+    let mut tx = state.store.begin(caller.actor()).await?;
+    match tx.issue_long_lived(user_id, &derive).await? {
+        // Another request wrote it first; this transaction wrote nothing
+        // that matters (a generation taken and given back).
+        Issue::Current(token) => Ok(token.expose().to_owned()),
+        Issue::Issued(token) => {
+            Db::Server(state).commit(tx).await?;
+            Ok(token.expose().to_owned())
+        }
+    }
+}
+
+/// Replaces the calling person's long-lived token by the next generation
+/// (spec 8.2). `bearer` is the hash of the token the caller authenticated
+/// with, present only when it came in the `Authorization: Bearer` header
+/// and no login cookie rode along; it must be the current long-lived token.
+/// Counts toward `rate_limit.token_creation`.
+///
+/// # Errors
+/// Forbidden (`Ok(Err(NotTheLongLivedToken))`) for any other credential;
+/// `Ok(Err(Stale))` when a concurrent rotation won; over the rate limit;
+/// the store's.
+pub async fn rotate_long_lived(
+    state: &AppState,
+    caller: &Caller,
+    bearer: Option<&dsg_core::token::TokenHash>,
+) -> Result<Result<String, RotationRefused>, ServiceError> {
+    let user_id = caller.person()?;
+    let Some(presented) = bearer.filter(|_| caller.authenticated().token.long_lived) else {
+        return Ok(Err(RotationRefused::NotTheLongLivedToken));
     };
-    mint(
-        Db::Server(state),
-        caller.actor(),
-        user_id,
-        new,
-        Some(LONG_LIVED_KEEP),
-    )
-    .await
+    state.limits.token_creation(user_id).await?;
+    let key = &state.derivation_key;
+    let derive = |u: i64, g: i64| key.long_lived(u, g);
+    let mut tx = state.store.begin(caller.actor()).await?;
+    match tx.rotate_long_lived(user_id, presented, &derive).await? {
+        Rotation::Rotated { token, .. } => {
+            Db::Server(state).commit(tx).await?;
+            Ok(Ok(token.expose().to_owned()))
+        }
+        Rotation::Stale => Ok(Err(RotationRefused::Stale)),
+        Rotation::NotCurrent => Ok(Err(RotationRefused::NotTheLongLivedToken)),
+    }
 }
 
 /// Mints a token for the person with this e-mail (`dsg token create`); no
@@ -133,7 +177,7 @@ pub async fn create_as_operator(
             email,
         ))
     })?;
-    mint(db, op.actor(), user_id, new, None).await
+    mint(db, op.actor(), user_id, new).await
 }
 
 /// The calling person's tokens, newest first, with their scopes.
@@ -141,7 +185,7 @@ pub async fn create_as_operator(
 /// # Errors
 /// Forbidden for a service account; the store's.
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Listed>, ServiceError> {
-    let user_id = caller.human()?;
+    let user_id = caller.person()?;
     let now = state.clock.now();
     Ok(state
         .store
@@ -163,7 +207,7 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Listed>, Serv
 /// token or it is someone else's (the same answer, so ids reveal nothing);
 /// the store's.
 pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> Result<(), ServiceError> {
-    caller.human()?;
+    caller.person()?;
     match state.store.user_token_owner(id).await? {
         Some(owner) if caller.may_revoke_token(owner) => {}
         _ => return Err(ServiceError::NotFound("Token not found")),
@@ -224,25 +268,19 @@ fn checked(input: NewUserToken, now: Timestamp) -> Result<NewToken, Invalid> {
         description,
         expires_at,
         scope: input.scope,
-        literal: None,
+        ..NewToken::default()
     })
 }
 
-/// Writes a token; with `keep`, revokes the owner's oldest never-expiring
-/// tokens of the same description beyond that many, in the same transaction.
+/// Writes a token.
 async fn mint(
     db: Db<'_>,
     actor: Actor,
     user_id: i64,
     new: NewToken,
-    keep: Option<usize>,
 ) -> Result<Minted, ServiceError> {
     let mut tx = db.store().begin(actor).await?;
     let (id, token) = tx.create_user_token(user_id, new.clone()).await?;
-    if let Some(keep) = keep {
-        tx.prune_user_tokens(user_id, &new.description, keep, LONG_LIVED_REASON)
-            .await?;
-    }
     db.commit(tx).await?;
     Ok(Minted {
         id,

@@ -313,6 +313,7 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
             read_only: !form.get("read_only").is_empty(),
             datasets: (form.get("limit_datasets") == "on" || !chosen.is_empty())
                 .then(|| chosen.iter().map(|d| (*d).to_owned()).collect()),
+            delegated: false,
         },
     };
     let minted = match tokens::create(state, &user.view, input).await {

@@ -112,6 +112,10 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
     let PrincipalRef::User(id) = auth.token.principal else {
         return None;
     };
+    // A key a registered web client received is never a web login (spec 9.2).
+    if auth.token.scope.delegated {
+        return None;
+    }
     let request_id = parts
         .extensions
         .get::<crate::http::request_log::RequestId>()

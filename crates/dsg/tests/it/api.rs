@@ -293,43 +293,15 @@ async fn token_endpoints_and_logout(backend: Backend) {
     )
     .await;
     assert_eq!(ll["token"].as_str().unwrap().len(), 64);
-    // Repeated calls keep only the five newest long-lived tokens; the oldest
-    // stop working, and their revocation is audited with its reason.
-    let mut minted = vec![ll["token"].as_str().unwrap().to_owned()];
-    for _ in 0..6 {
-        let v = body(
+    // The same value on every call (spec 8.1; tokens.rs tests the rest).
+    for _ in 0..3 {
+        let again = body(
             app.get("/api/v1/long_lived_token", Some(&a)).await.unwrap(),
             200,
         )
         .await;
-        minted.push(v["token"].as_str().unwrap().to_owned());
+        assert_eq!(again["token"], ll["token"]);
     }
-    let list = body(app.get("/api/v1/user/token", Some(&a)).await.unwrap(), 200).await;
-    let long_lived = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["description"] == "Default long-lived API token")
-        .count();
-    assert_eq!(long_lived, 5);
-    for (i, t) in minted.iter().enumerate() {
-        let want = if i < 2 { 401 } else { 200 };
-        assert_eq!(app.user_cache(t).await.unwrap().0, want, "token {i}");
-    }
-    let pruned = app
-        .store
-        .audit_entries(&dsg_store::audit::AuditFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| {
-            e.action == "api_token_revoked"
-                && e.before_state
-                    .as_ref()
-                    .is_some_and(|b| b["reason"] == "long_lived_token_limit")
-        })
-        .count();
-    assert_eq!(pruned, 2);
 
     // Logout revokes the cookie's login token and clears the cookie; an API
     // token in the cookie survives (spec 8.3); a stale cookie still logs out.

@@ -51,6 +51,7 @@ mod service_accounts;
 mod setup;
 mod snapshots;
 mod timed;
+mod tokens;
 mod tos;
 mod user_cache;
 mod web;
