@@ -48,6 +48,8 @@ pub struct Fixture {
     pub service_accounts: Vec<ServiceAccountSpec>,
     #[serde(default)]
     pub translations: Vec<TranslationSpec>,
+    #[serde(default)]
+    pub registered_clients: Vec<ClientSpec>,
     /// Keys no section has: only `_`-prefixed comments are allowed.
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -55,7 +57,22 @@ pub struct Fixture {
 
 /// The fixture's sections, for the message about an unknown key.
 const SECTIONS: &str = "permissions, services, datasets, tos, users, groups, memberships, \
-     grants, tokens, tos_acceptances, service_accounts, translations";
+     grants, tokens, tos_acceptances, service_accounts, translations, registered_clients";
+
+/// A registered web client (`registered_clients[]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    pub key: String,
+    pub origin: String,
+    pub name: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub allowed_services: Vec<String>,
+}
 
 /// A service (`services[]`).
 #[derive(Debug, Deserialize)]
@@ -181,6 +198,11 @@ pub struct TokenSpec {
     pub read_only: bool,
     /// Token scope: only these datasets.
     pub datasets: Option<Vec<String>>,
+    /// A delegated key for this registered client (key or origin).
+    pub delegated_client: Option<String>,
+    /// The user's long-lived token (no `value`, no `expires_in_s`).
+    #[serde(default)]
+    pub long_lived: bool,
 }
 
 /// A user (`users[]`), keyed by `key` or else by e-mail.
@@ -207,6 +229,9 @@ pub struct UserSpec {
     pub parent: Option<String>,
     #[serde(default)]
     pub tokens: Vec<TokenSpec>,
+    /// Remembered consents: registered client keys or origins.
+    #[serde(default)]
+    pub client_consents: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -286,6 +311,8 @@ pub struct ExtraTokenSpec {
     #[serde(default, deserialize_with = "double_option")]
     pub expires_in_s: Option<Option<i64>>,
     pub value: Option<String>,
+    /// A delegated key for this registered client (key or origin).
+    pub delegated_client: Option<String>,
 }
 
 /// A user's acceptance of a TOS (`tos_acceptances[]`).

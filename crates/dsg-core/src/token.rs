@@ -34,6 +34,17 @@ impl ApiToken {
         Ok(Self(hex::encode(bytes)))
     }
 
+    /// 32 random bytes from the operating system (e.g. a derivation salt).
+    ///
+    /// # Errors
+    /// Fails only if the OS random source is unavailable.
+    pub fn random_bytes() -> Result<[u8; 32], DomainError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| DomainError::Internal(format!("OS random source: {e}").into()))?;
+        Ok(bytes)
+    }
+
     /// A token whose 32 bytes were derived rather than drawn (the stable
     /// long-lived token): the same format as [`ApiToken::generate`].
     pub fn from_bytes(bytes: [u8; 32]) -> Self {

@@ -118,6 +118,16 @@ impl DerivationKey {
     }
 }
 
+impl dsg_store::long_lived::TokenDeriver for DerivationKey {
+    fn long_lived(&self, user_id: i64, generation: i64) -> ApiToken {
+        Self::long_lived(self, user_id, generation)
+    }
+
+    fn delegated(&self, salt: &[u8]) -> ApiToken {
+        Self::delegated(self, salt)
+    }
+}
+
 /// Reads the local key file, creating it (32 random bytes, hex, mode 0600)
 /// when missing; a file another process created first is read.
 fn local_key(path: &Path) -> Result<Vec<u8>, String> {

@@ -21,9 +21,6 @@ pub const DELEGATED_DESCRIPTION: &str = "Browser sign-in key";
 /// Why a delegated key was revoked when a newer one pushed it out.
 const EVICTED: &str = "delegated_key_limit";
 
-/// The value of a delegated key with this salt.
-pub type DeriveDelegated<'a> = &'a (dyn Fn(&[u8]) -> ApiToken + Send + Sync);
-
 /// A registered web client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegisteredClient {
@@ -265,6 +262,17 @@ impl WriteTx {
         Ok(Some(after))
     }
 
+    /// The id of the client registered at exactly `origin`.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn client_id_by_origin(&mut self, origin: &str) -> Result<Option<i64>> {
+        const SQL: &str = "SELECT id FROM registered_client WHERE origin = $1";
+        Ok(on_tx!(&mut self.tx, conn => {
+            sqlx::query_scalar(SQL).bind(origin).fetch_optional(conn).await
+        })?)
+    }
+
     /// The origin of a client, for audit rows.
     pub(crate) async fn client_origin(&mut self, client_id: i64) -> Result<Option<String>> {
         const SQL: &str = "SELECT origin FROM registered_client WHERE id = $1";
@@ -286,7 +294,7 @@ impl WriteTx {
         client_id: i64,
         expires_at: Timestamp,
         salt: Vec<u8>,
-        derive: DeriveDelegated<'_>,
+        derive: crate::long_lived::Derive<'_>,
     ) -> Result<(i64, ApiToken)> {
         const EXPIRED: &str = "SELECT id FROM api_key WHERE user_id = $1 \
              AND delegated_client_id = $2 AND expires_at IS NOT NULL AND expires_at <= $3";
@@ -302,7 +310,7 @@ impl WriteTx {
         let new = NewToken {
             description: DELEGATED_DESCRIPTION.into(),
             expires_at: Some(expires_at),
-            literal: Some(derive(&salt)),
+            literal: Some(derive.delegated(&salt)),
             delegated_client: Some(client_id),
             salt: Some(salt),
             scope: dsg_core::permissions::TokenScope {
@@ -373,6 +381,11 @@ impl WriteTx {
         .await?;
         Ok(true)
     }
+}
+
+/// `value` when it is an exact origin ([`dsg_core::origin::is_exact`]).
+pub fn exact_origin(value: &str) -> Option<String> {
+    dsg_core::origin::is_exact(value).then(|| value.to_owned())
 }
 
 /// Checks a fixture's or an operator's client before it is written.

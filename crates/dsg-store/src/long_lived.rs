@@ -1,7 +1,7 @@
 //! The person's stable long-lived token (dsg-native-v1 §8.1–8.2). Tokens are
 //! stored only as hashes, so the value cannot be read back: it is derived
 //! from a server key, the user id and a generation (the derivation is the
-//! caller's, passed in as [`Derive`]), and one row per person keeps its hash
+//! server's, passed in as a [`TokenDeriver`]), and one row per person keeps its hash
 //! and generation. A per-person counter hands out generations, so a revoked
 //! or rotated value never comes back; taking a generation locks the
 //! person's counter row, so concurrent first calls end with one token.
@@ -15,8 +15,18 @@ use crate::{Result, Store, WriteTx, on_db, on_tx};
 /// Description of a person's long-lived token (the original's words).
 pub const LONG_LIVED_DESCRIPTION: &str = "Default long-lived API token";
 
-/// The long-lived token of (user id, generation).
-pub type Derive<'a> = &'a (dyn Fn(i64, i64) -> ApiToken + Send + Sync);
+/// How the server derives the tokens it can show again from its key: the
+/// long-lived token of (user id, generation), and a delegated key from its
+/// salt. The key lives with the server, never in the database.
+pub trait TokenDeriver: Send + Sync {
+    /// The long-lived token of `user_id` at `generation`.
+    fn long_lived(&self, user_id: i64, generation: i64) -> ApiToken;
+    /// A delegated key's value from its salt.
+    fn delegated(&self, salt: &[u8]) -> ApiToken;
+}
+
+/// The deriver as the writers take it.
+pub type Derive<'a> = &'a dyn TokenDeriver;
 
 /// What [`WriteTx::issue_long_lived`] found.
 #[derive(Debug)]
@@ -80,8 +90,8 @@ impl WriteTx {
             .iter()
             .find_map(|(id, hash, g)| g.map(|g| (*id, hash, g)));
         match derived {
-            Some((_, hash, g)) if derive(user_id, g).hash().0[..] == hash[..] => {
-                Ok(Issue::Current(derive(user_id, g)))
+            Some((_, hash, g)) if derive.long_lived(user_id, g).hash().0[..] == hash[..] => {
+                Ok(Issue::Current(derive.long_lived(user_id, g)))
             }
             Some((id, _, g)) => {
                 self.delete_long_lived(&[id]).await?;
@@ -100,27 +110,30 @@ impl WriteTx {
     }
 
     /// Replaces the person's long-lived token(s) by the next generation,
-    /// provided `presented` is the current one; audited `api_token_rotated`
-    /// with the revoked ids (never a value).
+    /// provided `presented` is the current one (`None`: the owner asked from
+    /// the account page, whatever the current one is); audited
+    /// `api_token_rotated` with the revoked ids (never a value).
     ///
     /// # Errors
     /// The database is unreachable.
     pub async fn rotate_long_lived(
         &mut self,
         user_id: i64,
-        presented: &TokenHash,
+        presented: Option<&TokenHash>,
         derive: Derive<'_>,
     ) -> Result<Rotation> {
         let next = self.take_generation(user_id).await?;
         let rows = self.long_lived_rows(user_id).await?;
-        let Some((_, _, presented_generation)) =
-            rows.iter().find(|(_, hash, _)| hash[..] == presented.0[..])
-        else {
-            return Ok(Rotation::Stale);
-        };
         let derived = rows.iter().find_map(|(_, _, g)| *g);
-        if derived.is_some() && presented_generation.is_none() {
-            return Ok(Rotation::NotCurrent);
+        if let Some(presented) = presented {
+            let Some((_, _, presented_generation)) =
+                rows.iter().find(|(_, hash, _)| hash[..] == presented.0[..])
+            else {
+                return Ok(Rotation::Stale);
+            };
+            if derived.is_some() && presented_generation.is_none() {
+                return Ok(Rotation::NotCurrent);
+            }
         }
         let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
         self.delete_long_lived(&ids).await?;
@@ -222,7 +235,7 @@ impl WriteTx {
 fn long_lived_token(user_id: i64, derive: Derive<'_>, generation: i64) -> NewToken {
     NewToken {
         description: LONG_LIVED_DESCRIPTION.into(),
-        literal: Some(derive(user_id, generation)),
+        literal: Some(derive.long_lived(user_id, generation)),
         long_lived: true,
         generation: Some(generation),
         ..NewToken::default()

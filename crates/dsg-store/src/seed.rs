@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::datasets::NewTos;
 use crate::events::CacheEvent;
 use crate::grants::NewGrant;
+use crate::long_lived::Derive;
 use crate::tokens::NewToken;
 use crate::users::NewUser;
 use crate::write::Actor;
@@ -26,15 +27,108 @@ use crate::{Result, Store, WriteTx, now_micros};
 const DEFAULT_TOKEN_SECS: i64 = 7 * 24 * 3600;
 
 /// State threaded through one seed run.
-struct Run {
+struct Run<'k> {
     now: i64,
+    keys: Option<Derive<'k>>,
     users: HashMap<String, i64>,
     tos: HashMap<String, i64>,
+    clients: HashMap<String, i64>,
     out_users: BTreeMap<String, Value>,
     out_tokens: BTreeMap<String, String>,
 }
 
-impl Run {
+impl Run<'_> {
+    fn keys(&self, what: &str) -> Result<Derive<'_>> {
+        self.keys.ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "{what} needs the server's token key: seed with `dsg seed` (or the server's keys)"
+            ))
+            .into()
+        })
+    }
+
+    /// A registered client by fixture key, else by the origin of an existing one.
+    async fn client(&self, tx: &mut WriteTx, reference: &str) -> Result<i64> {
+        if let Some(id) = self.clients.get(reference) {
+            return Ok(*id);
+        }
+        tx.client_id_by_origin(reference).await?.ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "client {reference:?} is neither a registered_clients key of this fixture nor the origin of a registered client"
+            ))
+            .into()
+        })
+    }
+
+    /// Writes one fixture token of `uid`: an ordinary one, a delegated key,
+    /// or the user's long-lived token.
+    async fn token(&self, tx: &mut WriteTx, uid: i64, t: TokenInput<'_>) -> Result<ApiToken> {
+        if t.long_lived {
+            if t.value.is_some() || t.expires_in_s.is_some() {
+                return Err(DomainError::Invalid(format!(
+                    "token {:?}: a long_lived token takes neither value nor expires_in_s",
+                    t.key
+                ))
+                .into());
+            }
+            let keys = self.keys("a long_lived token")?;
+            return match tx.issue_long_lived(uid, keys).await? {
+                crate::long_lived::Issue::Issued(token) => Ok(token),
+                crate::long_lived::Issue::Current(_) => Err(DomainError::Invalid(format!(
+                    "token {:?}: the user already has a long-lived token",
+                    t.key
+                ))
+                .into()),
+            };
+        }
+        if let Some(reference) = t.delegated_client {
+            let client_id = self.client(tx, reference).await?;
+            let expires_at = self.expiry(t.expires_in_s.or(Some(Some(DELEGATED_KEY_SECS))));
+            let (literal, salt) = match token_literal(t.value)? {
+                Some(v) => (v, None),
+                None => {
+                    let salt = ApiToken::random_bytes()?.to_vec();
+                    (self.keys("a delegated key")?.delegated(&salt), Some(salt))
+                }
+            };
+            let (_, token) = tx
+                .create_user_token(
+                    uid,
+                    NewToken {
+                        description: crate::clients::DELEGATED_DESCRIPTION.into(),
+                        expires_at,
+                        literal: Some(literal),
+                        delegated_client: Some(client_id),
+                        salt,
+                        scope: dsg_core::permissions::TokenScope {
+                            delegated: true,
+                            ..Default::default()
+                        },
+                        ..NewToken::default()
+                    },
+                )
+                .await?;
+            return Ok(token);
+        }
+        let (_, token) = tx
+            .create_user_token(
+                uid,
+                NewToken {
+                    description: t.description.to_owned(),
+                    expires_at: self.expiry(t.expires_in_s),
+                    literal: token_literal(t.value)?,
+                    scope: dsg_core::permissions::TokenScope {
+                        read_only: t.read_only,
+                        datasets: t.datasets.map(|d| d.iter().cloned().collect()),
+                        delegated: false,
+                    },
+                    ..NewToken::default()
+                },
+            )
+            .await?;
+        Ok(token)
+    }
+
     fn after(&self, secs: Option<i64>) -> Option<Timestamp> {
         secs.map(|s| Timestamp(self.now).plus_secs(s))
     }
@@ -69,6 +163,21 @@ impl Run {
     }
 }
 
+/// Default lifetime of a fixture's delegated key: 7 days.
+const DELEGATED_KEY_SECS: i64 = 7 * 24 * 3600;
+
+/// One fixture token, from `users[].tokens[]` or the top-level `tokens[]`.
+struct TokenInput<'a> {
+    key: &'a str,
+    description: &'a str,
+    expires_in_s: Option<Option<i64>>,
+    value: Option<&'a str>,
+    read_only: bool,
+    datasets: Option<&'a Vec<String>>,
+    delegated_client: Option<&'a str>,
+    long_lived: bool,
+}
+
 fn token_literal(value: Option<&str>) -> Result<Option<ApiToken>> {
     Ok(match value {
         Some(v) => Some(ApiToken::from_literal(v)?),
@@ -82,8 +191,17 @@ impl Store {
     /// # Errors
     /// Any invalid reference or existing name; nothing is written then.
     pub async fn seed(&self, fixture: Fixture) -> Result<Value> {
+        self.seed_with(fixture, None).await
+    }
+
+    /// [`Store::seed`] with the server's token deriver, which a fixture's long-lived
+    /// tokens and delegated keys need.
+    ///
+    /// # Errors
+    /// As [`Store::seed`].
+    pub async fn seed_with(&self, fixture: Fixture, keys: Option<Derive<'_>>) -> Result<Value> {
         let mut tx = self.begin(Actor::cli("seed")).await?;
-        let result = apply(&mut tx, fixture).await?;
+        let result = apply(&mut tx, fixture, keys).await?;
         tx.invalidate(CacheEvent::All);
         tx.audit(
             "seed_applied",
@@ -111,11 +229,13 @@ fn summary(result: &Value) -> Value {
     })
 }
 
-async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
+async fn apply(tx: &mut WriteTx, f: Fixture, keys: Option<Derive<'_>>) -> Result<Value> {
     let mut run = Run {
         now: now_micros(),
+        keys,
         users: HashMap::new(),
         tos: HashMap::new(),
+        clients: HashMap::new(),
         out_users: BTreeMap::new(),
         out_tokens: BTreeMap::new(),
     };
@@ -217,6 +337,36 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         .await?;
     }
 
+    let mut out_clients = BTreeMap::new();
+    for c in &f.registered_clients {
+        let origin = crate::clients::exact_origin(&c.origin).ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "registered client {:?}: origin {:?} must be an exact origin such as https://app.example.org",
+                c.key, c.origin
+            ))
+        })?;
+        let new = crate::clients::NewClient {
+            origin,
+            name: c.name.clone(),
+            owner: c.owner.clone(),
+            enabled: c.enabled,
+            allowed_services: c.allowed_services.clone(),
+        };
+        crate::clients::check_client(&new)?;
+        let added = tx.add_client(&new).await?;
+        if run.clients.insert(c.key.clone(), added.id).is_some() {
+            return Err(DomainError::Invalid(format!(
+                "registered client key {:?} is used twice",
+                c.key
+            ))
+            .into());
+        }
+        out_clients.insert(
+            c.key.clone(),
+            json!({"id": added.id, "origin": added.origin}),
+        );
+    }
+
     let mut out_tos = BTreeMap::new();
     for t in &f.tos {
         if run.tos.contains_key(&t.key) {
@@ -287,24 +437,34 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
             tx.add_affiliation(id, a).await?;
         }
         let mut tokens = BTreeMap::new();
+        if u.tokens.iter().filter(|t| t.long_lived).count() > 1 {
+            return Err(DomainError::Invalid(format!(
+                "user {key:?} has more than one long_lived token"
+            ))
+            .into());
+        }
         for t in &u.tokens {
-            let (_, token) = tx
-                .create_user_token(
+            let token = run
+                .token(
+                    tx,
                     id,
-                    NewToken {
-                        description: t.description.clone(),
-                        expires_at: run.expiry(t.expires_in_s),
-                        literal: token_literal(t.value.as_deref())?,
-                        scope: dsg_core::permissions::TokenScope {
-                            read_only: t.read_only,
-                            datasets: t.datasets.as_ref().map(|d| d.iter().cloned().collect()),
-                            delegated: false,
-                        },
-                        ..NewToken::default()
+                    TokenInput {
+                        key: &t.key,
+                        description: &t.description,
+                        expires_in_s: t.expires_in_s,
+                        value: t.value.as_deref(),
+                        read_only: t.read_only,
+                        datasets: t.datasets.as_ref(),
+                        delegated_client: t.delegated_client.as_deref(),
+                        long_lived: t.long_lived,
                     },
                 )
                 .await?;
             tokens.insert(t.key.clone(), token.expose().to_owned());
+        }
+        for c in &u.client_consents {
+            let client_id = run.client(tx, c).await?;
+            tx.remember_consent(id, client_id).await?;
         }
         if let Some(p) = &u.parent {
             parents.push((id, p.clone()));
@@ -386,14 +546,19 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
     let extra_tokens = f.tokens.is_some();
     for t in f.tokens.iter().flatten() {
         let uid = run.user(tx, &t.user).await?;
-        let (_, token) = tx
-            .create_user_token(
+        let token = run
+            .token(
+                tx,
                 uid,
-                NewToken {
-                    description: t.description.clone(),
-                    expires_at: run.expiry(t.expires_in_s),
-                    literal: token_literal(t.value.as_deref())?,
-                    ..NewToken::default()
+                TokenInput {
+                    key: &t.key,
+                    description: &t.description,
+                    expires_in_s: t.expires_in_s,
+                    value: t.value.as_deref(),
+                    read_only: false,
+                    datasets: None,
+                    delegated_client: t.delegated_client.as_deref(),
+                    long_lived: false,
                 },
             )
             .await?;
@@ -455,6 +620,11 @@ async fn apply(tx: &mut WriteTx, f: Fixture) -> Result<Value> {
         "tos": out_tos,
         "services": out_services,
     });
+    if !out_clients.is_empty()
+        && let Some(obj) = result.as_object_mut()
+    {
+        obj.insert("registered_clients".into(), json!(out_clients));
+    }
     if extra_tokens && let Some(obj) = result.as_object_mut() {
         obj.insert("tokens".into(), json!(run.out_tokens));
     }

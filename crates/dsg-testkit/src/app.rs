@@ -35,6 +35,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The server's shared state.
     pub state: dsg_server::state::AppState,
+    /// `database.data_dir` (its local token key), shared with replicas.
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -149,7 +151,7 @@ async fn start(
     dsg_server::outbound::install_crypto_provider();
     let mut config = Config::default();
     config.database.url = database_url.clone();
-    config.database.data_dir = data_dir;
+    config.database.data_dir = data_dir.clone();
     config.server.bind = "127.0.0.1:0".parse()?;
     config.cache.poll_interval_ms = 100;
     tweak(&mut config);
@@ -184,6 +186,7 @@ async fn start(
         database_url,
         backend,
         state,
+        data_dir,
         _dir: dir,
         stop: Some(tx),
         task: Some(task),
@@ -212,7 +215,7 @@ impl TestApp {
         start(
             self.backend,
             self.database_url.clone(),
-            self._dir.path().to_path_buf(),
+            self.data_dir.clone(),
             tempfile::tempdir()?,
             None,
             self.clock.clone(),
@@ -265,7 +268,10 @@ impl TestApp {
     /// Invalid fixture.
     pub async fn seed(&self, fixture: Value) -> Result<Value> {
         let f = dsg_store::seed::parse(&fixture.to_string())?;
-        let out = self.store.seed(f).await?;
+        let out = self
+            .store
+            .seed_with(f, Some(&self.state.derivation_key))
+            .await?;
         // Replay now (what the SQLite probe / PostgreSQL listener would do on their own).
         self.state.cache.catch_up().await?;
         Ok(out)

@@ -40,7 +40,16 @@ pub fn dsg_bin() -> PathBuf {
 
 /// Runs `dsg args` on `app`'s database: (success, stdout, stderr).
 pub fn dsg(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    run_dsg(None, &[("DATABASE_URL", &app.database_url)], args, stdin)
+    let data_dir = app.data_dir.display().to_string();
+    run_dsg(
+        None,
+        &[
+            ("DATABASE_URL", &app.database_url),
+            ("DSG_DATABASE__DATA_DIR", &data_dir),
+        ],
+        args,
+        stdin,
+    )
 }
 
 /// Runs the `dsg` binary ([`dsg_bin`]) with only `PATH` and `env` set, in

@@ -184,7 +184,7 @@ fn bearer_only(
     responses((status = 200, description = "Deprecation notice", body = Object))
 )]
 pub async fn refresh_token(req: ApiRequest) -> Result<Response, ApiError> {
-    req.human()?;
+    person(&req)?;
     req.allow(&[Method::GET])?;
     Ok(
         Json(json!({"status": "deprecated", "message": "Use /api/v1/create_token instead"}))

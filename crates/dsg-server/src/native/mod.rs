@@ -11,6 +11,7 @@
 
 mod access;
 mod audit;
+mod clients;
 mod datasets;
 mod grants;
 mod requests;
@@ -42,6 +43,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     let native = grants::routes(native);
     let native = tokens::routes(native);
     let native = service_accounts::routes(native);
+    let native = clients::routes(native);
     let native = tos::routes(native);
     let native = requests::routes(native);
     router.merge(native)
@@ -70,6 +72,8 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         service_accounts::detail,
         service_accounts::add,
         service_accounts::remove,
+        clients::list_or_create,
+        clients::update,
         tos::services,
         tos::create_tos,
         tos::get_tos,

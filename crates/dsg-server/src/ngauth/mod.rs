@@ -14,6 +14,7 @@
 // it would only add an allocation on every refusal.
 #![allow(clippy::result_large_err)]
 
+mod delegated;
 pub mod pages;
 pub mod token;
 

@@ -62,14 +62,14 @@ struct PopupPage<'a> {
 #[template(path = "ngauth/success.html")]
 struct SuccessPage;
 
-fn html(page: impl Template) -> Response {
+pub(super) fn html(page: impl Template) -> Response {
     match page.render() {
         Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
         Err(e) => ApiError::Internal(format!("rendering a page: {e}")).into_response(),
     }
 }
 
-fn set(response: &mut Response, name: &'static str, value: &str) {
+pub(super) fn set(response: &mut Response, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response
             .headers_mut()
@@ -84,7 +84,7 @@ fn popup_headers(response: &mut Response) {
     set(response, "referrer-policy", "no-referrer");
 }
 
-fn nonce() -> String {
+pub(super) fn nonce() -> String {
     let mut b = [0u8; 16];
     match getrandom::fill(&mut b) {
         Ok(()) => hex::encode(b),
@@ -94,7 +94,7 @@ fn nonce() -> String {
 }
 
 /// The page that posts `message` to `target` and closes.
-fn post_message_page(
+pub(super) fn post_message_page(
     title: &str,
     text: &str,
     target: &str,
@@ -121,7 +121,7 @@ fn post_message_page(
     r
 }
 
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
 }
 
@@ -131,7 +131,7 @@ pub fn login_url(next: &str) -> String {
     format!("/auth/login?next={}", encode(next))
 }
 
-async fn current_login(
+pub(super) async fn current_login(
     state: &AppState,
     headers: &HeaderMap,
     client: Option<ClientIp>,
@@ -149,14 +149,26 @@ fn only_get(method: &Method) -> Result<(), Response> {
     }
 }
 
-/// `GET /login[?origin=O]`: the Neuroglancer login popup.
+/// `GET /login[?origin=O]`: the Neuroglancer login popup; with
+/// `&token=api` (`GET` and the consent's `POST`), the registered-client
+/// popup ([`super::delegated`]).
 pub async fn login(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
     client: Option<ClientIp>,
     RawQuery(query): RawQuery,
+    body: Bytes,
 ) -> Response {
+    let param = |name: &str| query.as_deref().and_then(|q| query_param(q, name));
+    if param("token").as_deref() == Some("api") {
+        let mut r =
+            super::delegated::popup(&state, &method, &headers, client, param("origin"), &body)
+                .await
+                .unwrap_or_else(|r| r);
+        super::delegated::headers(&mut r);
+        return r;
+    }
     let mut r = login_inner(&state, &method, &headers, client, query.as_deref())
         .await
         .unwrap_or_else(|r| r);

@@ -12,6 +12,7 @@ pub mod access_requests;
 pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
+pub mod clients;
 pub mod console;
 pub mod dataset_admins;
 pub mod datasets;

@@ -112,9 +112,8 @@ pub async fn long_lived(state: &AppState, caller: &Caller) -> Result<String, Ser
         }
     }
     state.limits.token_creation(user_id).await?;
-    let derive = |u: i64, g: i64| key.long_lived(u, g);
     let mut tx = state.store.begin(caller.actor()).await?;
-    match tx.issue_long_lived(user_id, &derive).await? {
+    match tx.issue_long_lived(user_id, key).await? {
         // Another request wrote it first; this transaction wrote nothing
         // that matters (a generation taken and given back).
         Issue::Current(token) => Ok(token.expose().to_owned()),
@@ -146,15 +145,38 @@ pub async fn rotate_long_lived(
     };
     state.limits.token_creation(user_id).await?;
     let key = &state.derivation_key;
-    let derive = |u: i64, g: i64| key.long_lived(u, g);
     let mut tx = state.store.begin(caller.actor()).await?;
-    match tx.rotate_long_lived(user_id, presented, &derive).await? {
+    match tx.rotate_long_lived(user_id, Some(presented), key).await? {
         Rotation::Rotated { token, .. } => {
             Db::Server(state).commit(tx).await?;
             Ok(Ok(token.expose().to_owned()))
         }
         Rotation::Stale => Ok(Err(RotationRefused::Stale)),
         Rotation::NotCurrent => Ok(Err(RotationRefused::NotTheLongLivedToken)),
+    }
+}
+
+/// Replaces the calling person's long-lived token from the account page
+/// (the browser session stands for the owner): the next generation, shown
+/// once. Counts toward `rate_limit.token_creation`.
+///
+/// # Errors
+/// Forbidden for a service account or a delegated key; over the rate
+/// limit; the store's.
+pub async fn rotate_long_lived_from_account(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<String, ServiceError> {
+    let user_id = caller.person()?;
+    state.limits.token_creation(user_id).await?;
+    let key = &state.derivation_key;
+    let mut tx = state.store.begin(caller.actor()).await?;
+    match tx.rotate_long_lived(user_id, None, key).await? {
+        Rotation::Rotated { token, .. } => {
+            super::commit(state, tx).await?;
+            Ok(token.expose().to_owned())
+        }
+        Rotation::Stale | Rotation::NotCurrent => Err(super::vanished("long-lived token")),
     }
 }
 

@@ -5,6 +5,10 @@
 //! POST `action=create_token` (`description`, `expires_in` days or `never`,
 //! or `expires_at` date; `read_only`; `datasets`…) answers with the page
 //! showing the new token once; `action=revoke_token` (`token_id`) → 302.
+//! The long-lived token (prefix, last use) with `action=rotate_long_lived`
+//! (the new value shown once); "Sites you have signed in from" (delegated
+//! keys, `action=revoke_delegated`, `token_id`) and "Remembered sites"
+//! (`action=forget_client`, `client_id`), spec 9.3.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +27,7 @@ use super::{
     paginate, render, service_flash,
 };
 use crate::service::ServiceError;
+use crate::service::clients;
 use crate::service::tokens::{self, NewUserToken};
 use crate::state::AppState;
 
@@ -62,6 +67,31 @@ struct MissingTos {
     path: String,
 }
 
+/// The person's long-lived token, as listed.
+struct LongLivedLine {
+    prefix: String,
+    created: Stamp,
+    last_used: Option<Stamp>,
+}
+
+/// A registered site the person signed in from (a live delegated key).
+struct SiteKeyLine {
+    id: i64,
+    name: String,
+    origin: String,
+    created: Stamp,
+    last_used: Option<Stamp>,
+    expires: Option<Stamp>,
+}
+
+/// A remembered site.
+struct RememberedLine {
+    client_id: i64,
+    name: String,
+    origin: String,
+    since: Stamp,
+}
+
 /// A token just created: its value, shown this once.
 struct NewTokenShown {
     value: String,
@@ -84,6 +114,9 @@ struct AccountPage {
     accepted: Vec<(String, Stamp)>,
     choosable: Vec<String>,
     new_token: Option<NewTokenShown>,
+    long_lived: Option<LongLivedLine>,
+    sites: Vec<SiteKeyLine>,
+    remembered: Vec<RememberedLine>,
 }
 
 fn scope_text(s: &TokenScope) -> String {
@@ -163,9 +196,44 @@ async fn account_page(
         })
         .collect();
     let current = user.auth.token.token_id;
-    let all_tokens: Vec<TokenLine> = tokens::list(state, &user.view)
+    let listed = tokens::list(state, &user.view).await?;
+    let long_lived = listed
+        .iter()
+        .filter(|t| t.info.long_lived)
+        .max_by_key(|t| (t.info.created, t.info.id))
+        .map(|t| LongLivedLine {
+            prefix: t.info.prefix.clone(),
+            created: Stamp::of(t.info.created),
+            last_used: Stamp::opt(t.info.last_used),
+        });
+    let sites = clients::signed_in_sites(state, user.id)
         .await?
         .into_iter()
+        .filter_map(|t| {
+            let c = t.client?;
+            Some(SiteKeyLine {
+                id: t.id,
+                name: c.name,
+                origin: c.origin,
+                created: Stamp::of(t.created),
+                last_used: Stamp::opt(t.last_used),
+                expires: Stamp::opt(t.expires_at),
+            })
+        })
+        .collect();
+    let remembered = clients::remembered_sites(state, user.id)
+        .await?
+        .into_iter()
+        .map(|c| RememberedLine {
+            client_id: c.client.id,
+            name: c.client.name,
+            origin: c.client.origin,
+            since: Stamp::of(c.created),
+        })
+        .collect();
+    let all_tokens: Vec<TokenLine> = listed
+        .into_iter()
+        .filter(|t| t.info.client.is_none())
         .map(|t| TokenLine {
             id: t.info.id,
             description: if t.info.description.is_empty() {
@@ -242,6 +310,9 @@ async fn account_page(
         missing,
         accepted,
         new_token,
+        long_lived,
+        sites,
+        remembered,
     })
 }
 
@@ -260,6 +331,29 @@ async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, 
         "create_token" => create_token(&state, posted).await,
         "revoke_token" => {
             let flash = revoke_token(&state, &posted.user, &posted.form).await?;
+            Ok(back(&state, PATH, &[flash]))
+        }
+        "rotate_long_lived" => rotate_long_lived(&state, posted).await,
+        "revoke_delegated" => {
+            let flash = match posted.form.id("token_id") {
+                Some(id) => match clients::revoke_key(&state, &posted.user.view, id).await {
+                    Ok(()) => Flash::success("Key revoked: that site can no longer act for you."),
+                    Err(ServiceError::NotFound(_)) => Flash::error("Key not found."),
+                    Err(e) => service_flash(e)?,
+                },
+                None => Flash::error("Key not found."),
+            };
+            Ok(back(&state, PATH, &[flash]))
+        }
+        "forget_client" => {
+            let flash = match posted.form.id("client_id") {
+                Some(id) => match clients::forget(&state, &posted.user.view, id).await {
+                    Ok(()) => Flash::success("Site forgotten: it will ask again next time."),
+                    Err(ServiceError::NotFound(_)) => Flash::error("Site not found."),
+                    Err(e) => service_flash(e)?,
+                },
+                None => Flash::error("Site not found."),
+            };
             Ok(back(&state, PATH, &[flash]))
         }
         _ => Ok(back(&state, PATH, &[Flash::error("Unknown action.")])),
@@ -332,6 +426,31 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
         Some(NewTokenShown {
             value: minted.value,
             description: minted.description,
+        }),
+    )
+    .await?;
+    Ok(render(state, &page.chrome, &page))
+}
+
+async fn rotate_long_lived(state: &AppState, posted: Posted) -> Result<Response, PageError> {
+    let Posted { user, chrome, .. } = posted;
+    let value = match tokens::rotate_long_lived_from_account(state, &user.view).await {
+        Ok(v) => v,
+        Err(e) => return Ok(back(state, PATH, &[service_flash(e)?])),
+    };
+    let mut chrome = chrome;
+    chrome.flashes.push(Flash::success(
+        "Long-lived token replaced: the old one no longer works. Copy the new one now — \
+         it will not be shown here again.",
+    ));
+    let page = account_page(
+        state,
+        &user,
+        chrome,
+        1,
+        Some(NewTokenShown {
+            value,
+            description: tokens::LONG_LIVED_DESCRIPTION.to_owned(),
         }),
     )
     .await?;

@@ -729,6 +729,23 @@ impl WriteTx {
                 .await
                 .map_err(friendly)?
             }
+            "registered_clients" => {
+                let origin = get_s(v, "origin");
+                let new = crate::clients::NewClient {
+                    origin: crate::clients::exact_origin(origin).ok_or_else(|| {
+                        invalid(format!(
+                            "origin {origin:?} must be an exact origin such as https://app.example.org \
+                             (lower-case, no path or trailing slash, no default port)"
+                        ))
+                    })?,
+                    name: get_s(v, "name").trim().to_owned(),
+                    owner: get_s(v, "owner").trim().to_owned(),
+                    enabled: get_b(v, "enabled"),
+                    allowed_services: Vec::new(),
+                };
+                crate::clients::check_client(&new)?;
+                self.add_client(&new).await.map_err(friendly)?.id
+            }
             "service_tables" => self
                 .add_service_table(
                     get_i(v, "dataset_id")?,

@@ -892,6 +892,38 @@ pub static ENTITIES: &[Entity] = &[
         about: "Permissions of service accounts on datasets.",
     },
     Entity {
+        slug: "registered_clients",
+        title: "Registered clients",
+        singular: "registered client",
+        table: "registered_client",
+        target_type: "RegisteredClient",
+        audit_prefix: "registered_client",
+        label: "{a}.name || ' (' || {a}.origin || ')'",
+        fields: &[
+            f("origin", "Origin", Kind::Text)
+                .req()
+                .list()
+                .search()
+                .once()
+                .help("Exact origin, e.g. https://coda.example.org (no path, no trailing slash)"),
+            f("name", "Name", Kind::Text).req().list().search(),
+            f("owner", "Owner (contact)", Kind::Text).list(),
+            f("enabled", "Enabled", Kind::Bool)
+                .list()
+                .filter()
+                .help("Disabled: no new keys and no remembered delivery; live keys keep working"),
+            f("created", "Created", Kind::Time).ro().list(),
+        ],
+        create: true,
+        delete: false,
+        has_updated: false,
+        newest_first: false,
+        invalidate: Invalidate::All,
+        dependents: &[],
+        about: "Web applications at an exact origin that may receive delegated keys through the \
+                sign-in popup. Disable one to stop it; revoke its users' keys under API keys.",
+    },
+    Entity {
         slug: "api_keys",
         title: "API keys",
         singular: "API key",
@@ -917,6 +949,17 @@ pub static ENTITIES: &[Entity] = &[
                 .ro()
                 .filter(),
             f("scope_datasets", "Limited to datasets", Kind::Bool).ro(),
+            f("long_lived", "Long-lived token", Kind::Bool)
+                .ro()
+                .filter(),
+            f(
+                "delegated_client_id",
+                "Delegated to",
+                Kind::Ref("registered_clients"),
+            )
+            .ro()
+            .list()
+            .filter(),
         ],
         create: false,
         delete: true,

@@ -9,6 +9,7 @@
 mod admin;
 mod audit;
 mod backup;
+mod clients;
 mod config;
 mod daemon;
 mod database;
@@ -60,6 +61,9 @@ enum Command {
     /// Create, list or revoke user tokens.
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Register, list, enable or disable web clients that receive delegated keys.
+    #[command(subcommand)]
+    Client(clients::ClientCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -105,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Migrate => migrate::run(&config).await,
         Command::MakeAdmin { email, remove } => admin::make_admin(&config, &email, remove).await,
         Command::Token(cmd) => tokens::run(&config, cmd).await,
+        Command::Client(cmd) => clients::run(&config, cmd).await,
         Command::Config(cmd) => config::run(&config, cmd),
         Command::Seed { file } => seed::run(&config, &file).await,
         Command::Audit(args) => audit::run(&config, args).await,

@@ -23,8 +23,9 @@ pub async fn run(config: &Config, file: &Path) -> Result<()> {
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
     };
     let fixture = dsg_store::seed::parse(&text)?;
+    let key = config.derivation_key()?;
     let store = open_store(config).await?;
-    let result = store.seed(fixture).await;
+    let result = store.seed_with(fixture, Some(&key)).await;
     store.close().await;
     println!("{}", serde_json::to_string(&result?)?);
     Ok(())

@@ -322,3 +322,510 @@ both_backends!(
     rotation_limit_tests,
     super::rotation_counts_toward_the_creation_limit
 );
+
+// ---- registered web clients and delegated keys (spec 9) ----
+
+const CODA: &str = "https://coda.example.org";
+
+fn clients_world() -> Value {
+    let mut w = world();
+    w["registered_clients"] = json!([
+        {"key": "coda", "origin": CODA, "name": "CODA", "owner": "Navis team"},
+        {"key": "off", "origin": "https://off.example.org", "name": "Off", "enabled": false}
+    ]);
+    let users = w["users"].as_array_mut().unwrap();
+    users[0]["tokens"].as_array_mut().unwrap().extend([
+        json!({"key": "coda", "delegated_client": "coda"}),
+        json!({"key": "ll", "long_lived": true}),
+    ]);
+    users[1]["tokens"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "coda", "delegated_client": "coda"}));
+    users[1]["client_consents"] = json!(["coda"]);
+    w
+}
+
+fn popup(origin: &str) -> String {
+    format!("/login?origin={}&token=api", urlencoding(origin))
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The key a popup page posts, and the origin it posts to.
+fn posted(body: &str) -> Option<(String, Value)> {
+    let attr = |name: &str| {
+        let key = format!("{name}=\"");
+        let i = body.find(&key)? + key.len();
+        Some(
+            body[i..]
+                .split('"')
+                .next()?
+                .replace("&quot;", "\"")
+                .replace("&#34;", "\""),
+        )
+    };
+    Some((
+        attr("data-origin")?,
+        serde_json::from_str(&attr("data-message")?).ok()?,
+    ))
+}
+
+/// Seeds write registered clients, delegated keys, long-lived tokens and
+/// consents; a delegated key acts with the owner's rights minus admin
+/// power, manages no tokens, never reaches SCIM and is no web login.
+async fn delegated_keys_carry_no_admin_power(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(clients_world()).await.unwrap();
+    assert_eq!(s["registered_clients"]["coda"]["origin"], CODA);
+    let ann_key = user_token(&s, "ann", "coda");
+    let bob_key = user_token(&s, "bob", "coda");
+    let ann = user_token(&s, "ann", "t");
+    // The fixture's long-lived token is what the endpoint returns.
+    assert_eq!(
+        value(&long_lived(&app, &ann).await.1),
+        user_token(&s, "ann", "ll")
+    );
+
+    let (st, who) = call(&app, "GET", "/api/dsg/v1/user", &ann_key, None).await;
+    assert_eq!(st, 200, "{who}");
+    assert_eq!(who["admin"], false);
+    assert_eq!(
+        call(&app, "GET", "/api/dsg/v1/user", &ann, None).await.1["admin"],
+        true
+    );
+    let (st, cache) = app.user_cache(&ann_key).await.unwrap();
+    assert_eq!(st, 200);
+    assert_eq!(cache["admin"], false);
+    // Dataset rights from grants stay.
+    let (_, bob_cache) = app.user_cache(&bob_key).await.unwrap();
+    assert_eq!(bob_cache["datasets_admin"], json!(["fish"]));
+    // Global-admin shortcuts are gone: an admin's key cannot list all users.
+    let (st, _) = call(&app, "GET", "/api/v1/service-accounts", &ann_key, None).await;
+    assert_eq!(st, 403);
+
+    // Token management: 403 everywhere.
+    for (method, path) in [
+        ("POST", "/api/v1/create_token"),
+        ("GET", "/api/v1/long_lived_token"),
+        ("POST", "/api/v1/long_lived_token/rotate"),
+        ("GET", "/api/v1/user/token"),
+        ("GET", "/api/v1/refresh_token"),
+        ("GET", "/api/v1/tokens"),
+        ("POST", "/api/v1/tokens"),
+        ("DELETE", "/api/v1/tokens/1"),
+        ("GET", "/api/v1/registered-clients"),
+    ] {
+        let (st, v) = call(&app, method, path, &ann_key, Some(json!({}))).await;
+        assert_eq!(st, 403, "{method} {path}: {v}");
+    }
+    // SCIM: 401, although the owner is a global admin.
+    let (st, _) = call(&app, "GET", "/auth/scim/v2/Users", &ann_key, None).await;
+    assert_eq!(st, 401);
+    assert_eq!(
+        call(&app, "GET", "/auth/scim/v2/Users", &ann, None).await.0,
+        200
+    );
+    // Not a web login, and no ngauth grant from it.
+    let page = dsg_testkit::web::Visitor::new(&app, Some(&ann_key))
+        .get("/web/my-account")
+        .await;
+    assert_eq!(page.status, 302);
+    assert!(
+        page.location.starts_with("/auth/login"),
+        "{}",
+        page.location
+    );
+    let ngauth = |cookie: String| {
+        reqwest::Client::new()
+            .post(app.url("/token"))
+            .header("cookie", format!("dsg_token={cookie}"))
+            .header("origin", "https://demo.neuroglancer.org")
+            .send()
+    };
+    assert_eq!(ngauth(ann.clone()).await.unwrap().status(), 200);
+    assert_eq!(ngauth(ann_key.clone()).await.unwrap().status(), 401);
+    // Expired: 401.
+    app.clock.advance_secs(8 * 24 * 3600);
+    assert_eq!(app.user_cache(&ann_key).await.unwrap().0, 401);
+    app.shutdown().await;
+}
+both_backends!(delegated_tests, super::delegated_keys_carry_no_admin_power);
+
+/// The popup over HTTP: a consent page (creating nothing), a CSRF-checked
+/// Allow that mints and posts to the exact origin, remembered delivery of
+/// the same key without a click, ten live keys at most, and refusals that
+/// post nothing.
+async fn the_popup_asks_then_delivers(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(clients_world()).await.unwrap();
+    let ann = user_token(&s, "ann", "t");
+    let web = dsg_testkit::web::Visitor::new(&app, Some(&ann));
+    let keys = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list_user_tokens(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|t| t.client.is_some() && t.email == "ann@example.org")
+                .count()
+        }
+    };
+    assert_eq!(keys(&app).await, 1);
+
+    // Not signed in: the normal login, back to the same URL.
+    let anon = dsg_testkit::web::Visitor::new(&app, None)
+        .get(&popup(CODA))
+        .await;
+    assert!(matches!(anon.status, 302 | 303), "{}", anon.status);
+    assert!(
+        anon.location.starts_with("/auth/login?next="),
+        "{}",
+        anon.location
+    );
+    assert!(anon.location.contains("token%3Dapi"), "{}", anon.location);
+
+    // The consent page: names the client, creates nothing, carries the headers.
+    let page = web.get(&popup(CODA)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("CODA") && page.body.contains("Navis team"));
+    assert!(posted(&page.body).is_none());
+    let h = |n: &str| {
+        page.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(h("cache-control"), "no-store, private");
+    assert_eq!(h("referrer-policy"), "same-origin");
+    assert_eq!(h("x-frame-options"), "DENY");
+    assert_eq!(h("cross-origin-opener-policy"), "unsafe-none");
+    assert_eq!(keys(&app).await, 1);
+    let audit = app.store.audit_count().await.unwrap();
+
+    // Allow without the CSRF token, or from another site: nothing.
+    let bare = web
+        .post_raw(&popup(CODA), &[("decision", "allow")], Some(&app.address))
+        .await;
+    assert_eq!(bare.status, 403);
+    let csrf = dsg_testkit::web::csrf_of(&page.body);
+    let foreign = web
+        .post_raw(
+            &popup(CODA),
+            &[("decision", "allow"), ("csrf", &csrf)],
+            Some("https://evil.example"),
+        )
+        .await;
+    assert_eq!(foreign.status, 403);
+    assert!(posted(&bare.body).is_none() && posted(&foreign.body).is_none());
+    assert_eq!(app.store.audit_count().await.unwrap(), audit);
+
+    // Cancel: closes, nothing posted.
+    let cancel = web
+        .post_raw(
+            &popup(CODA),
+            &[("decision", "cancel"), ("csrf", &csrf)],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(cancel.status, 200);
+    assert!(posted(&cancel.body).is_none());
+    assert_eq!(keys(&app).await, 1);
+
+    // Allow, remembered.
+    let consents = audits(&app, "client_consent_created").await.len();
+    let allow = web
+        .post_raw(
+            &popup(CODA),
+            &[("decision", "allow"), ("remember", "on"), ("csrf", &csrf)],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(allow.status, 200, "{}", allow.body);
+    let (target, message) = posted(&allow.body).expect("a message");
+    assert_eq!(target, CODA);
+    let key = message["token"].as_str().unwrap().to_owned();
+    assert!(!allow.location.contains(&key));
+    assert_eq!(
+        call(&app, "GET", "/api/dsg/v1/user", &key, None).await.1["email"],
+        "ann@example.org"
+    );
+    assert_eq!(keys(&app).await, 2);
+    let created = audits(&app, "api_token_created").await;
+    assert_eq!(
+        created[0].after_state.as_ref().unwrap()["client_origin"],
+        CODA
+    );
+    assert_eq!(
+        audits(&app, "client_consent_created").await.len(),
+        consents + 1
+    );
+
+    // Remembered: the same key again, no click, nothing minted.
+    let again = web.get(&popup(CODA)).await;
+    let (target, message) = posted(&again.body).expect("delivered");
+    assert_eq!(target, CODA);
+    assert_eq!(message["token"], key);
+    assert_eq!(keys(&app).await, 2);
+
+    // At most ten live keys per person and client.
+    for _ in 0..12 {
+        let r = web
+            .post_raw(
+                &popup(CODA),
+                &[("decision", "allow"), ("csrf", &csrf)],
+                Some(&app.address),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(keys(&app).await, 10);
+    assert_eq!(
+        call(&app, "GET", "/api/dsg/v1/user", &key, None).await.0,
+        401,
+        "evicted"
+    );
+
+    // Unknown, disabled or malformed origins: no key and no message.
+    for (origin, status) in [
+        ("https://unknown.example.org", 403),
+        ("https://off.example.org", 403),
+        ("https://coda.example.org/", 400),
+        ("javascript:alert(1)", 400),
+    ] {
+        let r = web.get(&popup(origin)).await;
+        assert_eq!(r.status, status, "{origin}");
+        assert!(posted(&r.body).is_none(), "{origin}");
+        let r = web
+            .post_raw(
+                &popup(origin),
+                &[("decision", "allow"), ("csrf", &csrf)],
+                Some(&app.address),
+            )
+            .await;
+        assert!(posted(&r.body).is_none(), "{origin}");
+    }
+    assert_eq!(keys(&app).await, 10);
+    app.shutdown().await;
+}
+both_backends!(popup_tests, super::the_popup_asks_then_delivers);
+
+/// The account page lists signed-in sites and remembered sites; revoking a
+/// key keeps the consent (the next popup asks, pre-ticked), forgetting keeps
+/// the keys; another person's ids change nothing.
+async fn the_account_page_revokes_and_forgets(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(clients_world()).await.unwrap();
+    let bob = user_token(&s, "bob", "t");
+    let bob_key = user_token(&s, "bob", "coda");
+    let ann = user_token(&s, "ann", "t");
+    let web = dsg_testkit::web::Visitor::new(&app, Some(&bob));
+    let page = web.get("/web/my-account").await;
+    assert!(page.body.contains("Sites you have signed in from"));
+    assert!(page.body.contains("Remembered sites"));
+    assert!(page.body.contains(CODA));
+    assert!(!page.body.contains(&bob_key));
+    let key_id = app
+        .store
+        .list_user_tokens(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.client.is_some() && t.email == "bob@example.org")
+        .unwrap()
+        .id;
+    let client_id = s["registered_clients"]["coda"]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    // Ann cannot touch Bob's key or consent.
+    let ann_web = dsg_testkit::web::Visitor::new(&app, Some(&ann));
+    let r = ann_web
+        .post(
+            "/web/my-account",
+            &[
+                ("action", "revoke_delegated"),
+                ("token_id", &key_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(app.user_cache(&bob_key).await.unwrap().0, 200);
+    // Without the CSRF token: 403.
+    let r = web
+        .post_raw(
+            "/web/my-account",
+            &[
+                ("action", "revoke_delegated"),
+                ("token_id", &key_id.to_string()),
+            ],
+            Some(&app.address),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.user_cache(&bob_key).await.unwrap().0, 200);
+    // Revoke: the key dies, the consent stays.
+    let r = web
+        .post(
+            "/web/my-account",
+            &[
+                ("action", "revoke_delegated"),
+                ("token_id", &key_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(app.user_cache(&bob_key).await.unwrap().0, 401);
+    let revoked = audits(&app, "api_token_revoked").await;
+    assert_eq!(
+        revoked[0].before_state.as_ref().unwrap()["client_origin"],
+        CODA
+    );
+    let ask = web.get(&popup(CODA)).await;
+    assert!(posted(&ask.body).is_none());
+    assert!(ask.body.contains("value=\"on\" checked"), "pre-ticked");
+    // Forget: the consent goes.
+    let r = web
+        .post(
+            "/web/my-account",
+            &[("action", "forget_client"), ("client_id", &client_id)],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    assert_eq!(audits(&app, "client_consent_forgotten").await.len(), 1);
+    let ask = web.get(&popup(CODA)).await;
+    assert!(!ask.body.contains("value=\"on\" checked"));
+    let again = web
+        .post(
+            "/web/my-account",
+            &[("action", "forget_client"), ("client_id", &client_id)],
+        )
+        .await;
+    assert_eq!(again.status, 302);
+    assert_eq!(audits(&app, "client_consent_forgotten").await.len(), 1);
+    app.shutdown().await;
+}
+both_backends!(account_tests, super::the_account_page_revokes_and_forgets);
+
+/// Registration: native API (global admins only; exact origins; 409 on a
+/// second registration; disable/enable) and the CLI.
+async fn clients_are_registered_by_admins(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let ann = user_token(&s, "ann", "t");
+    let bob = user_token(&s, "bob", "t");
+    let body = json!({"origin": CODA, "name": "CODA", "owner": "Navis"});
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/registered-clients",
+            &bob,
+            Some(body.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    for bad in [
+        "https://coda.example.org/",
+        "coda.example.org",
+        "https://CODA.example.org",
+    ] {
+        let (st, v) = call(
+            &app,
+            "POST",
+            "/api/v1/registered-clients",
+            &ann,
+            Some(json!({"origin": bad, "name": "x"})),
+        )
+        .await;
+        assert_eq!(st, 400, "{bad}: {v}");
+    }
+    let (st, c) = call(
+        &app,
+        "POST",
+        "/api/v1/registered-clients",
+        &ann,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(st, 201, "{c}");
+    assert_eq!(c["enabled"], true);
+    assert_eq!(
+        call(&app, "POST", "/api/v1/registered-clients", &ann, Some(body))
+            .await
+            .0,
+        409
+    );
+    let id = c["id"].as_i64().unwrap();
+    let (st, c) = call(
+        &app,
+        "PATCH",
+        &format!("/api/v1/registered-clients/{id}"),
+        &ann,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(c["enabled"], false);
+    assert_eq!(audits(&app, "registered_client_updated").await.len(), 1);
+    let web = dsg_testkit::web::Visitor::new(&app, Some(&bob));
+    assert_eq!(web.get(&popup(CODA)).await.status, 403, "disabled");
+
+    let (ok, out, err) = dsg_testkit::cli::dsg(
+        &app,
+        &[
+            "client",
+            "add",
+            "--origin",
+            "https://app.example.org",
+            "--name",
+            "App",
+            "--owner",
+            "Lab",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("https://app.example.org"));
+    let (ok, _, err) = dsg_testkit::cli::dsg(
+        &app,
+        &[
+            "client",
+            "add",
+            "--origin",
+            "https://app.example.org/",
+            "--name",
+            "App",
+        ],
+        None,
+    );
+    assert!(!ok);
+    assert!(err.contains("exact origin"), "{err}");
+    let (ok, _, _) = dsg_testkit::cli::dsg(&app, &["client", "enable", CODA], None);
+    assert!(ok);
+    let (ok, out, _) = dsg_testkit::cli::dsg(&app, &["client", "list", "--json"], None);
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["enabled"] == true)
+    );
+    let (ok, _, err) = dsg_testkit::cli::dsg(
+        &app,
+        &["client", "disable", "https://nope.example.org"],
+        None,
+    );
+    assert!(!ok && err.contains("No client"), "{err}");
+    app.shutdown().await;
+}
+both_backends!(registration_tests, super::clients_are_registered_by_admins);
