@@ -260,7 +260,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::scim::routes(Router::new()).route_layer(
             axum::middleware::from_fn_with_state(state.clone(), crate::scim::rate_limit),
         ))
-        .merge(crate::dsg_v1::routes())
+        .merge(crate::dsg_v1::routes(&state))
         .merge(crate::ngauth::routes())
         .merge(crate::web::routes())
         .merge(crate::admin::routes())

@@ -9,6 +9,7 @@
 //! non-200 into 502 for its users).
 
 mod authorize;
+mod cors;
 
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
@@ -26,13 +27,17 @@ use crate::service::decisions;
 use crate::state::AppState;
 
 /// The `/api/dsg/v1` routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/dsg/v1/user", any(user))
         .route("/api/dsg/v1/authorize", any(authorize::authorize))
         .route("/api/dsg/v1/datasets", any(datasets))
         .route("/api/dsg/v1/datasets/{name}/versions", any(versions))
         .route("/api/dsg/v1/groups/{name}/members", any(group_members))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::layer,
+        ))
 }
 
 /// The OpenAPI description of these routes.

@@ -76,7 +76,7 @@ pub(super) async fn popup(
             "The origin parameter must be scheme://host[:port].",
         ));
     };
-    let client = clients::for_popup(state, &target)
+    let client = clients::enabled_at(state, &target)
         .await
         .map_err(|e| crate::error::ApiError::from(e).into_response())?;
     let Some(client) = client else {

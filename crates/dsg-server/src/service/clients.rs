@@ -198,11 +198,11 @@ pub async fn list_as_operator(op: &Operator<'_>) -> Result<Vec<RegisteredClient>
 }
 
 /// The enabled client registered at exactly `origin`: the only clients the
-/// popup serves.
+/// popup serves and the only cross-origin pages `/api/dsg/v1` answers.
 ///
 /// # Errors
 /// The store's.
-pub async fn for_popup(
+pub async fn enabled_at(
     state: &AppState,
     origin: &str,
 ) -> Result<Option<RegisteredClient>, ServiceError> {

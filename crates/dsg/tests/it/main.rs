@@ -28,6 +28,7 @@ mod backup;
 mod bad_input;
 mod browser;
 mod cli;
+mod clients_browser;
 mod crash;
 mod dsg_v1;
 mod gcs_iam;

@@ -810,6 +810,36 @@ async fn clients_are_registered_by_admins(backend: Backend) {
     assert!(err.contains("exact origin"), "{err}");
     let (ok, _, _) = dsg_testkit::cli::dsg(&app, &["client", "enable", CODA], None);
     assert!(ok);
+    // An enabled registered origin may call /api/dsg/v1 from the browser
+    // (bearer only, no credentials); other origins get no CORS headers.
+    let preflight = |origin: &'static str| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, app.url("/api/dsg/v1/user"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let r = preflight(CODA).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], CODA);
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let r = preflight("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = app
+        .client
+        .get(app.url("/api/dsg/v1/user"))
+        .bearer_auth(&ann)
+        .header("origin", CODA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], CODA);
     let (ok, out, _) = dsg_testkit::cli::dsg(&app, &["client", "list", "--json"], None);
     assert!(ok);
     let list: Value = serde_json::from_str(&out).unwrap();
