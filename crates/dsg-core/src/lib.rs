@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod error;
 pub mod jwt;
 pub mod level;
+pub mod members;
 pub mod origin;
 pub mod permissions;
 pub mod prefix;

@@ -25,6 +25,7 @@ pub mod identities;
 pub mod imports;
 pub mod invitations;
 pub mod long_lived;
+pub mod members;
 pub mod ngauth;
 pub mod principals;
 pub mod probe;

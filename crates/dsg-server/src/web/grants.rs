@@ -13,7 +13,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dsg_store::datasets::DatasetRow;
 
@@ -27,6 +27,38 @@ use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/web/grants/{dataset}", get(show_grants).post(act))
+        .route("/web/grants/{dataset}/export.csv", get(export))
+}
+
+/// `GET /web/grants/{dataset}/export.csv`: who can get in, as CSV (spec §10).
+async fn export(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    web: Web,
+) -> Result<Response, PageError> {
+    let Some(user) = web.user else {
+        let next = format!("/web/grants/{name}");
+        return Err(PageError::Login(super::login_url(Some(&next))));
+    };
+    let d = dataset(&state, &name).await?;
+    let export = match grants::export_members(&state, &user.view, &d).await {
+        Ok(e) => e,
+        Err(ServiceError::Forbidden(_)) => return Err(PageError::Denied),
+        Err(e) => return Err(e.into()),
+    };
+    let disposition = format!("attachment; filename=\"{}\"", export.filename);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        export.csv,
+    )
+        .into_response())
 }
 
 struct GrantLine {
@@ -54,6 +86,10 @@ struct GrantsPage {
     group: String,
     grants: Vec<GrantLine>,
     pager: Pager,
+    /// The "Export CSV" link is shown (global admins and direct managers).
+    can_export: bool,
+    /// Public audiences, in words (the public dataset, versions, roots).
+    public: Vec<String>,
 }
 
 /// The levels this user may hand out on the dataset.
@@ -131,16 +167,42 @@ async fn show_grants(
             .map(|(t, _)| format!("/web/tos/{}/", t.invite_token)),
         false => None,
     };
+    let versions = state.store.dataset_versions(d.id).await?;
+    let mut public = Vec::new();
+    if d.access_mode == "public" {
+        public.push("Everyone can view this dataset (it is public).".to_owned());
+    }
+    let open: Vec<&str> = versions
+        .iter()
+        .filter(|v| v.is_public)
+        .map(|v| v.version.as_str())
+        .collect();
+    if !open.is_empty() {
+        public.push(format!(
+            "Public versions, open to everyone: {}.",
+            open.join(", ")
+        ));
+    }
+    for t in state.store.dataset_service_tables(d.id).await? {
+        if !t.roots.is_empty() {
+            public.push(format!(
+                "{} public root(s) in {} table {}, open to everyone.",
+                t.roots.len(),
+                t.service_name,
+                t.table_name
+            ));
+        }
+    }
+    let can_export = match user.view.user_id() {
+        Some(id) => user.view.is_admin() || state.store.manages_directly(id, d.id, now).await?,
+        None => false,
+    };
     let page = GrantsPage {
+        can_export,
+        public,
         chrome,
         levels: grantable(&state, &user, &d.name),
-        versions: state
-            .store
-            .dataset_versions(d.id)
-            .await?
-            .into_iter()
-            .map(|v| (v.id, v.version))
-            .collect(),
+        versions: versions.into_iter().map(|v| (v.id, v.version)).collect(),
         dataset: d.name,
         tos_link,
         groups,

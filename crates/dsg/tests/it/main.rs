@@ -35,6 +35,7 @@ mod gcs_iam;
 mod imports;
 mod jwt;
 mod login;
+mod members_export;
 mod metrics;
 mod native;
 mod ngauth;
