@@ -92,3 +92,25 @@ pub async fn screenshot(c: &Client, file: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(dir.join(file), png).unwrap();
 }
+
+/// Serves `html` at `/` on `listener` (a page of another origin) until the
+/// test ends.
+pub async fn serve_html(listener: tokio::net::TcpListener, html: String) {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = html.clone();
+            async move { axum::response::Html(html) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+}
+
+/// The page's `window.results` (`{}` when unset, null when unreadable).
+pub async fn page_results(c: &Client) -> serde_json::Value {
+    c.execute("return window.results || {};", vec![])
+        .await
+        .unwrap_or(serde_json::Value::Null)
+}

@@ -82,6 +82,19 @@ impl Caller {
         self.human()
     }
 
+    /// A global administrator acting as a person (not a service account,
+    /// not a delegated key, not a read-only token).
+    ///
+    /// # Errors
+    /// Forbidden for anyone else.
+    pub fn global_admin(&self) -> Result<(), ServiceError> {
+        if self.may_manage_service_accounts() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(None))
+        }
+    }
+
     /// True when the credential is a delegated key.
     pub fn delegated(&self) -> bool {
         self.auth.token.scope.delegated

@@ -90,15 +90,6 @@ fn checked(input: &ClientInput) -> Result<NewClient, Invalid> {
     })
 }
 
-fn admin_only(caller: &Caller) -> Result<(), ServiceError> {
-    caller.person()?;
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(None))
-    }
-}
-
 /// Every registered client (global admins).
 ///
 /// # Errors
@@ -107,7 +98,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Vec<RegisteredClient>, ServiceError> {
-    admin_only(caller)?;
+    caller.global_admin()?;
     Ok(state.store.registered_clients().await?)
 }
 
@@ -120,7 +111,7 @@ pub async fn register(
     caller: &Caller,
     input: &ClientInput,
 ) -> Result<RegisteredClient, ServiceError> {
-    admin_only(caller)?;
+    caller.global_admin()?;
     register_with(Db::Server(state), caller.actor(), input).await
 }
 
@@ -158,7 +149,7 @@ pub async fn set_enabled(
     origin: &str,
     enabled: bool,
 ) -> Result<RegisteredClient, ServiceError> {
-    admin_only(caller)?;
+    caller.global_admin()?;
     set_enabled_with(Db::Server(state), caller.actor(), origin, enabled).await
 }
 

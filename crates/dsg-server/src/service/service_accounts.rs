@@ -106,11 +106,7 @@ pub struct Detail {
 }
 
 fn authorize(caller: &Caller) -> Result<(), ServiceError> {
-    if caller.may_manage_service_accounts() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(None))
-    }
+    caller.global_admin()
 }
 
 /// Every service account, by name.

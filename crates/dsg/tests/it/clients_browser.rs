@@ -42,23 +42,11 @@ document.getElementById("signin").addEventListener("click", () => {{
 }
 
 async fn serve_page(listener: tokio::net::TcpListener, server: String) {
-    let html = page(&server);
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let html = html.clone();
-            async move { axum::response::Html(html) }
-        }),
-    );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    dsg_testkit::browser::serve_html(listener, page(&server)).await;
 }
 
 async fn results(c: &Client) -> Value {
-    c.execute("return window.results || {};", vec![])
-        .await
-        .unwrap_or(Value::Null)
+    dsg_testkit::browser::page_results(c).await
 }
 
 async fn wait_done(c: &Client) -> Value {
