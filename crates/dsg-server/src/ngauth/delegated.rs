@@ -16,7 +16,9 @@ use dsg_store::clients::RegisteredClient;
 use serde_json::json;
 
 use super::origin;
-use super::pages::{current_login, encode, html, login_url, nonce, post_message_page, set};
+use super::popup::{
+    current_login, encode, html, login_url, nonce, post_message_page, script_csp, set,
+};
 use crate::http::csrf;
 use crate::http::forwarded::ClientIp;
 use crate::pages::MessagePage;
@@ -116,7 +118,7 @@ pub(super) async fn popup(
         if field("decision") != "allow" {
             let nonce = nonce();
             let mut r = html(ClosingPage { nonce: &nonce });
-            closing_csp(&mut r, &nonce);
+            script_csp(&mut r, &nonce);
             return Ok(r);
         }
         let key = clients::allow(state, &caller, &client, field("remember") == "on")
@@ -170,15 +172,4 @@ fn deliver(client: &RegisteredClient, email: &str, key: &str) -> Response {
         &client.origin,
         &json!({ "token": key }),
     )
-}
-
-fn closing_csp(r: &mut Response, nonce: &str) {
-    set(
-        r,
-        "content-security-policy",
-        &format!(
-            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
-             base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        ),
-    );
 }

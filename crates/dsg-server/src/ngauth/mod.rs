@@ -16,6 +16,7 @@
 
 mod delegated;
 pub mod pages;
+mod popup;
 pub mod token;
 
 use axum::Router;

@@ -18,13 +18,13 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::Bytes;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::json;
 
-use super::{CookieLogin, cookie_login, login_failure, mint, origin};
+use super::popup::{current_login, encode, html, login_url, popup_headers, post_message_page};
+use super::{mint, origin};
 use crate::error::ApiError;
 use crate::http::credentials::query_param;
 use crate::http::forwarded::ClientIp;
@@ -48,99 +48,8 @@ struct LoginStatusPage<'a> {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "ngauth/popup.html")]
-struct PopupPage<'a> {
-    title: &'a str,
-    text: &'a str,
-    origin: &'a str,
-    /// JSON text of the message (HTML-escaped by the template).
-    message: &'a str,
-    nonce: &'a str,
-}
-
-#[derive(Template, WebTemplate)]
 #[template(path = "ngauth/success.html")]
 struct SuccessPage;
-
-pub(super) fn html(page: impl Template) -> Response {
-    match page.render() {
-        Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
-        Err(e) => ApiError::Internal(format!("rendering a page: {e}")).into_response(),
-    }
-}
-
-pub(super) fn set(response: &mut Response, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(name), v);
-    }
-}
-
-/// Headers of every page on the popup path: keep `window.opener`, no caching.
-fn popup_headers(response: &mut Response) {
-    set(response, "cross-origin-opener-policy", "unsafe-none");
-    set(response, "cache-control", "no-store");
-    set(response, "referrer-policy", "no-referrer");
-}
-
-pub(super) fn nonce() -> String {
-    let mut b = [0u8; 16];
-    match getrandom::fill(&mut b) {
-        Ok(()) => hex::encode(b),
-        // Without randomness the script is simply blocked by the CSP below.
-        Err(_) => String::from("unavailable"),
-    }
-}
-
-/// The page that posts `message` to `target` and closes.
-pub(super) fn post_message_page(
-    title: &str,
-    text: &str,
-    target: &str,
-    message: &serde_json::Value,
-) -> Response {
-    let nonce = nonce();
-    let message = message.to_string();
-    let mut r = html(PopupPage {
-        title,
-        text,
-        origin: target,
-        message: &message,
-        nonce: &nonce,
-    });
-    popup_headers(&mut r);
-    set(
-        &mut r,
-        "content-security-policy",
-        &format!(
-            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
-             base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        ),
-    );
-    r
-}
-
-pub(super) fn encode(s: &str) -> String {
-    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
-}
-
-/// Where the login issue's entry point sends the browser back to (a
-/// relative path: never an open redirect).
-pub fn login_url(next: &str) -> String {
-    format!("/auth/login?next={}", encode(next))
-}
-
-pub(super) async fn current_login(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: Option<ClientIp>,
-) -> Result<Option<CookieLogin>, Response> {
-    cookie_login(state, headers, client)
-        .await
-        .map_err(|e| login_failure(e, "ngauth page"))
-}
-
 fn only_get(method: &Method) -> Result<(), Response> {
     if method == Method::GET || method == Method::HEAD {
         Ok(())
