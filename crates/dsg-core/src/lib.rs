@@ -13,6 +13,7 @@ pub mod error;
 pub mod jwt;
 pub mod level;
 pub mod members;
+pub mod oidc;
 pub mod origin;
 pub mod permissions;
 pub mod prefix;

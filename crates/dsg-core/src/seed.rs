@@ -50,6 +50,8 @@ pub struct Fixture {
     pub translations: Vec<TranslationSpec>,
     #[serde(default)]
     pub registered_clients: Vec<ClientSpec>,
+    #[serde(default)]
+    pub oidc_clients: Vec<OidcClientSpec>,
     /// Keys no section has: only `_`-prefixed comments are allowed.
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -57,7 +59,24 @@ pub struct Fixture {
 
 /// The fixture's sections, for the message about an unknown key.
 const SECTIONS: &str = "permissions, services, datasets, tos, users, groups, memberships, \
-     grants, tokens, tos_acceptances, service_accounts, translations, registered_clients";
+     grants, tokens, tos_acceptances, service_accounts, translations, registered_clients, oidc_clients";
+
+/// An OpenID Connect client of DSG as a provider (`oidc_clients[]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClientSpec {
+    pub key: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub datasets: Vec<String>,
+}
 
 /// A registered web client (`registered_clients[]`).
 #[derive(Debug, Deserialize)]

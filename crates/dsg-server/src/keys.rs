@@ -77,12 +77,10 @@ impl DerivationKey {
     /// # Errors
     /// The key file cannot be read or written, or holds too little.
     pub fn load(explicit: &str, secret: &str, data_dir: &Path) -> Result<Self, String> {
-        let material = if !explicit.is_empty() {
-            explicit.as_bytes().to_vec()
-        } else if !secret.is_empty() {
-            secret.as_bytes().to_vec()
+        let material = if explicit.is_empty() {
+            server_material(secret, data_dir)?
         } else {
-            local_key(&data_dir.join(LOCAL_KEY_FILE))?
+            explicit.as_bytes().to_vec()
         };
         Ok(Self::from_material(&material))
     }
@@ -125,6 +123,19 @@ impl dsg_store::long_lived::TokenDeriver for DerivationKey {
 
     fn delegated(&self, salt: &[u8]) -> ApiToken {
         Self::delegated(self, salt)
+    }
+}
+
+/// The server's key material: `server.secret_key`, else (local mode
+/// without a secret) the random key kept in `<data_dir>/secret.key`.
+///
+/// # Errors
+/// The key file cannot be read or written, or holds too little.
+pub fn server_material(secret: &str, data_dir: &Path) -> Result<Vec<u8>, String> {
+    if secret.is_empty() {
+        local_key(&data_dir.join(LOCAL_KEY_FILE))
+    } else {
+        Ok(secret.as_bytes().to_vec())
     }
 }
 

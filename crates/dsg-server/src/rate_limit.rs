@@ -49,14 +49,17 @@ pub enum Class {
     Scim,
     /// Refused tokens, per client IP.
     FailedAuth,
+    /// OpenID token-endpoint requests, per client.
+    OidcToken,
 }
 
 impl Class {
-    const ALL: [Self; 4] = [
+    const ALL: [Self; 5] = [
         Self::Login,
         Self::TokenCreation,
         Self::Scim,
         Self::FailedAuth,
+        Self::OidcToken,
     ];
 
     /// The name used in configuration, keys and metrics.
@@ -66,6 +69,7 @@ impl Class {
             Self::TokenCreation => "token_creation",
             Self::Scim => "scim",
             Self::FailedAuth => "failed_auth",
+            Self::OidcToken => "oidc_token",
         }
     }
 
@@ -75,6 +79,7 @@ impl Class {
             Self::TokenCreation => 1,
             Self::Scim => 2,
             Self::FailedAuth => 3,
+            Self::OidcToken => 4,
         }
     }
 }
@@ -105,7 +110,7 @@ pub struct RateLimiter {
     redis: Option<Redis>,
     clock: Clock,
     /// Per class: subject → refused until (Unix seconds, app clock).
-    blocked: [Mutex<HashMap<Box<str>, i64>>; 4],
+    blocked: [Mutex<HashMap<Box<str>, i64>>; 5],
     refused: Family<ClassLabels, Counter>,
     started: Instant,
     /// Milliseconds after `started` until which Redis is bypassed.
@@ -143,6 +148,7 @@ impl RateLimiter {
             Class::TokenCreation => self.config.token_creation,
             Class::Scim => self.config.scim,
             Class::FailedAuth => self.config.failed_auth,
+            Class::OidcToken => self.config.oidc_token,
         };
         (self.config.enabled && l.limit > 0 && l.window_secs > 0).then_some(l)
     }
@@ -183,6 +189,14 @@ impl RateLimiter {
             Some(s) => self.hit(Class::Scim, &s).await,
             None => Ok(()),
         }
+    }
+
+    /// A request to the OpenID token endpoint naming `client_id`.
+    ///
+    /// # Errors
+    /// Over `rate_limit.oidc_token`.
+    pub async fn oidc_token(&self, client_id: &str) -> Result<(), Limited> {
+        self.hit(Class::OidcToken, client_id).await
     }
 
     /// A presented token was refused: counts it against `client`.

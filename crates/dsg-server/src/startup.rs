@@ -98,6 +98,7 @@ impl Application {
             crate::config::origins::AllowedOrigins::from_config(&config.ngauth).map_err(err)?;
         let ngauth_key = crate::keys::TokenKey::derive(&config.server.secret_key).map_err(err)?;
         let derivation_key = config.derivation_key().map_err(StartError::Config)?;
+        let sealing_key = config.sealing_key().map_err(StartError::Config)?;
         let idp = Arc::new(crate::idp::Registry::build(&config).await?);
         let docs = crate::openapi::build_docs(&config).await;
         let redis = crate::redis_link::Redis::connect(&config.redis)
@@ -120,6 +121,8 @@ impl Application {
             ngauth_origins,
             ngauth_key,
             derivation_key,
+            sealing_key,
+            oidc_keys: crate::signing::KeyRing::default(),
             config,
             store,
             cache,
@@ -262,6 +265,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(crate::dsg_v1::routes(&state))
         .merge(crate::ngauth::routes())
+        .merge(crate::oidc::routes())
         .merge(crate::web::routes())
         .merge(crate::admin::routes())
         .merge(crate::openapi::routes())

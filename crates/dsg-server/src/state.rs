@@ -30,6 +30,10 @@ pub struct Inner {
     pub ngauth_key: crate::keys::TokenKey,
     /// The key long-lived tokens and delegated keys are derived from.
     pub derivation_key: crate::keys::DerivationKey,
+    /// The key sealing the OpenID provider's signing keys in the database.
+    pub sealing_key: crate::signing::SealingKey,
+    /// The OpenID provider's published keys, cached.
+    pub oidc_keys: crate::signing::KeyRing,
     /// Identity providers (login, JWT bearer issuers).
     pub idp: Arc<crate::idp::Registry>,
     /// Prometheus metric families.

@@ -27,6 +27,7 @@ pub mod invitations;
 pub mod long_lived;
 pub mod members;
 pub mod ngauth;
+pub mod oidc;
 pub mod principals;
 pub mod probe;
 pub mod rate_limits;

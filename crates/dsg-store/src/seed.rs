@@ -612,6 +612,50 @@ async fn apply(tx: &mut WriteTx, f: Fixture, keys: Option<Derive<'_>>) -> Result
         out_sas.insert(key, json!({"id": id, "name": sa.name, "tokens": tokens}));
     }
 
+    let mut out_oidc = BTreeMap::new();
+    for c in &f.oidc_clients {
+        let bad = |m: String| -> crate::StoreError {
+            DomainError::Invalid(format!("oidc client {:?}: {m}", c.key)).into()
+        };
+        if c.redirect_uris.is_empty() {
+            return Err(bad("at least one redirect URI is required".into()));
+        }
+        if let Some(u) = c
+            .redirect_uris
+            .iter()
+            .chain(&c.post_logout_redirect_uris)
+            .find(|u| !dsg_core::oidc::is_redirect_uri(u))
+        {
+            return Err(bad(format!(
+                "{u:?} is not an absolute http(s) URL without fragment"
+            )));
+        }
+        let scopes = dsg_core::oidc::scopes(&c.scopes).map_err(bad)?;
+        let client_id = ApiToken::generate()?.expose()[..24].to_owned();
+        let secret = if c.public {
+            None
+        } else {
+            Some(ApiToken::generate()?)
+        };
+        tx.add_oidc_client(&crate::oidc::NewOidcClient {
+            client_id: client_id.clone(),
+            name: c.name.clone(),
+            secret_hash: secret.as_ref().map(ApiToken::hash),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            scopes,
+            datasets: c.datasets.clone(),
+        })
+        .await?;
+        let mut out = json!({"client_id": client_id});
+        if let Some(s) = secret {
+            out["client_secret"] = json!(s.expose());
+        }
+        if out_oidc.insert(c.key.clone(), out).is_some() {
+            return Err(bad("the key is used twice".into()));
+        }
+    }
+
     let mut result = json!({
         "users": run.out_users,
         "service_accounts": out_sas,
@@ -624,6 +668,11 @@ async fn apply(tx: &mut WriteTx, f: Fixture, keys: Option<Derive<'_>>) -> Result
         && let Some(obj) = result.as_object_mut()
     {
         obj.insert("registered_clients".into(), json!(out_clients));
+    }
+    if !out_oidc.is_empty()
+        && let Some(obj) = result.as_object_mut()
+    {
+        obj.insert("oidc_clients".into(), json!(out_oidc));
     }
     if extra_tokens && let Some(obj) = result.as_object_mut() {
         obj.insert("tokens".into(), json!(run.out_tokens));

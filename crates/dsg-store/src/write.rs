@@ -30,6 +30,15 @@ impl Actor {
         }
     }
 
+    /// The server itself (e.g. `system:oidc` making the first signing key).
+    pub fn system(part: &str) -> Self {
+        Self {
+            id: None,
+            label: format!("system:{part}"),
+            request_id: None,
+        }
+    }
+
     /// A user acting through the API.
     pub fn user(id: i64, email: &str, request_id: Option<String>) -> Self {
         Self {

@@ -25,6 +25,8 @@ pub struct RateLimitConfig {
     /// it, tokens this replica has not cached are refused without a lookup;
     /// tokens it has cached keep working.
     pub failed_auth: LimitConfig,
+    /// Requests to the OpenID provider's token endpoint, per client.
+    pub oidc_token: LimitConfig,
 }
 
 impl Default for RateLimitConfig {
@@ -36,6 +38,7 @@ impl Default for RateLimitConfig {
             token_creation: LimitConfig::per_minute(20),
             scim: LimitConfig::per_minute(1200),
             failed_auth: LimitConfig::per_minute(60),
+            oidc_token: LimitConfig::per_minute(600),
         }
     }
 }
@@ -56,6 +59,7 @@ impl RateLimitConfig {
             ("token_creation", self.token_creation),
             ("scim", self.scim),
             ("failed_auth", self.failed_auth),
+            ("oidc_token", self.oidc_token),
         ] {
             if !(1..=86_400).contains(&l.window_secs) {
                 return Err(ConfigError(format!(

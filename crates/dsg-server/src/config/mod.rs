@@ -19,6 +19,7 @@ mod limits;
 pub mod login;
 mod ngauth;
 mod observability;
+mod oidc;
 pub mod origins;
 mod server;
 mod swagger;
@@ -32,6 +33,7 @@ pub use limits::{LimitConfig, RateLimitConfig};
 pub use login::{GoogleConfig, JwtIssuerConfig, LoginConfig, ProviderConfig, Signup};
 pub use ngauth::NgauthConfig;
 pub use observability::{LogConfig, MetricsConfig};
+pub use oidc::OidcProviderConfig;
 pub use server::{Mode, ServerConfig};
 pub use swagger::{SwaggerConfig, SwaggerOauth2};
 pub use tos::TosConfig;
@@ -77,6 +79,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Terms-of-service pages: where acceptance may return to.
     pub tos: TosConfig,
+    /// DatasetGateway as an OpenID Connect provider: token lifetimes.
+    pub oidc_provider: OidcProviderConfig,
 }
 
 /// Where a value may come from besides the file: a lookup of environment variables.
@@ -321,6 +325,7 @@ impl Config {
             );
         }
         self.gcs.validate().map_err(ConfigError)?;
+        self.oidc_provider.validate()?;
         login::validate(self)?;
         self.swagger
             .validate(self.server.mode == Mode::Production)
@@ -355,6 +360,16 @@ impl Config {
             &self.database.data_dir,
         )
         .map_err(ConfigError)
+    }
+
+    /// The key sealing the OpenID provider's signing keys.
+    ///
+    /// # Errors
+    /// The local key file cannot be read or written.
+    pub fn sealing_key(&self) -> Result<crate::signing::SealingKey, ConfigError> {
+        crate::keys::server_material(&self.server.secret_key, &self.database.data_dir)
+            .map(|m| crate::signing::SealingKey::derive(&m))
+            .map_err(ConfigError)
     }
 
     /// The database to open.

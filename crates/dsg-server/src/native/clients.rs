@@ -21,8 +21,8 @@ use crate::service::clients::{self, ClientInput};
 use crate::state::AppState;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
-    r.route("/api/v1/registered-clients", any(list_or_create))
-        .route("/api/v1/registered-clients/{id}", any(update))
+    r.route("/api/v1/registered-clients", any(registered_clients))
+        .route("/api/v1/registered-clients/{id}", any(registered_client))
 }
 
 fn shown(c: &RegisteredClient) -> Value {
@@ -55,7 +55,7 @@ pub struct NewClientRequest {
         (status = 403, description = "Not a global admin (or a delegated key)", body = crate::error::schema::Detail),
         (status = 409, description = "A client is already registered at that origin", body = crate::error::schema::Detail))
 )]
-async fn list_or_create(
+async fn registered_clients(
     State(state): State<AppState>,
     ctx: Ctx,
     headers: HeaderMap,
@@ -96,7 +96,7 @@ pub struct ClientUpdateRequest {
     responses((status = 200, description = "The client", body = Object),
         (status = 404, description = "No such client", body = crate::error::schema::Detail))
 )]
-async fn update(
+async fn registered_client(
     State(state): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,

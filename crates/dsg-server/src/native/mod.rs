@@ -14,6 +14,7 @@ mod audit;
 mod clients;
 mod datasets;
 mod grants;
+mod oidc_clients;
 mod requests;
 mod service_accounts;
 mod tokens;
@@ -44,6 +45,7 @@ pub fn routes(router: Router<AppState>) -> Router<AppState> {
     let native = tokens::routes(native);
     let native = service_accounts::routes(native);
     let native = clients::routes(native);
+    let native = oidc_clients::routes(native);
     let native = tos::routes(native);
     let native = requests::routes(native);
     router.merge(native)
@@ -72,8 +74,11 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
         service_accounts::detail,
         service_accounts::add,
         service_accounts::remove,
-        clients::list_or_create,
-        clients::update,
+        clients::registered_clients,
+        clients::registered_client,
+        oidc_clients::oidc_clients,
+        oidc_clients::oidc_client,
+        oidc_clients::oidc_client_secret,
         tos::services,
         tos::create_tos,
         tos::get_tos,

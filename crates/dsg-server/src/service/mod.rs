@@ -23,6 +23,7 @@ pub mod grants;
 pub mod input;
 pub mod invitations;
 pub mod memberships;
+pub mod oidc;
 pub mod provisioning;
 pub mod scim_tokens;
 pub mod service_accounts;

@@ -17,6 +17,7 @@ mod duration;
 mod gcs;
 mod imports;
 mod migrate;
+mod oidc;
 mod scim;
 mod seed;
 mod serve;
@@ -64,6 +65,12 @@ enum Command {
     /// Register, list, enable or disable web clients that receive delegated keys.
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// OpenID Connect clients of DSG as a provider (WebKnossos, JupyterHub, Grafana, …).
+    #[command(subcommand)]
+    OidcClient(oidc::OidcClientCommand),
+    /// The OpenID provider's signing keys.
+    #[command(subcommand)]
+    OidcKey(oidc::OidcKeyCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -110,6 +117,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::MakeAdmin { email, remove } => admin::make_admin(&config, &email, remove).await,
         Command::Token(cmd) => tokens::run(&config, cmd).await,
         Command::Client(cmd) => clients::run(&config, cmd).await,
+        Command::OidcClient(cmd) => oidc::run_client(&config, cmd).await,
+        Command::OidcKey(cmd) => oidc::run_key(&config, cmd).await,
         Command::Config(cmd) => config::run(&config, cmd),
         Command::Seed { file } => seed::run(&config, &file).await,
         Command::Audit(args) => audit::run(&config, args).await,

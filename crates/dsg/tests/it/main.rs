@@ -40,6 +40,7 @@ mod metrics;
 mod native;
 mod ngauth;
 mod ngauth_login;
+mod oidc_provider;
 mod openapi;
 mod rate_limits;
 mod replicas;
