@@ -4,6 +4,9 @@
 //! reads the request (the browser session, HTTP Basic, forms) and writes
 //! OAuth answers (`no-store`, JSON errors, 302s).
 
+// Handlers answer early with a ready `Response` as the error value.
+#![allow(clippy::result_large_err)]
+
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
