@@ -615,3 +615,48 @@ async fn keys_rotate_with_an_overlap(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(rotation_tests, super::keys_rotate_with_an_overlap);
+
+/// A real relying-party library (npm `openid-client`, from the lockfile in
+/// `crates/dsg/tests/oidc`) signs in: discovery, PKCE S256, state, nonce,
+/// id-token validation, userinfo and a refresh.
+async fn openid_client_signs_in(backend: Backend) {
+    let app = spawn_app(backend).await.unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let wk = &s["oidc_clients"]["wk"];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
+    assert!(
+        std::path::Path::new(dir)
+            .join("node_modules/openid-client")
+            .exists(),
+        "openid-client is not installed: run `npm ci` in {dir} (scripts/test does)"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg("rp.mjs")
+        .args([
+            app.address.as_str(),
+            wk["client_id"].as_str().unwrap(),
+            wk["client_secret"].as_str().unwrap(),
+            WK_CALLBACK,
+            &user_token(&s, "ada", "login"),
+        ])
+        .current_dir(dir)
+        .output()
+        .await
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["claims"]["email"], "ada@example.org");
+    assert_eq!(seen["claims"]["iss"], app.address);
+    assert_eq!(seen["userinfo"]["sub"], seen["claims"]["sub"]);
+    assert_eq!(seen["userinfo"]["groups"], json!(["lab"]));
+    assert_eq!(seen["userinfo"]["datasets"]["manc"], json!(["view"]));
+    assert_eq!(seen["refreshed"]["claims"]["sub"], seen["claims"]["sub"]);
+    assert_eq!(seen["refreshed"]["new_refresh_token"], true);
+    app.shutdown().await;
+}
+both_backends!(openid_client_tests, super::openid_client_signs_in);
