@@ -142,6 +142,22 @@ type ClientRow = (
 const CLIENT_SQL: &str = "SELECT id, client_id, name, secret_hash, public, redirect_uris, \
      post_logout_redirect_uris, scopes, enabled, created FROM oidc_client";
 
+/// A fresh `client_id`: 24 random hex characters.
+///
+/// # Errors
+/// The OS random source failed.
+pub fn new_client_id() -> Result<String> {
+    Ok(dsg_core::token::ApiToken::generate()?.expose()[..24].to_owned())
+}
+
+/// A fresh client secret (256 random bits), shown once; store its hash.
+///
+/// # Errors
+/// The OS random source failed.
+pub fn new_secret() -> Result<dsg_core::token::ApiToken> {
+    Ok(dsg_core::token::ApiToken::generate()?)
+}
+
 fn list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }

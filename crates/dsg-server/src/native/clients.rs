@@ -51,9 +51,8 @@ pub struct NewClientRequest {
     request_body(content = NewClientRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: every registered client", body = Vec<Object>),
         (status = 201, description = "POST: registered", body = Object),
-        (status = 400, description = "An origin that is not exact, or no name", body = crate::error::schema::Detail),
         (status = 403, description = "Not a global admin (or a delegated key)", body = crate::error::schema::Detail),
-        (status = 409, description = "A client is already registered at that origin", body = crate::error::schema::Detail))
+        (status = 409, description = "A client is already registered at that origin", body = crate::error::schema::ErrorMessage))
 )]
 async fn registered_clients(
     State(state): State<AppState>,
@@ -94,7 +93,7 @@ pub struct ClientUpdateRequest {
     params(("id" = i64, Path, description = "Client id")),
     request_body(content = ClientUpdateRequest, content_type = "application/json"),
     responses((status = 200, description = "The client", body = Object),
-        (status = 404, description = "No such client", body = crate::error::schema::Detail))
+        (status = 404, description = "No such client", body = crate::error::schema::ErrorMessage))
 )]
 async fn registered_client(
     State(state): State<AppState>,

@@ -63,9 +63,8 @@ pub struct NewOidcClientRequest {
     request_body(content = NewOidcClientRequest, content_type = "application/json"),
     responses((status = 200, description = "GET: every client (never a secret)", body = Vec<Object>),
         (status = 201, description = "POST: registered; `client_secret` shown once (confidential clients)", body = Object),
-        (status = 400, description = "Invalid redirect URI, scope or dataset", body = crate::error::schema::Detail),
         (status = 403, description = "Not a global admin", body = crate::error::schema::Detail),
-        (status = 409, description = "The client_id is taken", body = crate::error::schema::Detail))
+        (status = 409, description = "The client_id is taken", body = crate::error::schema::ErrorMessage))
 )]
 async fn oidc_clients(
     State(state): State<AppState>,
@@ -113,7 +112,7 @@ pub struct OidcClientUpdateRequest {
     params(("client_id" = String, Path, description = "The client_id")),
     request_body(content = OidcClientUpdateRequest, content_type = "application/json"),
     responses((status = 200, description = "Changed (PATCH) or deleted (DELETE)", body = Object),
-        (status = 404, description = "No such client", body = crate::error::schema::Detail))
+        (status = 404, description = "No such client", body = crate::error::schema::ErrorMessage))
 )]
 async fn oidc_client(
     State(state): State<AppState>,
@@ -142,7 +141,7 @@ async fn oidc_client(
     post, path = "/api/v1/oidc-clients/{client_id}/secret", tag = "native",
     params(("client_id" = String, Path, description = "The client_id")),
     responses((status = 200, description = "`{\"client_secret\": …}`, shown once; the old secret and the client's refresh tokens stop", body = Object),
-        (status = 404, description = "No such confidential client", body = crate::error::schema::Detail))
+        (status = 404, description = "No such confidential client", body = crate::error::schema::ErrorMessage))
 )]
 async fn oidc_client_secret(
     State(state): State<AppState>,

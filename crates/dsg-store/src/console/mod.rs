@@ -729,6 +729,55 @@ impl WriteTx {
                 .await
                 .map_err(friendly)?
             }
+            "oidc_clients" => {
+                let lines = |k: &str| -> Vec<String> {
+                    get_s(v, k)
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                };
+                let (redirect_uris, logout) =
+                    (lines("redirect_uris"), lines("post_logout_redirect_uris"));
+                if redirect_uris.is_empty() {
+                    return Err(invalid("at least one redirect URI is required"));
+                }
+                if let Some(u) = redirect_uris
+                    .iter()
+                    .chain(&logout)
+                    .find(|u| !dsg_core::oidc::is_redirect_uri(u))
+                {
+                    return Err(invalid(format!(
+                        "{u:?} is not an absolute http(s) URL without fragment"
+                    )));
+                }
+                let named: Vec<String> = get_s(v, "scopes")
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect();
+                let scopes = dsg_core::oidc::scopes(&named).map_err(invalid)?;
+                let public = get_b(v, "public");
+                let token = if public {
+                    None
+                } else {
+                    Some(crate::oidc::new_secret()?)
+                };
+                let id = self
+                    .add_oidc_client(&crate::oidc::NewOidcClient {
+                        client_id: crate::oidc::new_client_id()?,
+                        name: get_s(v, "name").trim().to_owned(),
+                        secret_hash: token.as_ref().map(dsg_core::token::ApiToken::hash),
+                        redirect_uris,
+                        post_logout_redirect_uris: logout,
+                        scopes,
+                        datasets: Vec::new(),
+                    })
+                    .await
+                    .map_err(friendly)?;
+                secret = token.map(|t| t.expose().to_owned());
+                id
+            }
             "registered_clients" => {
                 let origin = get_s(v, "origin");
                 let new = crate::clients::NewClient {

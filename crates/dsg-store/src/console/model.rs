@@ -924,6 +924,47 @@ pub static ENTITIES: &[Entity] = &[
                 sign-in popup. Disable one to stop it; revoke its users' keys under API keys.",
     },
     Entity {
+        slug: "oidc_clients",
+        title: "OpenID clients",
+        singular: "OpenID client",
+        table: "oidc_client",
+        target_type: "OidcClient",
+        audit_prefix: "oidc_client",
+        label: "{a}.name || ' (' || {a}.client_id || ')'",
+        fields: &[
+            f("client_id", "Client id", Kind::Text).ro().list().search(),
+            f("name", "Name", Kind::Text).req().list().search(),
+            f("redirect_uris", "Redirect URIs", Kind::LongText)
+                .req()
+                .once()
+                .help("One exact URI per line, e.g. https://wk.example.org/api/auth/oidc/callback"),
+            f(
+                "post_logout_redirect_uris",
+                "Post-logout URIs",
+                Kind::LongText,
+            )
+            .once()
+            .help("One exact URI per line (may be empty)"),
+            f("scopes", "Scopes", Kind::Text).once().help(
+                "Space-separated subset of: openid email profile groups datasets (empty: all)",
+            ),
+            f("public", "Public (PKCE, no secret)", Kind::Bool)
+                .once()
+                .list(),
+            f("enabled", "Enabled", Kind::Bool).list().filter(),
+            f("created", "Created", Kind::Time).ro().list(),
+        ],
+        create: true,
+        delete: false,
+        has_updated: false,
+        newest_first: false,
+        invalidate: Invalidate::All,
+        dependents: &[],
+        about: "Tools that sign people in with DSG (WebKnossos, JupyterHub, Grafana). The secret \
+                is shown once; the datasets a client serves and secret rotation: \
+                `dsg oidc-client` or /api/v1/oidc-clients.",
+    },
+    Entity {
         slug: "api_keys",
         title: "API keys",
         singular: "API key",

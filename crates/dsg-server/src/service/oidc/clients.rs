@@ -2,7 +2,7 @@
 //! API, CLI, seeds): exact redirect URIs, allowed scopes, the datasets each
 //! serves; a confidential client's secret is shown once and stored hashed.
 
-use dsg_core::token::{ApiToken, TokenHash};
+use dsg_core::token::TokenHash;
 use dsg_store::oidc::{NewOidcClient, OidcClient};
 use dsg_store::write::Actor;
 
@@ -83,9 +83,7 @@ fn checked(input: &ClientInput) -> Result<NewOidcClient, Invalid> {
         .collect::<Result<Vec<_>, _>>()?;
     let scopes = dsg_core::oidc::scopes(&input.scopes).map_err(|m| rule("scopes", m))?;
     let client_id = if input.client_id.is_empty() {
-        ApiToken::generate()
-            .map(|t| t.expose()[..24].to_owned())
-            .map_err(|e| rule("client_id", e.to_string()))?
+        dsg_store::oidc::new_client_id().map_err(|e| rule("client_id", e.to_string()))?
     } else if input.client_id.len() <= 100
         && input
             .client_id
@@ -111,7 +109,7 @@ fn checked(input: &ClientInput) -> Result<NewOidcClient, Invalid> {
 }
 
 fn new_secret() -> Result<(String, TokenHash), ServiceError> {
-    let t = ApiToken::generate().map_err(|e| ServiceError::Store(e.into()))?;
+    let t = dsg_store::oidc::new_secret()?;
     Ok((t.expose().to_owned(), t.hash()))
 }
 
