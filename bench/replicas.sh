@@ -176,7 +176,18 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${PID[$1]}/status"; }
 metric() {          # NAME METRIC → value (sum over label sets)
   curl -s "http://127.0.0.1:${PORT[$1]}/metrics" | awk -v m="$2" '$1 ~ "^dsg_"m"(_total)?$" {s += $2} END {print s + 0}'
 }
-feed_mode() { curl -s "http://127.0.0.1:${PORT[$1]}/readyz" | python3 -c "import json,sys; print(json.load(sys.stdin)['checks']['cache_feed']['mode'])"; }
+# How a replica hears of other replicas' changes, from /readyz: SQLite names
+# a "mode"; PostgreSQL reports its LISTEN (and Redis) links instead.
+feed_mode() {
+  curl -s "http://127.0.0.1:${PORT[$1]}/readyz" | python3 -c '
+import json, sys
+feed = json.load(sys.stdin)["checks"]["cache_feed"]
+parts = [feed["mode"]] if "mode" in feed else []
+for key, name in (("postgres_listen", "LISTEN"), ("redis_subscription", "Redis")):
+    if key in feed:
+        parts.append(f"{name} {feed[key]}")
+print(", ".join(parts) or "unknown")'
+}
 
 # wrk → "req/s p50 p99 non2xx cpu_us_per_request requests reused" ($CPU_PIDS: server processes)
 cpu_ticks() { local t=0 p; for p in $CPU_PIDS; do set -- $(cut -d' ' -f14,15 "/proc/$p/stat"); t=$((t + $1 + $2)); done; echo "$t"; }

@@ -1,13 +1,17 @@
 //! Every request gets an id and one access-log line at `info`.
 //!
 //! The id is the caller's `X-Request-Id` when it is short and printable, else
-//! a fresh UUID; handlers read it (it reaches the audit row of any mutation
+//! a fresh UUID (version 8: 60 random bits drawn once per process, so ids
+//! stay unique across replicas and restarts, and a per-process counter, so
+//! making one needs no system call); handlers read it (it reaches the audit row of any mutation
 //! the request makes) and it is echoed on the response. The log line carries
 //! method, path (never the query string: it may hold a token), status,
 //! latency, the id and the client address ([`crate::http::forwarded`]). The same figures feed the request metrics, labelled
 //! by the matched route template.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -24,6 +28,41 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Where fresh request ids come from: a random prefix drawn once per process
+/// and a counter.
+struct IdSource {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+static IDS: LazyLock<IdSource> = LazyLock::new(|| {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: the start time still separates processes.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64 ^ u64::from(std::process::id())).to_be_bytes();
+    }
+    IdSource {
+        prefix: u64::from_be_bytes(bytes),
+        next: AtomicU64::new(0),
+    }
+});
+
+/// A fresh request id: a version-8 UUID of the process prefix and the next
+/// counter value.
+pub fn fresh_id() -> String {
+    let n = IDS.next.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&IDS.prefix.to_be_bytes());
+    bytes[8..].copy_from_slice(&n.to_be_bytes());
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
 /// Middleware: settles the request id, runs the request, logs it.
 pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -32,7 +71,7 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        .map_or_else(fresh_id, str::to_owned);
     let header = HeaderValue::from_str(&id).ok();
     if let Some(v) = &header {
         // Code that only sees the headers (logout, login, SCIM) reads it there.
@@ -89,4 +128,25 @@ pub fn request_id_of(headers: &HeaderMap) -> Option<String> {
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_ids_are_distinct_uuids_sharing_the_process_prefix() {
+        let a = fresh_id();
+        let b = fresh_id();
+        assert_ne!(a, b);
+        let (ua, ub) = (
+            uuid::Uuid::parse_str(&a).unwrap(),
+            uuid::Uuid::parse_str(&b).unwrap(),
+        );
+        assert_eq!(ua.get_version_num(), 8);
+        assert_eq!(ua.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(ua.as_bytes()[..6], ub.as_bytes()[..6]);
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| fresh_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
 }

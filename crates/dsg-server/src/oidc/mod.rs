@@ -212,11 +212,15 @@ async fn authorize(
     let Ok(req) = serde_urlencoded::from_str::<AuthorizeRequest>(&raw) else {
         return page(400, "The sign-in request is malformed.");
     };
-    if let Err(l) = state.limits.login(client.map(|c| c.0)).await {
+    let user = session_user(&state, &headers, client).await;
+    // A visitor without a session starts a login: that counts toward
+    // `rate_limit.login` like `/auth/login` itself.
+    if user.is_none()
+        && let Err(l) = state.limits.login(client.map(|c| c.0)).await
+    {
         return crate::error::ApiError::from(crate::service::ServiceError::Limited(l))
             .into_response();
     }
-    let user = session_user(&state, &headers, client).await;
     match flow::authorize(&state, &req, user).await {
         Ok(Authorize::Page { status, message }) => page(status, &message),
         Ok(Authorize::Redirect(to)) => found(&to),

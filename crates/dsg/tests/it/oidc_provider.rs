@@ -660,3 +660,28 @@ async fn openid_client_signs_in(backend: Backend) {
     app.shutdown().await;
 }
 both_backends!(openid_client_tests, super::openid_client_signs_in);
+
+/// Authorization requests without a session start a login: they count
+/// toward `rate_limit.login`; a signed-in person's are not throttled by it.
+async fn login_starts_are_rate_limited(backend: Backend) {
+    let app = dsg_testkit::spawn_app_with(backend, |c| {
+        c.rate_limit.login = dsg_server::config::LimitConfig::per_minute(2);
+    })
+    .await
+    .unwrap();
+    let s = app.seed(world()).await.unwrap();
+    let id = s["oidc_clients"]["wk"]["client_id"].as_str().unwrap();
+    let query = format!(
+        "response_type=code&client_id={id}&redirect_uri={}&scope=openid",
+        urlencode(WK_CALLBACK)
+    );
+    let ada = user_token(&s, "ada", "login");
+    for _ in 0..4 {
+        assert_eq!(authorize(&app, Some(&ada), &query).await.0, 302);
+    }
+    assert_eq!(authorize(&app, None, &query).await.0, 302);
+    assert_eq!(authorize(&app, None, &query).await.0, 302);
+    assert_eq!(authorize(&app, None, &query).await.0, 429);
+    app.shutdown().await;
+}
+both_backends!(login_limit_tests, super::login_starts_are_rate_limited);
