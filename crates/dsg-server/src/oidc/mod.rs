@@ -15,6 +15,7 @@ use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use dsg_store::oidc::OidcClient;
 use dsg_store::tokens::PrincipalRef;
 use serde_json::{Value, json};
 
@@ -268,6 +269,23 @@ fn form(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, OAuthError> {
         .map_err(|e| OAuthError::bad("invalid_request", format!("malformed form: {e}")))
 }
 
+/// The form of a client-authenticated endpoint (token, revocation) and the
+/// client it authenticates; whether Basic was used (for the 401 challenge).
+async fn client_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (bool, Result<(TokenRequest, OidcClient), OAuthError>) {
+    let basic = basic(headers);
+    let uses_basic = basic.is_some();
+    let answer = async {
+        let f = form(headers, body)?;
+        let client = flow::client_of(state, basic, &f).await?;
+        Ok((f, client))
+    };
+    (uses_basic, answer.await)
+}
+
 /// `POST /oidc/token`.
 async fn token(
     State(state): State<AppState>,
@@ -278,11 +296,9 @@ async fn token(
     if method != Method::POST {
         return method_not_allowed(&method);
     }
-    let basic = basic(&headers);
-    let uses_basic = basic.is_some();
+    let (uses_basic, authenticated) = client_form(&state, &headers, &body).await;
     let answer = async {
-        let f = form(&headers, &body)?;
-        let client = flow::client_of(&state, basic, &f).await?;
+        let (f, client) = authenticated?;
         let iss = crate::http::origin::public_origin(&state, &headers)
             .map_err(|_| OAuthError::bad("invalid_request", "cannot tell this server's origin"))?;
         flow::token(&state, &client, &f, &iss).await
@@ -334,11 +350,9 @@ async fn revoke(
     if method != Method::POST {
         return method_not_allowed(&method);
     }
-    let basic = basic(&headers);
-    let uses_basic = basic.is_some();
+    let (uses_basic, authenticated) = client_form(&state, &headers, &body).await;
     let answer = async {
-        let f = form(&headers, &body)?;
-        let client = flow::client_of(&state, basic, &f).await?;
+        let (f, client) = authenticated?;
         let token = f
             .token
             .as_deref()

@@ -264,7 +264,7 @@ pub async fn client_of(
         .store
         .oidc_client(&client_id)
         .await
-        .map_err(|_| OAuthError::bad("temporarily_unavailable", "try again"))?;
+        .map_err(|_| OAuthError::unavailable())?;
     let refuse = async |reason: &str| {
         audit(
             state,
@@ -297,7 +297,7 @@ pub async fn token(
     issuer: &str,
 ) -> Result<Value, OAuthError> {
     let now = state.clock.now();
-    let unavailable = |_| OAuthError::bad("temporarily_unavailable", "try again");
+    let unavailable = |_| OAuthError::unavailable();
     let grant = |reason: &'static str, text: &str| {
         let text = text.to_owned();
         async move {
@@ -413,13 +413,13 @@ pub async fn token(
     let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
     let Some(claims) = claims::of(state, user_id, client, &scopes)
         .await
-        .map_err(|_| OAuthError::bad("temporarily_unavailable", "try again"))?
+        .map_err(|_| OAuthError::unavailable())?
     else {
         return Err(grant("user_disabled", "the account is disabled").await);
     };
     let signer = keys::signer(state)
         .await
-        .map_err(|_| OAuthError::bad("temporarily_unavailable", "try again"))?;
+        .map_err(|_| OAuthError::unavailable())?;
     let lifetime = state.config.oidc_provider.access_token_secs;
     let iat = now.as_secs();
     let exp = iat + lifetime;
@@ -457,7 +457,7 @@ pub async fn token(
     let sign = |claims: &Map<String, Value>, typ: &str| {
         signer
             .sign(claims, typ)
-            .map_err(|_| OAuthError::bad("temporarily_unavailable", "try again"))
+            .map_err(|_| OAuthError::unavailable())
     };
     let mut out = json!({
         "access_token": sign(&access, "at+jwt")?,
@@ -467,8 +467,7 @@ pub async fn token(
         "scope": scope,
     });
     if !client.public {
-        let refresh = ApiToken::generate()
-            .map_err(|_| OAuthError::bad("temporarily_unavailable", "try again"))?;
+        let refresh = ApiToken::generate().map_err(|_| OAuthError::unavailable())?;
         let mut tx = state
             .store
             .begin(dsg_store::write::Actor::system("oidc"))
@@ -555,7 +554,7 @@ pub async fn userinfo(state: &AppState, bearer: &str, issuer: &str) -> Result<Va
 /// # Errors
 /// 503-free: only the store's failure, as `temporarily_unavailable`.
 pub async fn revoke(state: &AppState, client: &OidcClient, token: &str) -> Result<(), OAuthError> {
-    let unavailable = |_| OAuthError::bad("temporarily_unavailable", "try again");
+    let unavailable = |_| OAuthError::unavailable();
     let mut tx = state
         .store
         .begin(dsg_store::write::Actor::system("oidc"))

@@ -32,6 +32,11 @@ impl OAuthError {
         }
     }
 
+    /// 400 `temporarily_unavailable`: the store failed (never a 5xx to a client).
+    pub fn unavailable() -> Self {
+        Self::bad("temporarily_unavailable", "try again")
+    }
+
     /// 401 `invalid_client`.
     pub fn client(description: impl Into<String>) -> Self {
         Self {
