@@ -268,7 +268,10 @@ echo "   $C2_RPS req/s, p50 $C2_P50 ms, p99 $C2_P99 ms; $C2_N requests, $C2_TMIS
 # Memory after the load: finish the pass (untimed) so that each replica holds
 # all of its half of the users — the requests above are hits now, the rest misses.
 echo "== filling both caches: every token of each half once more (untimed), then VmRSS"
-pair_wrk once.lua 1 16 600 "$URL_A" "$WORK/cold_a.txt" "$URL_B" "$WORK/cold_b.txt" > /dev/null
+# wrk's main thread sleeps its whole -d even when once.lua's threads are done,
+# so the budget comes from the cold rate just measured (twice the expected time).
+fill_secs() { python3 -c "print(min(600, int(2 * $1 / max(float('$2'), 1.0)) + 10))"; }
+pair_wrk once.lua 1 16 "$(fill_secs "$USERS" "$C2_RPS")" "$URL_A" "$WORK/cold_a.txt" "$URL_B" "$WORK/cold_b.txt" > /dev/null
 RSS_COLD_A=$(rss_mb A); RSS_COLD_B=$(rss_mb B)
 DOCS_A=$(metric A cache_documents); DOCS_B=$(metric B cache_documents)
 echo "   RSS A $RSS_COLD_A MB ($DOCS_A documents), B $RSS_COLD_B MB ($DOCS_B documents)"
@@ -332,7 +335,7 @@ read -r C1_RPS C1_P50 C1_P99 C1_BAD C1_CPU C1_N C1_REUSED < <(one_wrk once.lua 2
 C1_TMISS=$(metric A cache_token_misses); C1_DMISS=$(metric A cache_document_misses)
 echo "   $C1_RPS req/s, p50 $C1_P50 ms, p99 $C1_P99 ms; $C1_N requests, $C1_TMISS token misses, $C1_DMISS document misses, $C1_REUSED reused"
 echo "== filling A's cache with all $USERS users (untimed), then VmRSS"
-one_wrk once.lua 2 32 600 "$URL_A" "$WORK/cold_all.txt" > /dev/null
+one_wrk once.lua 2 32 "$(fill_secs "$USERS" "$C1_RPS")" "$URL_A" "$WORK/cold_all.txt" > /dev/null
 RSS_ALL_A=$(rss_mb A); DOCS_ALL_A=$(metric A cache_documents)
 echo "   RSS A $RSS_ALL_A MB ($DOCS_ALL_A documents)"
 

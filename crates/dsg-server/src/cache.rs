@@ -219,7 +219,7 @@ impl PermissionCache {
     /// # Errors
     /// The database is unreachable.
     pub async fn new(store: Store, config: &CacheConfig) -> CacheResult<Self> {
-        let probe = store.sqlite_path().map(ChangeProbe::new);
+        let probe = store.quick_reads().map(ChangeProbe::new);
         let seen = store.latest_event_seq().await?;
         Ok(Self {
             probe,

@@ -31,6 +31,7 @@ pub mod signing;
 pub mod startup;
 pub mod state;
 pub mod web;
+pub mod workers;
 
 pub use config::Config;
 pub use startup::{Application, Options, StartError};

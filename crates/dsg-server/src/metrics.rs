@@ -20,15 +20,42 @@ use crate::idp::Registry as Issuers;
 /// Labels of a served request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: &'static str,
+    method: &'static str,
     status: u16,
 }
 
 /// Labels of a latency observation.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
+}
+
+/// The one `'static` copy of a route template. Templates are the router's
+/// (plus `unmatched`), a fixed set, so counting a request allocates nothing.
+fn route_label(route: &str) -> &'static str {
+    static ROUTES: std::sync::LazyLock<
+        parking_lot::RwLock<std::collections::HashSet<&'static str>>,
+    > = std::sync::LazyLock::new(Default::default);
+    if let Some(r) = ROUTES.read().get(route) {
+        return r;
+    }
+    let mut routes = ROUTES.write();
+    if let Some(r) = routes.get(route) {
+        return r;
+    }
+    let r: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    routes.insert(r);
+    r
+}
+
+/// A method label: the standard methods by name, anything else `other`
+/// (a client's invented method must not grow the label set).
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 /// Labels of a login attempt.
@@ -72,17 +99,16 @@ impl Metrics {
     /// Records one served request. `route` is the matched route template
     /// (never the raw path, so the label set stays small).
     pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let route = route_label(route);
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route,
+                method: method_label(method),
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { route })
             .observe(seconds);
     }
 
@@ -205,6 +231,11 @@ pub fn render(
         "jwks_refreshes",
         "Fetches of JWT issuers' key sets, by outcome",
         jwks,
+    );
+    reg.register(
+        "access_log_dropped_lines",
+        "Access-log lines dropped because the writer's queue was full",
+        counter(crate::http::access_log::dropped()),
     );
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {

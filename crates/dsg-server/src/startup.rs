@@ -169,8 +169,8 @@ impl Application {
 
     /// Serves until `stop` resolves; then answers `/readyz` with 503 for
     /// `server.drain_secs` while still serving, closes the listener, lets
-    /// in-flight requests finish, stops the background tasks and writes the
-    /// pending `last_used` marks.
+    /// in-flight requests finish, stops the background tasks, writes the
+    /// pending `last_used` marks and the queued access-log lines.
     ///
     /// # Errors
     /// I/O errors of the server.
@@ -183,9 +183,16 @@ impl Application {
             state,
             shutdown,
         } = self;
+        let local = listener.local_addr()?;
+        let workers = crate::workers::Workers::start(
+            crate::workers::count(state.config.server.workers),
+            &state,
+            local,
+        )?;
         let draining = state.clone();
-        let served = axum::serve(nodelay(listener), make_service(state.clone()))
-            .with_graceful_shutdown(async move {
+        tokio::select! {
+            () = workers.accept(&listener) => {}
+            () = async move {
                 stop.await;
                 draining
                     .draining
@@ -198,26 +205,21 @@ impl Application {
                     );
                     tokio::time::sleep(Duration::from_secs(secs)).await;
                 }
-                tracing::info!("listener closed; finishing in-flight requests");
-            })
-            .await;
+            } => {}
+        }
+        drop(listener);
+        tracing::info!("listener closed; finishing in-flight requests");
+        let served = workers.finish().await;
         let _ = shutdown.send(true);
         state.flush_last_used().await;
+        let flushed =
+            tokio::task::spawn_blocking(|| crate::http::access_log::flush(Duration::from_secs(10)))
+                .await;
+        if !matches!(flushed, Ok(true)) {
+            tracing::warn!("the access log could not be flushed within 10 s");
+        }
         served
     }
-}
-
-/// Small JSON answers must not wait on Nagle's algorithm.
-fn nodelay(
-    listener: TcpListener,
-) -> axum::serve::TapIo<TcpListener, fn(&mut tokio::net::TcpStream)> {
-    use axum::serve::ListenerExt;
-    fn set(tcp: &mut tokio::net::TcpStream) {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    }
-    listener.tap_io(set as fn(&mut tokio::net::TcpStream))
 }
 
 async fn shutdown_signal() {
@@ -240,7 +242,7 @@ async fn shutdown_signal() {
 
 /// One service per connection, each request carrying the TCP peer's
 /// address (`ConnectInfo<SocketAddr>`, for [`crate::http::forwarded`]).
-fn make_service(
+pub(crate) fn make_service(
     state: AppState,
 ) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
     Router::new()

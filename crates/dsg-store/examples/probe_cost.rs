@@ -6,13 +6,13 @@ use dsg_store::{DatabaseTarget, PoolSettings, Store, probe::ChangeProbe};
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.sqlite3");
-    let _store = Store::open(
+    let store = Store::open(
         &DatabaseTarget::Sqlite(path.clone()),
         &PoolSettings::default(),
     )
     .await
     .unwrap();
-    let probe = ChangeProbe::new(&path);
+    let probe = ChangeProbe::new(store.quick_reads().unwrap());
     probe.latest_seq().unwrap();
     std::thread::sleep(dsg_store::probe::QUIET);
     probe.latest_seq().unwrap();

@@ -30,6 +30,7 @@ pub mod ngauth;
 pub mod oidc;
 pub mod principals;
 pub mod probe;
+pub mod quick_read;
 pub mod rate_limits;
 pub mod scim;
 pub mod seed;
@@ -138,6 +139,8 @@ pub struct Store {
     /// locked"; on PostgreSQL the same pool as `db`.
     write_db: Db,
     sqlite_path: Option<PathBuf>,
+    /// Synchronous point reads for the request path (SQLite only).
+    quick: Option<std::sync::Arc<quick_read::QuickReads>>,
     /// Wakes other replicas after commits (PostgreSQL only).
     doorbell: Option<std::sync::Arc<events::Doorbell>>,
 }
@@ -188,6 +191,7 @@ impl Store {
                     db: Db::Sqlite(readers),
                     write_db: Db::Sqlite(writer),
                     sqlite_path: Some(path.clone()),
+                    quick: Some(std::sync::Arc::new(quick_read::QuickReads::new(path))),
                     doorbell: None,
                 })
             }
@@ -205,6 +209,7 @@ impl Store {
                     db: Db::Postgres(pg.clone()),
                     write_db: Db::Postgres(pg),
                     sqlite_path: None,
+                    quick: None,
                 })
             }
         }
@@ -244,6 +249,11 @@ impl Store {
     /// The read pool.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Synchronous point reads of the SQLite file, when on SQLite.
+    pub fn quick_reads(&self) -> Option<std::sync::Arc<quick_read::QuickReads>> {
+        self.quick.clone()
     }
 
     /// The SQLite file, when on SQLite.

@@ -5,7 +5,8 @@
 //! SQLite file at any moment, and the server promises such a change is
 //! visible on the very next request. The exact answer is the outbox's newest
 //! sequence number, read through a plain synchronous `rusqlite` connection
-//! (a few microseconds, but it takes SQLite's file locks).
+//! ([`crate::quick_read`]; a few microseconds, but it takes SQLite's file
+//! locks).
 //!
 //! The fast path avoids even that: every commit in WAL mode writes to the
 //! `-wal` file, which moves its modification time. The probe keeps that file
@@ -20,14 +21,16 @@
 //! last [`QUIET`]), every request takes the exact path.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::time::{Duration, SystemTime};
 
-use parking_lot::{Mutex, RwLock};
-use rusqlite::{Connection, OpenFlags};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use crate::Result;
+use crate::quick_read::QuickReads;
 
 /// How old the WAL's mtime must be before its signature may stand in for a read.
 pub const QUIET: Duration = Duration::from_secs(1);
@@ -42,9 +45,8 @@ struct WalSignature {
 
 /// Answers "what is the newest committed cache event?" for one SQLite file.
 pub struct ChangeProbe {
-    path: PathBuf,
+    reads: Arc<QuickReads>,
     wal: PathBuf,
-    idle: Mutex<Vec<Connection>>,
     /// The open WAL file, `fstat`ed on every check.
     wal_file: RwLock<Option<std::fs::File>>,
     /// A quiet WAL signature and the sequence number read right after it.
@@ -64,28 +66,16 @@ fn signature_of(m: &std::fs::Metadata) -> Option<(WalSignature, SystemTime)> {
 }
 
 impl ChangeProbe {
-    /// Prepares a probe for the database file at `path` (connections open lazily).
-    pub fn new(path: &Path) -> Self {
-        let mut wal = path.as_os_str().to_owned();
+    /// Prepares a probe for the database file `reads` reads.
+    pub fn new(reads: Arc<QuickReads>) -> Self {
+        let mut wal = reads.path().as_os_str().to_owned();
         wal.push("-wal");
         Self {
-            path: path.to_owned(),
+            reads,
             wal: PathBuf::from(wal),
-            idle: Mutex::new(Vec::new()),
             wal_file: RwLock::new(None),
             clean: RwLock::new(None),
         }
-    }
-
-    fn open(&self) -> Result<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(2))?;
-        // It only ever reads one row of sqlite_sequence.
-        conn.pragma_update(None, "cache_size", -64)?;
-        Ok(conn)
     }
 
     /// Current WAL signature via the held file; reopens when it was unlinked.
@@ -131,22 +121,13 @@ impl ChangeProbe {
     /// # Errors
     /// The file cannot be opened or read.
     pub fn read_exact(&self) -> Result<i64> {
-        let conn = match self.idle.lock().pop() {
-            Some(c) => c,
-            None => self.open()?,
-        };
-        let seq = {
+        self.reads.with(|conn| {
             let mut stmt = conn.prepare_cached(LATEST_SQL)?;
             let mut rows = stmt.query([])?;
             match rows.next()? {
-                Some(row) => row.get::<_, i64>(0)?,
-                None => 0,
+                Some(row) => row.get::<_, i64>(0),
+                None => Ok(0),
             }
-        };
-        let mut idle = self.idle.lock();
-        if idle.len() < 8 {
-            idle.push(conn);
-        }
-        Ok(seq)
+        })
     }
 }

@@ -50,6 +50,19 @@ impl Store {
     ) -> Result<i64> {
         const SQL: &str = "SELECT hits FROM rate_limit \
              WHERE class = $1 AND subject = $2 AND window_start = $3";
+        // SQLite: a synchronous read (crate::quick_read); sqlx if it fails.
+        if let Some(Ok(hits)) = self.quick.as_ref().map(|q| {
+            q.with(|c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(SQL)?
+                    .query_row(rusqlite::params![class, subject, window_start], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .optional()
+            })
+        }) {
+            return Ok(hits.unwrap_or(0));
+        }
         let hits: Option<i64> = on_db!(&self.db, pool => sqlx::query_scalar(SQL)
             .bind(class)
             .bind(subject)

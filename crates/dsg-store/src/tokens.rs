@@ -157,9 +157,33 @@ impl Store {
     /// # Errors
     /// The database is unreachable.
     pub async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        let row: Option<TokenRow> = on_db!(self.db(), pool => {
-            sqlx::query_as(LOOKUP_SQL).bind(&hash.0[..]).fetch_optional(pool).await
-        })?;
+        // SQLite: a synchronous read (crate::quick_read); sqlx if it fails.
+        let quick = self.quick.as_ref().and_then(|q| {
+            q.with(|c| {
+                use rusqlite::OptionalExtension;
+                c.prepare_cached(LOOKUP_SQL)?
+                    .query_row([&hash.0[..]], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    })
+                    .optional()
+            })
+            .ok()
+        });
+        let row: Option<TokenRow> = match quick {
+            Some(row) => row,
+            None => on_db!(self.db(), pool => {
+                sqlx::query_as(LOOKUP_SQL).bind(&hash.0[..]).fetch_optional(pool).await
+            })?,
+        };
         match row {
             Some(row) => self.token_record(row).await.map(Some),
             None => Ok(None),

@@ -252,6 +252,13 @@ impl Config {
                 self.server.drain_secs
             ));
         }
+        if self.server.workers > 1024 {
+            return fail(format!(
+                "server.workers = {} is too many: use 0 (one per CPU core, the default) or a \
+                 number up to 1024",
+                self.server.workers
+            ));
+        }
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1".into());
         }

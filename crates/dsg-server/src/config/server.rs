@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// balancer moves traffic away before the listener closes; in-flight
     /// requests then finish. 0 closes the listener at once.
     pub drain_secs: u64,
+    /// Threads serving HTTP, each with its own single-threaded runtime;
+    /// 0 (the default) starts one per CPU core.
+    pub workers: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             trusted_proxies: Vec::new(),
             drain_secs: 0,
+            workers: 0,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use dsg_server::http::access_log;
 use dsg_server::{Application, Config, Options};
 
 use super::daemon::{self, DEFAULT_PID_FILE};
@@ -77,10 +78,19 @@ fn init_logging(config: &Config) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if config.log.format == "json" {
+    let json = config.log.format == "json";
+    if json {
         builder.json().init();
     } else {
         builder.init();
+    }
+    let format = if json {
+        access_log::Format::Json
+    } else {
+        access_log::Format::Text
+    };
+    if let Err(e) = access_log::install(format) {
+        tracing::warn!(error = %e, "no access log: its writer thread did not start");
     }
 }
 

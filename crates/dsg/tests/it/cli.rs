@@ -281,6 +281,83 @@ fn serve_logs_each_request_with_its_id() {
     assert!(!line.to_string().contains("secretvalue"));
 }
 
+/// The access log is written off the request path, and a clean stop
+/// (SIGTERM) writes every queued line before the process exits: a burst of
+/// requests answered just before the signal all appear in the log, and
+/// `/metrics` counts the lines dropped for a full queue (none here).
+#[test]
+fn sigterm_flushes_every_access_log_line() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = dsg_testkit::free_port();
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsg"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DSG_SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("DSG_SERVER__DRAIN_SECS", "0")
+        .env("DSG_LOG__FORMAT", "json")
+        .current_dir(dir.path())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut stream = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // 2,000 requests on one keep-alive connection, sent at once; the last
+    // one closes it, so reading to the end waits for every answer.
+    let mut burst = Vec::new();
+    for i in 0..2_000 {
+        let close = if i == 1_999 {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        write!(
+            burst,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: burst-{i}\r\n{close}\r\n"
+        )
+        .unwrap();
+    }
+    stream.write_all(&burst).unwrap();
+    let mut replies = Vec::new();
+    stream.read_to_end(&mut replies).unwrap();
+    let answered = String::from_utf8_lossy(&replies)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert_eq!(answered, 2_000);
+    let mut m = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    m.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    m.read_to_string(&mut metrics).unwrap();
+    assert!(
+        metrics.contains("dsg_access_log_dropped_lines_total 0"),
+        "{metrics}"
+    );
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ids: std::collections::HashSet<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "dsg::access")
+        .filter_map(|v| v["fields"]["request_id"].as_str().map(str::to_owned))
+        .filter(|id| id.starts_with("burst-"))
+        .collect();
+    assert_eq!(ids.len(), 2_000, "{} of 2000 lines logged", ids.len());
+    // The stop message comes after the flush.
+    let last = text.lines().last().unwrap_or_default();
+    assert!(last.contains("DatasetGateway stopped"), "{last}");
+}
+
 fn dsg_in(dir: &std::path::Path, port: u16, args: &[&str]) -> (bool, String, String) {
     let bind = format!("127.0.0.1:{port}");
     run_dsg(Some(dir), &[("DSG_SERVER__BIND", &bind)], args, None)

@@ -797,6 +797,15 @@ both_backends!(
 /// A `dsg serve` child process, killed however the test ends.
 struct Serve(std::process::Child);
 
+impl Serve {
+    /// A clean stop (SIGTERM), which writes every queued access-log line.
+    fn stop(mut self) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.0.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -940,7 +949,7 @@ async fn tokens_never_reach_the_log(backend: Backend) {
     assert_eq!(status(r), 200);
     let r = get(cache.clone()).bearer_auth(&other).send().await.unwrap();
     assert_eq!(status(r), 401);
-    drop(serve);
+    serve.stop();
     let log = std::fs::read_to_string(&log_path).unwrap();
     // Controls: the log is the server's, at trace level, with every request.
     assert!(log.contains("DatasetGateway listening"), "{log}");
