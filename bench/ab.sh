@@ -16,13 +16,7 @@ W=${AB_WORK:-/tmp/dsg-ab}; mkdir -p $W
 SEED_BIN=${SEED_BIN:-$(IFS='|' read -r _ _ b <<< "$1"; echo "$b")}
 if [ ! -f $W/seeded.json ]; then
   rm -f $W/db.sqlite3*
-  python3 bench/gen_fixture.py 2000 1000 20000 2 | python3 -c '
-import json, sys
-doc = json.load(sys.stdin)
-for d in doc["datasets"]:
-    d["versions"] = [{"version": "v1", "ordinal": 1}]
-doc["services"] = [{"name": "neuprint"}]
-json.dump(doc, sys.stdout)' > $W/fixture.json
+  python3 bench/gen_fixture.py 2000 1000 20000 2 versions > $W/fixture.json
   DATABASE_PATH=$W/db.sqlite3 "$SEED_BIN" seed $W/fixture.json > $W/seeded.json
   python3 - <<PY
 import json

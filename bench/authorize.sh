@@ -35,13 +35,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export DATABASE_PATH=$WORK/bench.sqlite3
 
 echo "== seeding $USERS users, $DATASETS datasets (each with version v1), ~$GRANTS grants"
-python3 bench/gen_fixture.py "$USERS" "$DATASETS" "$GRANTS" "$PER_USER" | python3 -c '
-import json, sys
-doc = json.load(sys.stdin)
-for d in doc["datasets"]:
-    d["versions"] = [{"version": "v1", "ordinal": 1}]
-doc["services"] = [{"name": "neuprint"}]
-json.dump(doc, sys.stdout)' > "$WORK/fixture.json"
+python3 bench/gen_fixture.py "$USERS" "$DATASETS" "$GRANTS" "$PER_USER" versions > "$WORK/fixture.json"
 "$DSG" seed "$WORK/fixture.json" > "$WORK/seeded.json"
 python3 - "$WORK" "$USERS" "$PER_USER" <<'PY'
 import json, sys

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes a `dsg seed` fixture for the benchmark world:
-USERS users, DATASETS datasets, GRANTS grants, TOKENS_PER_USER tokens each."""
+USERS users, DATASETS datasets, GRANTS grants, TOKENS_PER_USER tokens each.
+A fifth argument `versions` gives every dataset a version `v1` and adds the
+service `neuprint` (what the authorize benchmark asks about)."""
 import json, sys
 
 users = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
@@ -33,4 +35,8 @@ for u in range(users):
             continue
         seen.add((u, d, p))
         doc["grants"].append({"user": f"u{u}", "dataset": f"ds{d:04d}", "permission": p})
+if len(sys.argv) > 5 and sys.argv[5] == "versions":
+    for d in doc["datasets"]:
+        d["versions"] = [{"version": "v1", "ordinal": 1}]
+    doc["services"] = [{"name": "neuprint"}]
 json.dump(doc, sys.stdout)

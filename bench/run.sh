@@ -54,13 +54,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(c
 export DATABASE_PATH=$WORK/bench.sqlite3
 
 echo "== seeding $USERS users, $DATASETS datasets (one version each), ~$GRANTS grants, $((USERS * PER_USER)) tokens"
-python3 bench/gen_fixture.py "$USERS" "$DATASETS" "$GRANTS" "$PER_USER" | python3 -c '
-import json, sys
-doc = json.load(sys.stdin)
-for d in doc["datasets"]:
-    d["versions"] = [{"version": "v1", "ordinal": 1}]
-doc["services"] = [{"name": "neuprint"}]
-json.dump(doc, sys.stdout)' > "$WORK/fixture.json"
+python3 bench/gen_fixture.py "$USERS" "$DATASETS" "$GRANTS" "$PER_USER" versions > "$WORK/fixture.json"
 /usr/bin/time -f "seed: %e s, %M KB max RSS" "$DSG" seed "$WORK/fixture.json" > "$WORK/seeded.json"
 python3 - "$WORK" "$USERS" "$PER_USER" <<'PY'
 import json, sys

@@ -2,6 +2,7 @@
 //! and the front-ends (the CAVE-compatible API first). Handlers are thin:
 //! extract, one call into the store or cache, map to a response.
 
+pub mod access_log;
 pub mod admin;
 pub mod cache;
 pub mod cave;

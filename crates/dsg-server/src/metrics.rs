@@ -235,7 +235,7 @@ pub fn render(
     reg.register(
         "access_log_dropped_lines",
         "Access-log lines dropped because the writer's queue was full",
-        counter(crate::http::access_log::dropped()),
+        counter(crate::access_log::dropped()),
     );
     let mut out = String::new();
     if encode(&mut out, &reg).is_err() {

@@ -186,7 +186,7 @@ impl Application {
         let local = listener.local_addr()?;
         let workers = crate::workers::Workers::start(
             crate::workers::count(state.config.server.workers),
-            &state,
+            &make_service(state.clone()),
             local,
         )?;
         let draining = state.clone();
@@ -213,8 +213,7 @@ impl Application {
         let _ = shutdown.send(true);
         state.flush_last_used().await;
         let flushed =
-            tokio::task::spawn_blocking(|| crate::http::access_log::flush(Duration::from_secs(10)))
-                .await;
+            tokio::task::spawn_blocking(|| crate::access_log::flush(Duration::from_secs(10))).await;
         if !matches!(flushed, Ok(true)) {
             tracing::warn!("the access log could not be flushed within 10 s");
         }
@@ -242,9 +241,7 @@ async fn shutdown_signal() {
 
 /// One service per connection, each request carrying the TCP peer's
 /// address (`ConnectInfo<SocketAddr>`, for [`crate::http::forwarded`]).
-pub(crate) fn make_service(
-    state: AppState,
-) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+fn make_service(state: AppState) -> crate::workers::Service {
     Router::new()
         .fallback_service(service(state))
         .into_make_service_with_connect_info::<SocketAddr>()

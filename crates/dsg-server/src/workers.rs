@@ -21,7 +21,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::state::AppState;
+/// What every worker serves: the whole router, told each peer's address.
+pub type Service =
+    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
 
 /// Connections a worker's hand-off queue holds before the acceptor waits.
 const HANDOFF_QUEUE: usize = 1024;
@@ -46,12 +48,12 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` worker threads serving `state`'s router; `local` is the
-    /// listener's address (what handlers see as the local address).
+    /// Starts `n` worker threads, each serving `service` (the router with
+    /// the peer address as `ConnectInfo`); `local` is the listener's address.
     ///
     /// # Errors
     /// A thread or its runtime could not be started.
-    pub fn start(n: usize, state: &AppState, local: SocketAddr) -> std::io::Result<Self> {
+    pub fn start(n: usize, service: &Service, local: SocketAddr) -> std::io::Result<Self> {
         let (close, _) = watch::channel(false);
         let mut queues = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
@@ -59,7 +61,7 @@ impl Workers {
             let (tx, rx) = mpsc::channel(HANDOFF_QUEUE);
             let open = Arc::new(AtomicUsize::new(0));
             queues.push((tx, open));
-            let state = state.clone();
+            let service = service.clone();
             let mut closing = close.subscribe();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -72,7 +74,7 @@ impl Workers {
                             // The no-op tap gives the listener axum's
                             // `ConnectInfo<SocketAddr>` for any address type.
                             let listener = Handoff { rx, local }.tap_io(keep as fn(&mut Counted));
-                            axum::serve(listener, crate::startup::make_service(state))
+                            axum::serve(listener, service)
                                 .with_graceful_shutdown(async move {
                                     let _ = closing.wait_for(|c| *c).await;
                                 })
@@ -239,5 +241,55 @@ impl AsyncWrite for Counted {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Connections spread over the workers by open count, each served to the
+    /// end on its worker; `finish` lets them go and returns.
+    #[tokio::test]
+    async fn connections_go_to_the_least_busy_worker_and_are_served() {
+        let router = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async { format!("{:?}", std::thread::current().name()) }),
+        );
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let workers = Workers::start(2, &service, addr).unwrap();
+        let answers = async {
+            let mut conns = Vec::new();
+            for _ in 0..4 {
+                conns.push(TcpStream::connect(addr).await.unwrap());
+            }
+            let mut threads = Vec::new();
+            for c in &mut conns {
+                c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut buf = vec![0u8; 1024];
+                let n = c.read(&mut buf).await.unwrap();
+                let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+                assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+                threads.push(reply.contains("dsg-http-0"));
+            }
+            let open: Vec<usize> = workers
+                .queues
+                .iter()
+                .map(|(_, n)| n.load(Ordering::Relaxed))
+                .collect();
+            (threads, open)
+        };
+        let (threads, open) = tokio::select! {
+            () = workers.accept(&listener) => unreachable!("the acceptor runs until dropped"),
+            r = answers => r,
+        };
+        assert_eq!(open, vec![2, 2]);
+        assert_eq!(threads.iter().filter(|on_first| **on_first).count(), 2);
+        workers.finish().await.unwrap();
     }
 }

@@ -4,7 +4,6 @@
 //! proxies, path prefixes, JSON bodies and the request extractors. Nothing
 //! here names a front-end.
 
-pub mod access_log;
 mod auth;
 pub mod body;
 pub mod cookie;

@@ -1,5 +1,5 @@
 //! Every request gets an id and one access-log line at `info` (written off
-//! the request path by [`crate::http::access_log`]).
+//! the request path by [`crate::access_log`]).
 //!
 //! The id is the caller's `X-Request-Id` when it is short and printable, else
 //! a fresh UUID (version 8: 60 random bits drawn once per process, so ids
@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::http::access_log;
+use crate::access_log;
 use crate::state::AppState;
 
 /// Header carrying the request id.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use dsg_server::http::access_log;
+use dsg_server::access_log;
 use dsg_server::{Application, Config, Options};
 
 use super::daemon::{self, DEFAULT_PID_FILE};
