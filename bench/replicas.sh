@@ -26,7 +26,8 @@
 #     Medians of $REPEAT rounds;
 #  5. cold user/cache on one replica (A restarted: empty caches) for
 #     comparison, then once more on one connection (latency without queueing);
-#  6. revoke→401: bench/revoke_latency.py revokes $REVOKES tokens one at a
+#  6. revoke→401 (replicas restarted with the failed-authentication limit
+#     off: the polls are refused on purpose): bench/revoke_latency.py revokes $REVOKES tokens one at a
 #     time through A (DELETE /api/v1/tokens/{id}, as a global admin) and polls
 #     B with each until B answers 401; p50/p99/max of the delay;
 #  7. the same with DSG_REDIS__URL set on both replicas (when Redis answers);
@@ -156,7 +157,7 @@ tok $((USERS + REVOKES + 1)) $((USERS + 2 * REVOKES)) "n || ' ' ||" > "$WORK/rev
 start_replica() {   # NAME [env VAR=value ...]
   local name=$1; shift
   env DSG_SERVER__BIND="127.0.0.1:${PORT[$name]}" DSG_SERVER__SECRET_KEY="$SECRET" \
-    DSG_DATABASE__DATA_DIR="$WORK/data-$name" LOG_LEVEL=warn "$@" \
+    DSG_DATABASE__DATA_DIR="$WORK/data-$name" "$@" \
     "$DSG" serve > "$WORK/serve-$name.log" 2>&1 &
   PID[$name]=$!
 }
@@ -353,6 +354,13 @@ revoke_run() {      # TOKENS_FILE LABEL
   inv1=$(metric B cache_invalidations)
   echo "   $2: $(cat "$WORK/revoke-$2.json"); B applied $((inv1 - inv0)) invalidations"
 }
+# The polls answer 401 on purpose, thousands of times from one address: the
+# failed-authentication limit (60 a minute by default) is off for this part.
+NO_LIMIT=DSG_RATE_LIMIT__FAILED_AUTH__LIMIT=0
+stop_replica A; stop_replica B
+start_replica A "$NO_LIMIT"; start_replica B "$NO_LIMIT"
+wait_ready A B
+sleep 1
 echo "== revoke on A → first 401 on B, $REVOKES revocations (PostgreSQL LISTEN/NOTIFY; feed on B: $(feed_mode B))"
 revoke_run "$WORK/revoke1.txt" pg
 
@@ -361,8 +369,8 @@ REDIS_NOTE="not run: Redis at $REDIS_URL did not answer"
 if command -v redis-cli >/dev/null && [ "$(redis-cli -u "$REDIS_URL" PING 2>/dev/null)" = PONG ]; then
   echo "== revoke on A → first 401 on B with DSG_REDIS__URL on both replicas (prefix $REDIS_PREFIX)"
   stop_replica A; stop_replica B
-  start_replica A DSG_REDIS__URL="$REDIS_URL" DSG_REDIS__KEY_PREFIX="$REDIS_PREFIX"
-  start_replica B DSG_REDIS__URL="$REDIS_URL" DSG_REDIS__KEY_PREFIX="$REDIS_PREFIX"
+  start_replica A "$NO_LIMIT" DSG_REDIS__URL="$REDIS_URL" DSG_REDIS__KEY_PREFIX="$REDIS_PREFIX"
+  start_replica B "$NO_LIMIT" DSG_REDIS__URL="$REDIS_URL" DSG_REDIS__KEY_PREFIX="$REDIS_PREFIX"
   wait_ready A B
   sleep 1
   # Whether the replicas use Redis as a doorbell: their pub/sub subscriptions under the prefix.

@@ -6,12 +6,6 @@ mod cli;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's allocator: about 9 % more `user/cache`
-/// requests per second on the benchmark machine, where glibc's arena locks
-/// showed in the profile (`bench/results-hot-path.md`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
