@@ -5,7 +5,7 @@
 //! current-thread Tokio runtime and serves its connections from start to
 //! end. No request ever moves between threads, so the hot path pays for no
 //! cross-thread wake-up or work stealing: on the benchmark machine this is
-//! what let one process match two (see `bench/results-hot-path.md`).
+//! what brought one process close to two (`bench/results-hot-path.md`).
 //! Shared state (cache, pools, metrics) is the same `AppState` for all.
 //! Background tasks stay on the main runtime.
 
