@@ -8,6 +8,7 @@
 //! It deliberately knows nothing about databases, HTTP or clocks: callers pass
 //! in facts (raw header bytes, path text) and `now`.
 
+pub mod audit_text;
 pub mod credentials;
 pub mod error;
 pub mod jwt;

@@ -66,6 +66,8 @@ pub struct Holding {
     pub buckets: Vec<String>,
     /// Where it comes from.
     pub via: Via,
+    /// When it ends: the grant's expiry, or the group membership's.
+    pub expires_at: Option<crate::Timestamp>,
 }
 
 /// A person who can get in, with everything they hold.
@@ -224,6 +226,7 @@ mod tests {
             service: None,
             buckets: Vec::new(),
             via,
+            expires_at: None,
         }
     }
 

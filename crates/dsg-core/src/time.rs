@@ -50,6 +50,19 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// As people read it, in UTC and labelled so: `2026-06-01 12:00 UTC`, or
+    /// `2026-06-01 UTC` at midnight (an expiry chosen as a date), so the same
+    /// date shows whatever the reader's time zone.
+    pub fn utc_text(self) -> String {
+        let iso = self.to_rfc3339();
+        let (date, time) = (&iso[..10], &iso[11..16]);
+        if self.0.rem_euclid(86_400 * Self::MICROS_PER_SEC) == 0 {
+            format!("{date} UTC")
+        } else {
+            format!("{date} {time} UTC")
+        }
+    }
+
     /// Parses RFC 3339 (`2026-06-01T12:00:00Z`, fractions and `±HH:MM` offsets
     /// allowed), a bare date (`2026-06-01`, midnight UTC) or whole Unix seconds.
     /// `None` when the text is none of these.
@@ -143,6 +156,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn utc_text_is_a_date_at_midnight_and_a_time_otherwise() {
+        let day = Timestamp::parse("2026-06-01").unwrap_or(Timestamp(0));
+        assert_eq!(day.utc_text(), "2026-06-01 UTC");
+        assert_eq!(
+            day.plus_secs(12 * 3600 + 300).utc_text(),
+            "2026-06-01 12:05 UTC"
+        );
+        assert_eq!(day.plus_secs(-1).utc_text(), "2026-05-31 23:59 UTC");
+    }
+
     use super::*;
 
     #[test]

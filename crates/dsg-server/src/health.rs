@@ -239,11 +239,15 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
                 .into_response();
         }
     }
+    // A browser opening /metrics gets the same text as plain text (shown,
+    // not downloaded); scrapers get OpenMetrics.
+    let content_type = if crate::pages::wants_html(&headers) {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    };
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, content_type)],
         crate::metrics::render(&state.metrics, &state.cache, &state.store, &state.idp),
     )
         .into_response()

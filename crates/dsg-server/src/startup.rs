@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use dsg_store::{PoolSettings, Store};
 use tokio::net::TcpListener;
@@ -265,7 +266,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dsg_v1::routes(&state))
         .merge(crate::ngauth::routes())
         .merge(crate::oidc::routes())
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(&state))
         .merge(crate::admin::routes())
         .merge(crate::openapi::routes())
         .route("/health", any(health::health))
@@ -317,8 +318,20 @@ fn security_headers(
     response
 }
 
-async fn not_found() -> ApiError {
-    ApiError::Detail(StatusCode::NOT_FOUND, msg::NOT_FOUND.into())
+/// 404: a page in the site's layout for the browser's parts (`/web/`,
+/// `/admin/`), the API's JSON everywhere else.
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> axum::response::Response {
+    let path = req.uri().path();
+    let browser = ["/web", "/admin"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if browser {
+        return crate::web::not_found(&state, req).await;
+    }
+    ApiError::Detail(StatusCode::NOT_FOUND, msg::NOT_FOUND.into()).into_response()
 }
 
 async fn method_not_allowed(method: axum::http::Method) -> ApiError {

@@ -1,9 +1,8 @@
 // DatasetGateway admin console: progressive enhancement only; every page works without it.
-// Shows times in the reader's locale (the UTC text stays as the tooltip).
+// Times stay in UTC, as written; the reader's local time is added as a tooltip.
 document.querySelectorAll("time[datetime]").forEach(function (el) {
   var d = new Date(el.getAttribute("datetime"));
   if (!isNaN(d)) {
-    el.title = el.textContent;
-    el.textContent = d.toLocaleString();
+    el.title = d.toLocaleString(undefined, { timeZoneName: "short" }) + " (your time)";
   }
 });

@@ -1,17 +1,24 @@
-// DatasetGateway web UI: dates in the reader's locale, copy buttons, and the
+// DatasetGateway web UI: local-time tooltips on UTC dates, copy buttons, refusals shown, and the
 // CSRF header on every htmx request. No inline script anywhere (CSP).
 (function () {
   "use strict";
+  // Times stay in UTC as the server wrote them (an expiry date is the same
+  // date everywhere); the reader's local time is only a tooltip.
   function localise(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var d = new Date(el.getAttribute("datetime"));
       if (isNaN(d.getTime())) return;
-      el.title = el.textContent;
-      el.textContent = el.dataset.date === "day"
-        ? d.toLocaleDateString()
-        : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      el.title = d.toLocaleString(undefined, { timeZoneName: "short" }) + " (your time)";
     });
   }
+  // htmx leaves a refused request's target as it was; show the refusal instead
+  // (the server answers htmx errors with a short alert fragment).
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.xhr.status >= 400) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
   function copyButtons(root) {
     root.querySelectorAll("button[data-copy]").forEach(function (b) {
       b.hidden = false;
@@ -27,6 +34,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     localise(document);
     copyButtons(document);
+    // A refused form: move focus to the summary of what to fix.
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
   });
   document.addEventListener("htmx:configRequest", function (e) {
     var meta = document.querySelector('meta[name="csrf-token"]');

@@ -189,6 +189,22 @@ impl Store {
             .collect())
     }
 
+    /// What a group's own dataset permissions give its members: (dataset,
+    /// permission, service), by dataset.
+    ///
+    /// # Errors
+    /// The database is unreachable.
+    pub async fn group_dataset_permissions(
+        &self,
+        group_id: i64,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        const SQL: &str = "SELECT d.name, p.name, s.name FROM group_dataset_permission gp \
+             JOIN dataset d ON d.id = gp.dataset_id JOIN permission p ON p.id = gp.permission_id \
+             LEFT JOIN service s ON s.id = gp.service_id WHERE gp.group_id = $1 \
+             ORDER BY d.name, p.name";
+        Ok(on_db!(self.db(), pool => sqlx::query_as(SQL).bind(group_id).fetch_all(pool).await)?)
+    }
+
     /// Every group name, sorted.
     ///
     /// # Errors

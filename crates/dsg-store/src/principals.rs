@@ -78,21 +78,77 @@ type FactRow = (
     Option<i64>,
 );
 
+/// Legacy parent-linked users use their parent's TOS acceptances.
+fn tos_owner(row: &UserRow) -> i64 {
+    row.parent_id.unwrap_or(row.id)
+}
+
+/// [`USER_SQL`] and [`USER_FACTS_SQL`] on a synchronous SQLite connection.
+fn quick_user(
+    c: &rusqlite::Connection,
+    user_id: i64,
+) -> rusqlite::Result<Option<(UserRow, Vec<FactRow>)>> {
+    use rusqlite::OptionalExtension;
+    let row = c
+        .prepare_cached(USER_SQL)?
+        .query_row([user_id], |r| {
+            Ok(UserRow {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                name: r.get(2)?,
+                display_name: r.get(3)?,
+                admin: r.get(4)?,
+                is_active: r.get(5)?,
+                pi: r.get(6)?,
+                read_only: r.get(7)?,
+                picture_url: r.get(8)?,
+                parent_id: r.get(9)?,
+            })
+        })
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let rows = c
+        .prepare_cached(USER_FACTS_SQL)?
+        .query_map([user_id, tos_owner(&row)], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<FactRow>>>()?;
+    Ok(Some((row, rows)))
+}
+
 impl Store {
     /// Loads a user's facts; `None` when the user does not exist.
     ///
     /// # Errors
     /// The database is unreachable.
     pub async fn load_user(&self, user_id: i64) -> Result<Option<LoadedUser>> {
-        let row: Option<UserRow> = on_db!(self.db(), pool => {
-            sqlx::query_as(USER_SQL).bind(user_id).fetch_optional(pool).await
-        })?;
-        let Some(row) = row else { return Ok(None) };
-        // Legacy parent-linked users use their parent's TOS acceptances.
-        let tos_owner = row.parent_id.unwrap_or(row.id);
-        let rows: Vec<FactRow> = on_db!(self.db(), pool => {
-            sqlx::query_as(USER_FACTS_SQL).bind(user_id).bind(tos_owner).fetch_all(pool).await
-        })?;
+        // SQLite: both reads on one synchronous connection (crate::quick_read).
+        let (row, rows) = match self.quick(|c| quick_user(c, user_id)) {
+            Some(Some(read)) => read,
+            Some(None) => return Ok(None),
+            None => {
+                let row: Option<UserRow> = on_db!(self.db(), pool => {
+                    sqlx::query_as(USER_SQL).bind(user_id).fetch_optional(pool).await
+                })?;
+                let Some(row) = row else { return Ok(None) };
+                let rows: Vec<FactRow> = on_db!(self.db(), pool => {
+                    sqlx::query_as(USER_FACTS_SQL)
+                        .bind(user_id)
+                        .bind(tos_owner(&row))
+                        .fetch_all(pool)
+                        .await
+                })?;
+                (row, rows)
+            }
+        };
         let mut facts = UserFacts {
             id: row.id,
             parent_id: row.parent_id,

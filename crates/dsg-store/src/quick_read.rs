@@ -68,3 +68,15 @@ impl QuickReads {
         Ok(out)
     }
 }
+
+impl crate::Store {
+    /// Runs `read` synchronously when this store is an SQLite file; `None`
+    /// for PostgreSQL or when the read failed (the caller then asks sqlx,
+    /// which reports the failure if it persists).
+    pub(crate) fn quick<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.quick.as_ref().and_then(|q| q.with(read).ok())
+    }
+}

@@ -51,15 +51,13 @@ impl Store {
         const SQL: &str = "SELECT hits FROM rate_limit \
              WHERE class = $1 AND subject = $2 AND window_start = $3";
         // SQLite: a synchronous read (crate::quick_read); sqlx if it fails.
-        if let Some(Ok(hits)) = self.quick.as_ref().map(|q| {
-            q.with(|c| {
-                use rusqlite::OptionalExtension;
-                c.prepare_cached(SQL)?
-                    .query_row(rusqlite::params![class, subject, window_start], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                    .optional()
-            })
+        if let Some(hits) = self.quick(|c| {
+            use rusqlite::OptionalExtension;
+            c.prepare_cached(SQL)?
+                .query_row(rusqlite::params![class, subject, window_start], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
         }) {
             return Ok(hits.unwrap_or(0));
         }

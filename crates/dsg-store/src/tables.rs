@@ -101,6 +101,17 @@ impl Store {
     }
 }
 
+/// A removed service table and the public roots that went with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedTable {
+    /// Service name.
+    pub service: String,
+    /// Table name.
+    pub table: String,
+    /// Root ids that were public in it.
+    pub roots: Vec<i64>,
+}
+
 impl crate::WriteTx {
     /// Removes a service table of this dataset (its public roots go with it);
     /// returns `(service, table)` if it existed.
@@ -111,21 +122,47 @@ impl crate::WriteTx {
         &mut self,
         dataset_id: i64,
         service_table_id: i64,
-    ) -> Result<Option<(String, String)>> {
+    ) -> Result<Option<RemovedTable>> {
+        const ROOTS: &str = "SELECT r.id, r.root_id FROM public_root r JOIN service_table t \
+             ON t.id = r.service_table_id WHERE t.id = $1 AND t.dataset_id = $2 ORDER BY r.root_id";
         const SQL: &str = "DELETE FROM service_table WHERE id = $1 AND dataset_id = $2 \
              RETURNING service_name, table_name";
+        let roots: Vec<(i64, i64)> = crate::on_tx!(&mut self.tx, conn => sqlx::query_as(ROOTS).bind(service_table_id).bind(dataset_id).fetch_all(conn).await)?;
         let row: Option<(String, String)> = crate::on_tx!(&mut self.tx, conn => sqlx::query_as(SQL).bind(service_table_id).bind(dataset_id).fetch_optional(conn).await)?;
-        if let Some((service, table)) = &row {
+        let Some((service, table)) = row else {
+            return Ok(None);
+        };
+        let root_ids: Vec<i64> = roots.iter().map(|(_, r)| *r).collect();
+        self.audit(
+            "service_table_removed",
+            "ServiceTable",
+            service_table_id,
+            Some(
+                serde_json::json!({"service_name": service, "table_name": table,
+                "dataset_id": dataset_id, "public_roots": root_ids}),
+            ),
+            None,
+        )
+        .await?;
+        // The roots went with the table (ON DELETE CASCADE): recorded as such.
+        for (id, root_id) in roots {
             self.audit(
-                "service_table_removed",
-                "ServiceTable",
-                service_table_id,
-                Some(serde_json::json!({"service_name": service, "table_name": table, "dataset_id": dataset_id})),
+                "public_root_removed",
+                "PublicRoot",
+                id,
+                Some(
+                    serde_json::json!({"service_table_id": service_table_id, "root_id": root_id,
+                    "cascade": "service_table_removed"}),
+                ),
                 None,
             )
             .await?;
         }
-        Ok(row)
+        Ok(Some(RemovedTable {
+            service,
+            table,
+            roots: root_ids,
+        }))
     }
 
     /// Removes a public root of one of this dataset's service tables; returns

@@ -158,25 +158,22 @@ impl Store {
     /// The database is unreachable.
     pub async fn lookup_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
         // SQLite: a synchronous read (crate::quick_read); sqlx if it fails.
-        let quick = self.quick.as_ref().and_then(|q| {
-            q.with(|c| {
-                use rusqlite::OptionalExtension;
-                c.prepare_cached(LOOKUP_SQL)?
-                    .query_row([&hash.0[..]], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                        ))
-                    })
-                    .optional()
-            })
-            .ok()
+        let quick = self.quick(|c| {
+            use rusqlite::OptionalExtension;
+            c.prepare_cached(LOOKUP_SQL)?
+                .query_row([&hash.0[..]], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                })
+                .optional()
         });
         let row: Option<TokenRow> = match quick {
             Some(row) => row,

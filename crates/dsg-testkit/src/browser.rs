@@ -27,12 +27,16 @@ impl Drop for Driver {
 }
 
 /// Starts `chromedriver` on a free port and opens a headless Chromium
-/// session (fresh profile, third-party cookies allowed). Keep the
+/// session (fresh profile, third-party cookies allowed, time zone
+/// America/Los_Angeles). Keep the
 /// [`Driver`] alive as long as the [`Client`].
 pub async fn start_driver() -> (Driver, Client) {
     let port = crate::free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        // A western time zone, where midnight UTC is still the day before:
+        // pages must show dates as the server means them, not shifted.
+        .env("TZ", "America/Los_Angeles")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

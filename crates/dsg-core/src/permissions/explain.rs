@@ -70,6 +70,47 @@ pub enum Effect {
     NoEffect,
 }
 
+/// A decision's reason ([`Decision::reason`]) in words, for people.
+pub fn reason_text(reason: &str) -> &'static str {
+    match reason {
+        "admin" => "a global administrator may do everything",
+        "dataset_admin" => "an administrator of this dataset",
+        "tos_required" => "the dataset's terms of service must be accepted first",
+        "group_permission" => "a permission of a group they belong to",
+        "direct_grant" => "a grant made to them on this dataset",
+        "service_account_grant" => "a grant made to the service account",
+        "no_permission" => "no grant, group permission or public access reaches this level",
+        "token_scope" => "the token used is limited to other datasets",
+        "token_read_only" => "the token used is read-only",
+        "read_only" => "the account is read-only",
+        _ => "another rule",
+    }
+}
+
+/// A rule's name ([`Rule::rule`]) in words, for people.
+pub fn rule_text(rule: &str) -> &'static str {
+    match rule {
+        "global_admin" => "global administrator",
+        "dataset_admin" => "dataset administrator",
+        "group_permission" => "group permission",
+        "direct_grant" => "direct grant",
+        "service_account_grant" => "service account grant",
+        "expired_grant" => "grant that has expired",
+        "expired_membership" => "group membership that has expired",
+        "version_mismatch" => "grant for another version",
+        "service_mismatch" => "grant for another service",
+        "translation" => "version translation",
+        "tos_required" => "terms of service not yet accepted",
+        "tos_accepted" => "terms of service accepted",
+        "tos_not_in_force" => "terms of service not in force",
+        "read_only" => "read-only account",
+        "token_read_only" => "read-only token",
+        "token_scope" => "token limited to other datasets",
+        "public_dataset" => "public dataset",
+        _ => "other rule",
+    }
+}
+
 /// One rule that was considered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -474,6 +515,11 @@ mod tests {
         };
         let d = ask(&c, &s, "view", None);
         assert_eq!((d.allowed, d.reason), (true, "direct_grant"));
+        assert_eq!(
+            reason_text(d.reason),
+            "a grant made to them on this dataset"
+        );
+        assert!(d.rules.iter().all(|r| rule_text(r.rule) != "other rule"));
         assert_eq!(d.rules[0].id, Some(5));
         assert!(!ask(&c, &s, "admin", None).allowed);
         s.read_only = true;

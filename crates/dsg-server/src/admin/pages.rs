@@ -49,12 +49,6 @@ fn rfc(micros: &str) -> Option<Timestamp> {
     micros.parse::<i64>().ok().map(Timestamp)
 }
 
-/// `2026-06-01 12:00 UTC`.
-fn human_time(t: Timestamp) -> String {
-    let s = t.to_rfc3339();
-    format!("{} {} UTC", &s[0..10], &s[11..16])
-}
-
 /// The value of field `i` of a row, for display.
 fn cell(f: &Field, row: &ConsoleRow, i: usize, full: bool) -> Cell {
     let v = row.values.get(i).cloned().flatten();
@@ -72,7 +66,7 @@ fn cell(f: &Field, row: &ConsoleRow, i: usize, full: bool) -> Cell {
         Kind::Bool => c.text = if v == "true" { "Yes" } else { "No" }.into(),
         Kind::Time => match rfc(&v) {
             Some(t) => {
-                c.text = human_time(t);
+                c.text = t.utc_text();
                 c.time = t.to_rfc3339();
             }
             None => c.text = v,
@@ -158,10 +152,21 @@ struct MessageT<'a> {
     title: &'a str,
     flash: &'a str,
     message: &'a str,
+    /// The way forward: (link, label).
+    back: (&'a str, &'a str),
 }
 
-/// A status page (errors, access denied).
+/// A status page (errors) with a link back to the console.
 pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    message_with_link(
+        status,
+        title,
+        text,
+        ("/admin/", "Back to the admin console"),
+    )
+}
+
+fn message_with_link(status: StatusCode, title: &str, text: &str, back: (&str, &str)) -> Response {
     respond(
         status,
         MessageT {
@@ -170,17 +175,21 @@ pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
             title,
             flash: "",
             message: text,
+            back,
         }
         .render(),
     )
 }
 
-/// 403 for a signed-in user who is not a global admin.
+/// 403 for a signed-in user who is not a global admin: the way forward is
+/// the web UI, not the console that refused them.
 pub(crate) fn denied() -> Response {
-    message(
+    message_with_link(
         StatusCode::FORBIDDEN,
         "Access denied",
-        "The admin console is for global administrators only.",
+        "The admin console is for global administrators only. Ask one of them if you need \
+         a change made.",
+        ("/web/datasets", "Back to your datasets"),
     )
 }
 

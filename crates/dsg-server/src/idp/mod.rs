@@ -62,6 +62,26 @@ impl JwtIssuer {
     }
 }
 
+/// A login button: the provider's `?provider=` name and the label people read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChoice {
+    /// `google` or the configured name.
+    pub name: String,
+    /// "Google", or the configured name with a capital first letter.
+    pub label: String,
+}
+
+/// The label of a provider named `name`.
+fn provider_label(name: &str) -> String {
+    if name == "google" {
+        return "Google".into();
+    }
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
 /// Everything about identity providers a server needs.
 pub struct Registry {
     /// Login providers, Google first when configured.
@@ -130,6 +150,21 @@ impl Registry {
             login_key: crate::idp::state::derive_key(&secret),
             default_provider: config.login.default_provider.clone(),
         })
+    }
+
+    /// The configured login providers as people see them, the default first.
+    pub fn login_choices(&self) -> Vec<LoginChoice> {
+        let default = self.provider(None).map(|p| p.name.clone());
+        let mut out: Vec<LoginChoice> = self
+            .providers
+            .iter()
+            .map(|p| LoginChoice {
+                name: p.name.clone(),
+                label: provider_label(&p.name),
+            })
+            .collect();
+        out.sort_by_key(|c| Some(&c.name) != default.as_ref());
+        out
     }
 
     /// The provider named `name`, or the default one.

@@ -179,18 +179,61 @@ pub async fn browser_login(
     uri: axum::http::Uri,
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
-    state.limits.login(client.map(|c| c.0)).await?;
-    let q = uri.query().unwrap_or_default();
-    let (url, cookie) = begin(
-        &state,
-        &headers,
-        query_param(q, "next"),
-        query_param(q, "provider"),
-        BROWSER_CALLBACK,
-    )
-    .await?;
-    let mut r = found(&url);
-    r.headers_mut().append(header::SET_COOKIE, cookie);
+    let html = crate::pages::wants_html(&headers);
+    let started = async {
+        state.limits.login(client.map(|c| c.0)).await?;
+        let q = uri.query().unwrap_or_default();
+        let (url, cookie) = begin(
+            &state,
+            &headers,
+            query_param(q, "next"),
+            query_param(q, "provider"),
+            BROWSER_CALLBACK,
+        )
+        .await?;
+        let mut r = found(&url);
+        r.headers_mut().append(header::SET_COOKIE, cookie);
+        Ok(r)
+    }
+    .await;
+    for_browser(html, "Login is not available", started)
+}
+
+/// A failed browser login as a page with a way forward when the client
+/// asked for HTML; the JSON error envelope otherwise (scripts, CAVE clients).
+fn for_browser(
+    html: bool,
+    title: &str,
+    result: Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    let e = match result {
+        Err(e) if html => e,
+        other => return other,
+    };
+    let status = e.status();
+    let message = match &e {
+        ApiError::Detail(_, m) | ApiError::Error(_, m) => m.clone(),
+        ApiError::TooManyRequests { retry_after } => {
+            format!("Too many login attempts from this address; try again in {retry_after} s.")
+        }
+        ApiError::Internal(cause) => {
+            tracing::error!(%cause, "login failed");
+            "Something went wrong on the server; the cause is in its log.".into()
+        }
+    };
+    let mut r = crate::pages::ErrorPage {
+        title,
+        message: &message,
+        links: &[
+            ("Try to log in again", "/auth/login"),
+            ("Back to the start page", "/"),
+        ],
+    }
+    .respond(status);
+    if let ApiError::TooManyRequests { retry_after } = e {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    }
     Ok(r)
 }
 
@@ -290,8 +333,11 @@ pub async fn callback(
     uri: axum::http::Uri,
     client: Option<ClientIp>,
 ) -> Result<Response, ApiError> {
+    let html = crate::pages::wants_html(&headers);
     // Throttled before the code exchange: not a login outcome.
-    state.limits.login(client.map(|c| c.0)).await?;
+    if let Err(limited) = state.limits.login(client.map(|c| c.0)).await {
+        return for_browser(html, "Login failed", Err(limited.into()));
+    }
     let result = complete(&state, &headers, &uri).await;
     state.metrics.login(match &result {
         Ok(_) => "success",
@@ -301,7 +347,7 @@ pub async fn callback(
             _ => "failed",
         },
     });
-    result
+    for_browser(html, "Login failed", result)
 }
 
 async fn complete(

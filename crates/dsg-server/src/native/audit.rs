@@ -76,6 +76,7 @@ fn filter(q: AuditQuery) -> Result<AuditFilter, ApiError> {
         since: when("since", q.since.as_deref())?,
         until: when("until", q.until.as_deref())?,
         limit,
+        ..AuditFilter::default()
     })
 }
 

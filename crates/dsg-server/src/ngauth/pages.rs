@@ -38,6 +38,8 @@ use crate::state::AppState;
 #[template(path = "ngauth/index.html")]
 struct IndexPage<'a> {
     email: Option<&'a str>,
+    /// The login buttons, one per configured provider.
+    logins: Vec<crate::idp::LoginChoice>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -150,6 +152,7 @@ pub async fn index(
     match current_login(&state, &headers, client).await {
         Ok(login) => html(IndexPage {
             email: login.as_ref().map(|l| l.email.as_str()),
+            logins: state.idp.login_choices(),
         }),
         Err(r) => r,
     }

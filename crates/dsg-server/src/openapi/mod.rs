@@ -28,7 +28,11 @@ pub use crate::error::schema::{Detail, ErrorMessage, Refusal};
         description = "Authorization service for neuroscience datasets: the CAVE-compatible \
             API (middle_auth_client), the native API, the DSG-native API (neuPrint, Clio), SCIM 2.0 provisioning, Neuroglancer \
             ngauth and the probes. Authenticate with `Authorization: Bearer <token>`, the \
-            `dsg_token` cookie or the `dsg_token` query parameter.",
+            `dsg_token` cookie or the `dsg_token` query parameter.\n\n\
+            **Trying requests here:** when this browser is signed in to DatasetGateway, its \
+            login cookie goes with every request and wins over a token entered under \
+            \"Authorize\": the answers are the signed-in person's. Log out (or use a private \
+            window) to try a token.",
         license(name = "BSD-3-Clause")
     ),
     components(schemas(
@@ -215,6 +219,10 @@ fn finish_operations(doc: &mut Value) {
             if matches!(m, "get" | "delete" | "options" | "head") {
                 op.remove("requestBody");
             }
+            // Swagger UI shows summaries as plain text: no Markdown backticks.
+            if let Some(Value::String(summary)) = op.get_mut("summary") {
+                summary.retain(|c| c != '`');
+            }
             let error = if scim { "ScimError" } else { "ApiError" };
             let limited = (scim || reads_token(op)).then(|| {
                 let name = if scim {
@@ -242,6 +250,27 @@ fn finish_operations(doc: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_are_plain_text_and_the_cookie_rule_is_said() {
+        let doc = document(&crate::Config::default(), None);
+        let mut summaries = 0;
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+        {
+            for m in METHODS {
+                if let Some(s) = item[m]["summary"].as_str() {
+                    summaries += 1;
+                    assert!(!s.contains('`'), "{s}");
+                }
+            }
+        }
+        assert!(summaries > 20);
+        let about = doc["info"]["description"].as_str().unwrap_or_default();
+        assert!(about.contains("wins over"), "{about}");
+    }
 
     #[test]
     fn operation_ids_are_unique_and_errors_documented() {

@@ -94,7 +94,7 @@ pub async fn add(
 ///
 /// # Errors
 /// As [`administered`]; not found ("Member not found") when they are not a
-/// member.
+/// member; a conflict when a group admin would remove themself as its last admin.
 pub async fn remove(
     state: &AppState,
     caller: &Caller,
@@ -102,6 +102,24 @@ pub async fn remove(
     user_id: i64,
 ) -> Result<(), ServiceError> {
     let gid = administered(state, caller, group).await?;
+    // A group admin leaving must not leave the group with nobody to run it
+    // (a global admin may still do it: they can appoint a new one).
+    if caller.user_id() == Some(user_id) && !caller.is_admin() {
+        let now = state.clock.now();
+        let admins: Vec<i64> = state
+            .store
+            .group_memberships(gid)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_admin && m.expires_at.is_none_or(|t| t > now))
+            .map(|m| m.user_id)
+            .collect();
+        if admins == [user_id] {
+            return Err(ServiceError::Conflict(format!(
+                "You are the only admin of {group}: make another member admin before you leave."
+            )));
+        }
+    }
     let mut tx = state.store.begin(caller.actor()).await?;
     if !tx.remove_member(user_id, gid).await? {
         return Err(ServiceError::NotFound("Member not found"));

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod access_requests;
+pub mod audit_log;
 pub mod authority;
 pub mod bucket_iam;
 pub mod buckets;
@@ -32,6 +33,7 @@ pub mod tables;
 pub mod tokens;
 pub mod tos;
 pub mod translations;
+pub mod who_has_access;
 
 pub use error::{Invalid, ServiceError};
 

@@ -132,7 +132,7 @@ pub async fn remove_table(
     caller: &Caller,
     dataset: &DatasetRow,
     table_id: Option<i64>,
-) -> Result<(String, String), ServiceError> {
+) -> Result<dsg_store::tables::RemovedTable, ServiceError> {
     authorize_tables(caller, dataset)?;
     let not_found = ServiceError::NotFound("Service table not found");
     let Some(table_id) = table_id else {

@@ -22,6 +22,10 @@ use crate::state::AppState;
 /// Description of a token minted without one.
 pub const DEFAULT_DESCRIPTION: &str = "API token";
 
+/// How long a new token lives when its maker chooses nothing (the web UI's
+/// preselected choice and `dsg token create` without `--expires-in`).
+pub const DEFAULT_LIFETIME_DAYS: i64 = 30;
+
 /// Most characters in a token's description.
 pub const MAX_DESCRIPTION: usize = 255;
 

@@ -3,10 +3,11 @@
 //! once: only SHA-256 hashes are stored; list with last use; revoke), groups,
 //! pending terms of service and past acceptances.
 //! POST `action=create_token` (`description`, `expires_in` days or `never`,
-//! or `expires_at` date; `read_only`; `datasets`…) answers with the page
-//! showing the new token once; `action=revoke_token` (`token_id`) → 302.
+//! or `expires_at` date; `read_only`; `datasets`…) answers 302 to this page,
+//! which shows the new token once ([`super::reveal`]: a reload creates and
+//! shows nothing); `action=revoke_token` (`token_id`) → 302.
 //! The long-lived token (prefix, last use) with `action=rotate_long_lived`
-//! (the new value shown once); "Sites you have signed in from" (delegated
+//! (the new value shown once, the same way); "Sites you have signed in from" (delegated
 //! keys, `action=revoke_delegated`, `token_id`) and "Remembered sites"
 //! (`action=forget_client`, `client_id`), spec 9.3.
 
@@ -15,13 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::Uri;
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use dsg_core::Timestamp;
 use dsg_core::permissions::TokenScope;
 use dsg_store::tokens::PrincipalRef;
 
+use super::reveal::{self, Reveal};
 use super::{
     Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, page_number,
     paginate, render, service_flash,
@@ -320,10 +322,21 @@ async fn show_account(
     State(state): State<AppState>,
     web: Web,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
-    let page = account_page(&state, &user, chrome, page_number(uri.query()), None).await?;
-    Ok(render(&state, &page.chrome, &page))
+    // A token made by the post just before: shown once, then forgotten.
+    let shown = reveal::read(&state, &headers, user.id).map(|r| NewTokenShown {
+        value: r.value,
+        description: r.description,
+    });
+    let revealed = shown.is_some();
+    let page = account_page(&state, &user, chrome, page_number(uri.query()), shown).await?;
+    let mut r = render(&state, &page.chrome, &page);
+    if revealed && let Some(c) = reveal::clear(&state, PATH) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
 }
 
 async fn act(State(state): State<AppState>, posted: Posted) -> Result<Response, PageError> {
@@ -373,7 +386,7 @@ fn expiry(form: &Form, now: Timestamp) -> Result<Option<Timestamp>, Flash> {
     }
     match form.get("expires_in") {
         "never" => Ok(None),
-        "" => Ok(Some(now.plus_secs(30 * 86_400))),
+        "" => Ok(Some(now.plus_secs(tokens::DEFAULT_LIFETIME_DAYS * 86_400))),
         d => match d.parse::<i64>() {
             Ok(days) if (1..=3650).contains(&days) => Ok(Some(now.plus_secs(days * 86_400))),
             _ => Err(bad("expires_in", "Choose how long the token stays valid.")),
@@ -386,18 +399,15 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
     // The form asks for a name to recognise the token by (the APIs default it).
     let description = form.get("description");
     if description.is_empty() {
-        return Ok(back(
+        return Ok(refused_creation(
             state,
-            PATH,
-            &[Flash::field_error(
-                Some("description"),
-                "Description is required.",
-            )],
+            &form,
+            Flash::field_error(Some("description"), "Description is required."),
         ));
     }
     let expires_at = match expiry(&form, state.clock.now()) {
         Ok(e) => e,
-        Err(f) => return Ok(back(state, PATH, &[f])),
+        Err(f) => return Ok(refused_creation(state, &form, f)),
     };
     let chosen = form.all("datasets");
     let input = NewUserToken {
@@ -412,24 +422,47 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
     };
     let minted = match tokens::create(state, &user.view, input).await {
         Ok(m) => m,
-        Err(e) => return Ok(back(state, PATH, &[service_flash(e)?])),
+        Err(e) => return Ok(refused_creation(state, &form, service_flash(e)?)),
     };
-    let mut chrome = chrome;
-    chrome.flashes.push(Flash::success(
-        "Token created. Copy it now — it will not be shown again.",
-    ));
-    let page = account_page(
+    let _ = chrome;
+    Ok(reveal_after_redirect(
         state,
         &user,
-        chrome,
-        1,
-        Some(NewTokenShown {
+        Reveal {
             value: minted.value,
             description: minted.description,
-        }),
+        },
+        "Token created. Copy it now — it will not be shown again.",
+    ))
+}
+
+/// A refused token creation: back to the page with the error summarised at
+/// the top and what was typed filled in again.
+fn refused_creation(state: &AppState, form: &Form, error: Flash) -> Response {
+    back(
+        state,
+        PATH,
+        &[
+            error,
+            Flash::kept("description", form.get("description")),
+            Flash::kept("expires_at", form.get("expires_at")),
+        ],
     )
-    .await?;
-    Ok(render(state, &page.chrome, &page))
+}
+
+/// Post/redirect/get for a new secret: 302 to the account page, which shows
+/// the value once ([`reveal`]); a reload shows nothing and creates nothing.
+fn reveal_after_redirect(
+    state: &AppState,
+    user: &WebUser,
+    value: Reveal,
+    message: &str,
+) -> Response {
+    let mut r = back(state, PATH, &[Flash::success(message)]);
+    if let Some(c) = reveal::set(state, PATH, user.id, &value) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
 }
 
 async fn rotate_long_lived(state: &AppState, posted: Posted) -> Result<Response, PageError> {
@@ -438,31 +471,34 @@ async fn rotate_long_lived(state: &AppState, posted: Posted) -> Result<Response,
         Ok(v) => v,
         Err(e) => return Ok(back(state, PATH, &[service_flash(e)?])),
     };
-    let mut chrome = chrome;
-    chrome.flashes.push(Flash::success(
-        "Long-lived token replaced: the old one no longer works. Copy the new one now — \
-         it will not be shown here again.",
-    ));
-    let page = account_page(
+    let _ = chrome;
+    Ok(reveal_after_redirect(
         state,
         &user,
-        chrome,
-        1,
-        Some(NewTokenShown {
+        Reveal {
             value,
             description: tokens::LONG_LIVED_DESCRIPTION.to_owned(),
-        }),
-    )
-    .await?;
-    Ok(render(state, &page.chrome, &page))
+        },
+        "Long-lived token replaced: the old one no longer works. Copy the new one now — \
+         it will not be shown here again.",
+    ))
 }
 
 async fn revoke_token(state: &AppState, user: &WebUser, form: &Form) -> Result<Flash, PageError> {
     let Some(id) = form.id("token_id") else {
         return Ok(Flash::error("Token not found."));
     };
+    // Named in the message, so nobody wonders which one went.
+    let named = tokens::list(state, &user.view)
+        .await?
+        .into_iter()
+        .find(|t| t.info.id == id)
+        .map(|t| format!("“{}” ({}…)", t.info.description, t.info.prefix));
     match tokens::revoke(state, &user.view, id).await {
-        Ok(()) => Ok(Flash::success("Token revoked.")),
+        Ok(()) => Ok(Flash::success(match named {
+            Some(n) => format!("Token revoked: {n} no longer works."),
+            None => "Token revoked.".into(),
+        })),
         Err(ServiceError::NotFound(_)) => Ok(Flash::error("Token not found.")),
         Err(e) => service_flash(e),
     }

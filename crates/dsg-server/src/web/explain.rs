@@ -13,10 +13,11 @@ use axum::response::Response;
 use axum::routing::get;
 use dsg_core::permissions::explain::Effect;
 
-use super::{Chrome, PageError, Web, WebUser, render};
+use super::{Chrome, PageError, Stamp, Web, WebUser, render};
 use crate::service::ServiceError;
 use crate::service::access::{self, Named};
 use crate::state::AppState;
+use dsg_core::Timestamp;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/web/explain-access", get(show_explain))
@@ -178,7 +179,7 @@ async fn explain(
             user.to_owned()
         },
         allowed: decision.allowed,
-        reason: decision.reason.to_owned(),
+        reason: dsg_core::permissions::explain::reason_text(decision.reason).to_owned(),
         rules: decision
             .rules
             .into_iter()
@@ -194,10 +195,11 @@ async fn explain(
                     detail.push(format!("service {s}"));
                 }
                 if let Some(e) = r.expires_at {
-                    detail.push(format!("expires {e}"));
+                    let when = Timestamp::parse(&e).map_or(e, |t| Stamp::of(t).text);
+                    detail.push(format!("expires {when}"));
                 }
                 RuleLine {
-                    rule: r.rule.replace('_', " "),
+                    rule: dsg_core::permissions::explain::rule_text(r.rule).to_owned(),
                     effect: effect(r.effect),
                     level: r.level.unwrap_or_default(),
                     detail: detail.join(", "),

@@ -42,6 +42,11 @@ impl Flash {
         Self::new("error", text, None)
     }
 
+    /// What was typed into `field`, to fill it in again after a refused post.
+    pub fn kept(field: &str, value: &str) -> Self {
+        Self::new("kept", value, Some(field.to_owned()))
+    }
+
     /// An error shown next to `field` (top of the page when `None`).
     pub fn field_error(field: Option<&str>, text: impl Into<String>) -> Self {
         Self::new("error", text, field.map(str::to_owned))

@@ -7,7 +7,11 @@
 //! login) instead of creating a password-less placeholder user.
 //! POST `action=grant` (`email`, `permission` name or id, `version` id or
 //! name, `expires_at`), `action=set_expiry` (`grant_id`, `expires_at`; empty
-//! clears), `action=revoke` (`grant_id`).
+//! clears), `action=revoke` (`grant_id`), `action=withdraw_invitation`
+//! (`invitation_id`). The top of the page answers "who has access"
+//! ([`crate::service::who_has_access`]): every person, through a grant or
+//! a group, every service account, pending invitations, public audiences,
+//! and counts per level and path.
 
 use askama::Template;
 use axum::Router;
@@ -22,8 +26,11 @@ use super::{
     flash_error, page_number, paginate, permission_of, render, service_flash, version_of,
 };
 use crate::service::grants::{self, GrantRequest, Granted, VersionRef, Within};
+use crate::service::invitations;
+use crate::service::who_has_access::{self, WhoHasAccess};
 use crate::service::{Invalid, ServiceError};
 use crate::state::AppState;
+use dsg_core::Timestamp;
 
 pub(super) fn routes(r: Router<AppState>) -> Router<AppState> {
     r.route("/web/grants/{dataset}", get(show_grants).post(act))
@@ -90,6 +97,16 @@ struct GrantsPage {
     can_export: bool,
     /// Public audiences, in words (the public dataset, versions, roots).
     public: Vec<String>,
+    /// Everyone who can get in, and how.
+    who: WhoHasAccess,
+    /// The largest count in `who.per_level` (the bars' scale).
+    scale: usize,
+}
+
+impl GrantsPage {
+    fn stamp(t: &Option<Timestamp>) -> Option<Stamp> {
+        Stamp::opt(*t)
+    }
 }
 
 /// The levels this user may hand out on the dataset.
@@ -197,9 +214,19 @@ async fn show_grants(
         Some(id) => user.view.is_admin() || state.store.manages_directly(id, d.id, now).await?,
         None => false,
     };
+    let who = who_has_access::list(&state, &user.view, &d).await?;
+    let scale = who
+        .per_level
+        .iter()
+        .map(|c| c.direct + c.group + c.service_accounts + c.invited)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let page = GrantsPage {
         can_export,
         public,
+        who,
+        scale,
         chrome,
         levels: grantable(&state, &user, &d.name),
         versions: versions.into_iter().map(|v| (v.id, v.version)).collect(),
@@ -223,6 +250,7 @@ async fn act(
         "grant" => grant(&state, &posted, &d).await?,
         "set_expiry" => set_expiry(&state, &posted, &d).await?,
         "revoke" => revoke(&state, &posted, &d).await?,
+        "withdraw_invitation" => withdraw_invitation(&state, &posted, &d).await?,
         _ => Flash::error("Unknown action."),
     };
     Ok(back(&state, &format!("/web/grants/{}", d.name), &[flash]))
@@ -343,7 +371,35 @@ async fn revoke(state: &AppState, posted: &Posted, d: &DatasetRow) -> Result<Fla
     )
     .await
     {
-        Ok(_) => Ok(Flash::success("Grant revoked")),
+        Ok(g) => Ok(Flash::success(format!(
+            "Grant revoked: {} no longer has {} on {} through it.",
+            g.email, g.permission, d.name
+        ))),
         Err(e) => refused(e),
+    }
+}
+
+async fn withdraw_invitation(
+    state: &AppState,
+    posted: &Posted,
+    d: &DatasetRow,
+) -> Result<Flash, PageError> {
+    let Some(id) = posted.form.id("invitation_id") else {
+        return Ok(Flash::error("Invitation not found."));
+    };
+    let email = state
+        .store
+        .dataset_invitations(d.id)
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .map(|i| i.email);
+    match invitations::withdraw(state, &posted.user.view, d, id).await {
+        Ok(()) => Ok(Flash::success(format!(
+            "Invitation for {} withdrawn.",
+            email.unwrap_or_else(|| "that address".into())
+        ))),
+        Err(ServiceError::NotFound(_)) => Ok(Flash::error("Invitation not found.")),
+        Err(e) => service_flash(e),
     }
 }

@@ -54,6 +54,8 @@ struct GroupPage {
     datasets: Vec<String>,
     levels: Vec<&'static str>,
     grants: Vec<GroupGrant>,
+    /// The group's own dataset permissions: (dataset, permission, service).
+    permissions: Vec<(String, String, Option<String>)>,
     global_admin: bool,
 }
 
@@ -125,8 +127,10 @@ async fn show_group(
             }
         }
     }
+    let permissions = state.store.group_dataset_permissions(gid).await?;
     let page = GroupPage {
         chrome,
+        permissions,
         count,
         members,
         pager,

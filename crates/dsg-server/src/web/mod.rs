@@ -19,6 +19,7 @@
 
 mod account;
 mod assets;
+mod audit;
 
 mod dataset_admins;
 mod datasets;
@@ -29,6 +30,7 @@ mod group;
 pub mod markdown;
 mod public_roots;
 mod requests;
+mod reveal;
 mod service_accounts;
 mod tos;
 mod tos_page;
@@ -47,6 +49,7 @@ use dsg_store::tokens::PrincipalRef;
 pub(crate) use self::flash::Flash;
 use crate::cache::Authenticated;
 use crate::error::ApiError;
+use crate::idp::LoginChoice;
 use crate::service::authority::Caller;
 use crate::service::{Invalid, ServiceError};
 use crate::state::AppState;
@@ -59,7 +62,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Registers the `/web/*` pages and `/static/*` assets.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     let r = Router::new();
     let r = datasets::routes(r);
     let r = tos::routes(r);
@@ -71,7 +74,11 @@ pub fn routes() -> Router<AppState> {
     let r = group::routes(r);
     let r = service_accounts::routes(r);
     let r = requests::routes(r);
-    let r = explain::routes(r);
+    let r = audit::routes(r);
+    let r = explain::routes(r).route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        with_visitor,
+    ));
     assets::routes(r)
 }
 
@@ -98,16 +105,30 @@ pub(crate) struct WebUser {
 /// The login cookie's user: expired or revoked tokens, disabled users and
 /// service accounts count as anonymous.
 async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
+    let client = parts
+        .extensions
+        .get::<crate::http::forwarded::ClientIp>()
+        .copied();
+    let request_id = parts
+        .extensions
+        .get::<crate::http::request_log::RequestId>()
+        .map(|r| r.0.clone());
+    visitor(state, &parts.headers, client, request_id).await
+}
+
+/// [`web_user`] from the request's headers, client address and request id.
+async fn visitor(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<crate::http::forwarded::ClientIp>,
+    request_id: Option<String>,
+) -> Option<WebUser> {
     let token = state
         .config
         .auth
         .cookie_names
         .iter()
-        .find_map(|n| crate::http::credentials::cookie(&parts.headers, n))?;
-    let client = parts
-        .extensions
-        .get::<crate::http::forwarded::ClientIp>()
-        .copied();
+        .find_map(|n| crate::http::credentials::cookie(headers, n))?;
     let auth = state.authenticate_token(&token, None, client).await.ok()?;
     let PrincipalRef::User(id) = auth.token.principal else {
         return None;
@@ -116,10 +137,6 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
     if auth.token.scope.delegated {
         return None;
     }
-    let request_id = parts
-        .extensions
-        .get::<crate::http::request_log::RequestId>()
-        .map(|r| r.0.clone());
     Some(WebUser {
         id,
         email: auth.document.info.email.clone(),
@@ -139,7 +156,11 @@ pub(crate) struct Chrome {
     pub csrf: String,
     /// Messages for the top of the page.
     pub flashes: Vec<Flash>,
+    /// The login buttons (configured providers), for visitors not signed in.
+    pub logins: Vec<LoginChoice>,
     field_errors: Vec<Flash>,
+    /// Values typed into a refused form ([`Flash::kept`]).
+    kept: Vec<Flash>,
     csrf_fresh: bool,
     had_flash: bool,
 }
@@ -151,6 +172,14 @@ impl Chrome {
             .iter()
             .find(|f| f.field.as_deref() == Some(field))
             .map(|f| f.text.as_str())
+    }
+
+    /// What was typed into `field` before a refused post ("" when nothing).
+    pub fn kept(&self, field: &str) -> &str {
+        self.kept
+            .iter()
+            .find(|f| f.field.as_deref() == Some(field))
+            .map_or("", |f| f.text.as_str())
     }
 
     /// `aria-describedby` value linking a field to its error, or "".
@@ -198,13 +227,16 @@ fn chrome(state: &AppState, headers: &HeaderMap, user: Option<&WebUser>) -> Chro
     let token = csrf::token(headers);
     let all = flash::read(state, headers);
     let had_flash = !all.is_empty();
+    let (kept, all): (Vec<Flash>, Vec<Flash>) = all.into_iter().partition(|f| f.level == "kept");
     let (field_errors, flashes) = all.into_iter().partition(|f| f.field.is_some());
     Chrome {
         email: user.map(|u| u.email.clone()),
         admin: user.is_some_and(|u| u.view.is_admin()),
         csrf: token.value,
         flashes,
+        logins: state.idp.login_choices(),
         field_errors,
+        kept,
         csrf_fresh: token.fresh,
         had_flash,
     }
@@ -418,7 +450,9 @@ impl IntoResponse for PageError {
             admin: false,
             csrf: String::new(),
             flashes: Vec::new(),
+            logins: Vec::new(),
             field_errors: Vec::new(),
+            kept: Vec::new(),
             csrf_fresh: false,
             had_flash: false,
         };
@@ -431,12 +465,129 @@ impl IntoResponse for PageError {
         .unwrap_or_else(|_| message.clone());
         let mut r = (status, axum::response::Html(body)).into_response();
         html_headers(&mut r);
+        // [`with_visitor`] renders it again with the visitor's top bar.
+        r.extensions_mut().insert(Shown { heading, message });
         if let Self::TooManyRequests(secs) = self {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         r
     }
+}
+
+/// What an error page said, kept on its response so that [`with_visitor`]
+/// can render it again inside the visitor's own top bar (signed in or not,
+/// with the configured login buttons).
+#[derive(Debug, Clone)]
+struct Shown {
+    heading: &'static str,
+    message: String,
+}
+
+/// Middleware of the web pages: an error page (from [`PageError`]) is
+/// rendered again with the visitor's chrome; nothing else is touched.
+pub(crate) async fn with_visitor(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = req.headers().clone();
+    let client = req
+        .extensions()
+        .get::<crate::http::forwarded::ClientIp>()
+        .copied();
+    let mut r = next.run(req).await;
+    let Some(shown) = r.extensions_mut().remove::<Shown>() else {
+        return r;
+    };
+    let retry_after = r.headers().get(header::RETRY_AFTER).cloned();
+    if headers.contains_key("hx-request") {
+        return refusal_fragment(r.status(), &shown, retry_after);
+    }
+    error_page(&state, &headers, client, r.status(), shown, retry_after).await
+}
+
+#[derive(Template)]
+#[template(
+    source = r#"<div class="alert alert-error" role="alert"><strong>{{ heading }}.</strong> {{ message }}</div>"#,
+    ext = "html"
+)]
+struct RefusalFragment<'a> {
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// An error for an htmx request: a short alert that replaces the content of
+/// the request's target (`HX-Reswap`/`HX-Reselect`; `static/dsg.js` lets
+/// htmx swap error statuses), so a refused request never leaves the
+/// previous answer standing.
+fn refusal_fragment(
+    status: StatusCode,
+    shown: &Shown,
+    retry_after: Option<HeaderValue>,
+) -> Response {
+    let body = RefusalFragment {
+        heading: shown.heading,
+        message: &shown.message,
+    }
+    .render()
+    .unwrap_or_default();
+    let mut r = (status, axum::response::Html(body)).into_response();
+    html_headers(&mut r);
+    let h = r.headers_mut();
+    h.insert("hx-reswap", HeaderValue::from_static("innerHTML"));
+    h.insert("hx-reselect", HeaderValue::from_static(".alert"));
+    if let Some(v) = retry_after {
+        h.insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// An error page inside the visitor's top bar.
+async fn error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<crate::http::forwarded::ClientIp>,
+    status: StatusCode,
+    shown: Shown,
+    retry_after: Option<HeaderValue>,
+) -> Response {
+    let user = visitor(state, headers, client, None).await;
+    let mut chrome = chrome(state, headers, user.as_ref());
+    // Messages wait for the next real page.
+    chrome.flashes.clear();
+    chrome.had_flash = false;
+    let page = ErrorPage {
+        heading: shown.heading,
+        message: &shown.message,
+        chrome,
+    };
+    let mut r = render_status(state, &page.chrome, status, &page);
+    if let Some(v) = retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// The 404 page for a path under `/web/` or `/admin/` that does not exist.
+pub(crate) async fn not_found(state: &AppState, req: Request) -> Response {
+    let client = req
+        .extensions()
+        .get::<crate::http::forwarded::ClientIp>()
+        .copied();
+    let shown = Shown {
+        heading: "Not Found",
+        message: "There is no page at this address.".into(),
+    };
+    error_page(
+        state,
+        req.headers(),
+        client,
+        StatusCode::NOT_FOUND,
+        shown,
+        None,
+    )
+    .await
 }
 
 /// Headers of every HTML page of the web UI.
@@ -500,8 +651,9 @@ pub(crate) fn back(state: &AppState, path: &str, flashes: &[Flash]) -> Response 
     r
 }
 
-/// A time for `<time datetime=…>`: machine form and a UTC fallback text
-/// (`static/dsg.js` rewrites it in the reader's locale).
+/// A time for `<time datetime=…>`: machine form and the UTC text people
+/// read ([`Timestamp::utc_text`]; `static/dsg.js` adds the reader's local
+/// time as a tooltip, never in place of it).
 #[derive(Debug, Clone)]
 pub(crate) struct Stamp {
     /// RFC 3339.
@@ -513,12 +665,10 @@ pub(crate) struct Stamp {
 impl Stamp {
     /// From a timestamp.
     pub fn of(t: Timestamp) -> Self {
-        let iso = t.to_rfc3339();
-        let text = format!(
-            "{} UTC",
-            iso.get(..16).unwrap_or(&iso).replacen('T', " ", 1)
-        );
-        Self { iso, text }
+        Self {
+            iso: t.to_rfc3339(),
+            text: t.utc_text(),
+        }
     }
 
     /// Optional timestamp.

@@ -70,7 +70,21 @@ async fn act(
         }
         "remove_service_table" => {
             match tables::remove_table(&state, caller, &d, form.id("service_table_id")).await {
-                Ok((s, t)) => Flash::success(format!("Removed service table {s}/{t}")),
+                Ok(r) if r.roots.is_empty() => Flash::success(format!(
+                    "Removed service table {}/{} (it had no public roots).",
+                    r.service, r.table
+                )),
+                Ok(r) => Flash::success(format!(
+                    "Removed service table {}/{} and its {} public root(s): {}.",
+                    r.service,
+                    r.table,
+                    r.roots.len(),
+                    r.roots
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
                 Err(e) => service_flash(e)?,
             }
         }

@@ -87,6 +87,7 @@ async fn audit(store: &Store, args: AuditArgs) -> Result<()> {
         since: instant("since", args.since.as_deref())?,
         until: instant("until", args.until.as_deref())?,
         limit: args.limit,
+        ..AuditFilter::default()
     };
     let rows = store.audit_entries(&filter).await?;
     if args.json {

@@ -41,7 +41,8 @@ pub struct TokenCreate {
     /// Owner's e-mail.
     #[arg(long)]
     user: String,
-    /// Lifetime, e.g. `30d`, `12h`, `90m`, `3600s`, or `never` (the default).
+    /// Lifetime, e.g. `30d`, `12h`, `90m`, `3600s`, or `never`; default 30
+    /// days, as in the web UI.
     #[arg(long, value_name = "DURATION")]
     expires_in: Option<String>,
     /// Free text shown in listings.
@@ -58,7 +59,7 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> Result<()> {
         TokenCommand::Create(args) => {
             let expires = match &args.expires_in {
                 Some(s) => parse_duration(s)?,
-                None => None,
+                None => Some(tokens::DEFAULT_LIFETIME_DAYS * 86_400),
             };
             let store = open_store(config).await?;
             let input = NewUserToken {

@@ -104,6 +104,40 @@ async fn token_create_and_make_admin(backend: Backend) {
         None,
     );
     assert!(!ok && err.contains("nobody@example.org"), "{err}");
+    // Without --expires-in a token lives 30 days, as one made in the web UI.
+    let (ok, _, err) = dsg(
+        &app,
+        &[
+            "token",
+            "create",
+            "--user",
+            "boss@example.org",
+            "--description",
+            "default life",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = dsg(
+        &app,
+        &["token", "list", "--json", "--user", "boss@example.org"],
+        None,
+    );
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let made = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["description"] == "default life")
+        .unwrap();
+    let created: dsg_core::Timestamp = serde_json::from_value(made["created"].clone()).unwrap();
+    let expires: dsg_core::Timestamp = serde_json::from_value(made["expires_at"].clone()).unwrap();
+    assert_eq!(
+        (expires.as_secs() - created.as_secs() + 60) / 86_400,
+        30,
+        "{made}"
+    );
     app.shutdown().await;
 }
 both_backends!(

@@ -59,3 +59,4 @@ mod tos;
 mod user_cache;
 mod web;
 mod web_browser;
+mod web_story;

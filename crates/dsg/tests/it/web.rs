@@ -787,6 +787,22 @@ async fn tokens_are_shown_once_scoped_and_revocable(backend: Backend) {
             .await
             .contains("Description is required.")
     );
+    // A refused form keeps what was typed and summarises the error at the top.
+    let a = lead
+        .post(
+            "/web/my-account",
+            &[
+                ("action", "create_token"),
+                ("description", "nightly sync"),
+                ("expires_at", "1999-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 302);
+    let page = lead.get(&a.location).await;
+    assert!(page.body.contains("id=\"error-summary\""), "{}", page.body);
+    assert!(page.body.contains("value=\"nightly sync\""));
+    assert!(page.body.contains("value=\"1999-01-01\""));
     let a = lead
         .post(
             "/web/my-account",
@@ -799,8 +815,13 @@ async fn tokens_are_shown_once_scoped_and_revocable(backend: Backend) {
             ],
         )
         .await;
-    assert_eq!(a.status, 200);
-    let value = a
+    // Post/redirect/get: the post answers 302 to the account page, which
+    // shows the new value once; a reload neither shows it nor makes another.
+    assert_eq!(a.status, 302, "{}", a.body);
+    assert_eq!(a.location, "/web/my-account");
+    assert!(!a.body.contains("new-token"));
+    let shown = lead.get(&a.location).await;
+    let value = shown
         .body
         .split("id=\"new-token\"")
         .nth(1)
@@ -812,9 +833,38 @@ async fn tokens_are_shown_once_scoped_and_revocable(backend: Backend) {
     // The token works, limited to fanc and read-only.
     let doc = cache_of(&app, &value).await;
     assert_eq!(doc["permissions_v2"], json!({"fanc": ["view"]}), "{doc}");
-    // Never shown again.
+    // Never shown again, and the reload made no second token.
     let page = lead.get("/web/my-account").await;
     assert!(!page.body.contains(&value));
+    assert_eq!(page.body.matches("Revoke pipeline").count(), 1);
+    // The sealed value is bound to its user: another person replaying the
+    // cookie sees nothing.
+    let sealed = a
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("dsg_reveal="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert!(!sealed.is_empty() && !sealed.contains(&value));
+    let replay = reqwest::Client::new()
+        .get(app.url("/web/my-account"))
+        .header(
+            "cookie",
+            format!(
+                "dsg_token={}; dsg_reveal={sealed}",
+                user_token(&s, "v", "t")
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!replay.contains(&value) && !replay.contains("new-token"));
     assert!(page.body.contains("pipeline") && page.body.contains("read-only; fanc"));
     // Revoke.
     let id = app
@@ -846,7 +896,11 @@ async fn tokens_are_shown_once_scoped_and_revocable(backend: Backend) {
             &[("action", "revoke_token"), ("token_id", &id.to_string())],
         )
         .await;
-    assert!(flashes(&lead, &a).await.contains("Token revoked."));
+    assert!(
+        flashes(&lead, &a)
+            .await
+            .contains("Token revoked: “pipeline”")
+    );
     assert_eq!(app.user_cache(&value).await.unwrap().0, 401);
     app.shutdown().await;
 }

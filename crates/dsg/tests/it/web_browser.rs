@@ -2,7 +2,9 @@
 //! OpenID provider (`tests/oidc`) and walks the main stories — a user
 //! accepts a TOS and then sees the dataset in `user/cache`; a dataset admin
 //! grants, time-limits and revokes access; a group admin adds a member; a
-//! user creates a token, sees it once and revokes it. Forms are filled and
+//! user creates a token, sees it once (a reload repeats nothing) and revokes
+//! it; destructive actions ask first; dates are the same in a western time
+//! zone; the audit log reads as sentences. Forms are filled and
 //! submitted with the keyboard where a person would type. Screenshots of the
 //! main pages go to `$DSG_SCREENSHOT_DIR` (default `target/screenshots/`,
 //! not committed).
@@ -222,16 +224,43 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
             .as_deref(),
         Some("2099-01-01")
     );
-    // The expiry is shown in the browser's locale (rewritten by dsg.js).
+    // An expiry chosen as a date is that date in UTC, labelled so, whatever
+    // the browser's time zone (this browser runs in America/Los_Angeles,
+    // where 2099-01-01 00:00 UTC is still 31 December); the local time is a tooltip.
     let shown = find(&c, "time[datetime^='2099-01-01']").await;
-    assert_ne!(shown.text().await.unwrap(), "2099-01-01 00:00 UTC");
+    assert_eq!(shown.text().await.unwrap(), "2099-01-01 UTC");
+    let tooltip = shown.attr("title").await.unwrap().unwrap_or_default();
+    assert!(
+        tooltip.contains("(your time)") && tooltip.contains("2098"),
+        "{tooltip}"
+    );
     shot(&c, backend, "grants").await;
-    find(&c, "button[aria-label='Revoke edit of v@example.org']")
+    // Revoking asks first, naming what goes.
+    find(&c, "summary[aria-label='Revoke edit of v@example.org']")
         .await
         .click()
         .await
         .unwrap();
-    wait_text(&c, &app, "/web/grants/fanc", "Grant revoked").await;
+    assert!(
+        body_text(&c)
+            .await
+            .contains("v@example.org loses edit on fanc")
+    );
+    find(
+        &c,
+        "button[aria-label='Confirm: Revoke edit of v@example.org']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_text(
+        &c,
+        &app,
+        "/web/grants/fanc",
+        "Grant revoked: v@example.org no longer has edit",
+    )
+    .await;
     assert!(
         cache(&app, &v_token).await["permissions_v2"]
             .get("fanc")
@@ -272,6 +301,28 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
         .unwrap();
     assert!(body_text(&c).await.contains("it will not be shown again"));
     shot(&c, backend, "new-token").await;
+    // Post/redirect/get: the page showing the value is a GET, so a reload
+    // neither shows the value again nor makes a second token.
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/web/my-account")
+    );
+    c.refresh().await.unwrap();
+    assert!(
+        !c.source().await.unwrap().contains(&value),
+        "shown after a reload"
+    );
+    assert_eq!(
+        c.find_all(Locator::Css("summary[aria-label='Revoke laptop scripts']"))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a reload made a second token"
+    );
     let doc = cache(&app, &value).await;
     assert_eq!(doc["email"], "alice@example.org");
     assert_eq!(
@@ -282,13 +333,45 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
     c.goto(&app.url("/web/my-account")).await.unwrap();
     assert!(!c.source().await.unwrap().contains(&value), "shown twice");
     shot(&c, backend, "my-account").await;
-    find(&c, "button[aria-label='Revoke laptop scripts']")
+    find(&c, "summary[aria-label='Revoke laptop scripts']")
         .await
         .click()
         .await
         .unwrap();
-    wait_text(&c, &app, "/web/my-account", "Token revoked.").await;
+    assert!(
+        body_text(&c)
+            .await
+            .contains("Programs that use the token “laptop scripts”")
+    );
+    find(&c, "button[aria-label='Confirm: Revoke laptop scripts']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(
+        &c,
+        &app,
+        "/web/my-account",
+        "Token revoked: “laptop scripts”",
+    )
+    .await;
     assert_eq!(app.user_cache(&value).await.unwrap().0, 401);
+
+    // The dataset's history reads as sentences.
+    c.goto(&app.url("/web/audit?dataset=fanc")).await.unwrap();
+    assert!(
+        body_text(&c)
+            .await
+            .contains("alice@example.org revoked v@example.org's edit on fanc")
+    );
+    shot(&c, backend, "audit").await;
+    // A wrong address is a page with the top bar and a way on.
+    c.goto(&app.url("/web/no-such-page")).await.unwrap();
+    let text = body_text(&c).await;
+    assert!(
+        text.contains("There is no page at this address.") && text.contains("alice@example.org")
+    );
+    shot(&c, backend, "not-found").await;
 
     // A narrow (phone-sized) window still shows the page without a horizontal scroll of the body.
     c.set_window_size(390, 844).await.unwrap();
