@@ -114,10 +114,13 @@ pub fn sentence(row: Row<'_>, names: &Names) -> String {
             dataset()
         ),
         "grant_updated" => format!(
-            "{actor} changed the expiry of {}'s {} on {}",
+            "{actor} changed the expiry of {}'s {} on {} to {}",
             user(),
             permission(),
-            dataset()
+            dataset(),
+            text(s, "expires_at")
+                .and_then(|t| crate::Timestamp::parse(&t))
+                .map_or_else(|| "never".to_owned(), crate::Timestamp::utc_text)
         ),
         "member_added" => format!("{actor} added {} to group {}", user(), group()),
         "member_removed" => format!("{actor} removed {} from group {}", user(), group()),
@@ -227,6 +230,12 @@ mod tests {
         assert_eq!(
             say("grant_revoked", st),
             "gadmin@example.org revoked alice@example.org's view on fanc"
+        );
+        let st = json!({"user_id": 7, "dataset_id": 3, "permission": "view",
+                        "expires_at": "2099-01-01T00:00:00.000000Z"});
+        assert_eq!(
+            say("grant_updated", st),
+            "gadmin@example.org changed the expiry of alice@example.org's view on fanc to 2099-01-01 UTC"
         );
         assert_eq!(
             references(Some(&json!({"user_id": 7, "dataset_id": 3}))),

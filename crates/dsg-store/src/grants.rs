@@ -139,9 +139,10 @@ impl WriteTx {
         grant_id: i64,
         expires_at: Option<Timestamp>,
     ) -> Result<bool> {
-        const GET: &str = "SELECT user_id, expires_at FROM dataset_grant WHERE id = $1";
-        let before: Option<(i64, Option<i64>)> = on_tx!(&mut self.tx, conn => sqlx::query_as(GET).bind(grant_id).fetch_optional(conn).await)?;
-        let Some((user_id, old)) = before else {
+        const GET: &str = "SELECT g.user_id, g.expires_at, g.dataset_id, p.name FROM dataset_grant g \
+             JOIN permission p ON p.id = g.permission_id WHERE g.id = $1";
+        let before: Option<(i64, Option<i64>, i64, String)> = on_tx!(&mut self.tx, conn => sqlx::query_as(GET).bind(grant_id).fetch_optional(conn).await)?;
+        let Some((user_id, old, dataset_id, permission)) = before else {
             return Ok(false);
         };
         const SET: &str = "UPDATE dataset_grant SET expires_at = $1 WHERE id = $2";
@@ -153,7 +154,11 @@ impl WriteTx {
             "Grant",
             grant_id,
             Some(json!({"expires_at": show(old)})),
-            Some(json!({"expires_at": show(expires_at.map(|t| t.0))})),
+            // Whose grant, on what: the audit log names them.
+            Some(
+                json!({"expires_at": show(expires_at.map(|t| t.0)), "user_id": user_id,
+                        "dataset_id": dataset_id, "permission": permission}),
+            ),
         )
         .await?;
         Ok(true)

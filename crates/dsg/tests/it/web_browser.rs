@@ -364,6 +364,9 @@ async fn people_walk_the_main_stories_in_chromium(backend: Backend) {
             .await
             .contains("alice@example.org revoked v@example.org's edit on fanc")
     );
+    assert!(body_text(&c).await.contains(
+        "alice@example.org changed the expiry of v@example.org's edit on fanc to 2099-01-01 UTC"
+    ));
     shot(&c, backend, "audit").await;
     // A wrong address is a page with the top bar and a way on.
     c.goto(&app.url("/web/no-such-page")).await.unwrap();

@@ -185,9 +185,11 @@ async fn login_buttons_name_the_configured_providers(backend: Backend) {
             "{path}: {}",
             a.body
         );
-        assert!(a.body.contains("/auth/login?provider=keycloak"), "{path}");
+        assert!(a.body.contains("/auth/login?"), "{path}");
         assert!(!a.body.contains("Google"), "{path}");
     }
+    let page = get_as(&app, "/web/no-such-page", None, HTML).await;
+    assert!(page.body.contains("/auth/login?provider=keycloak"));
     app.shutdown().await;
 }
 both_backends!(
