@@ -138,6 +138,28 @@ async fn explain(
     user: &str,
 ) -> Result<Outcome, Refused> {
     let given = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    // A mistyped service would silently ask about no service at all.
+    if !service.is_empty() {
+        let catalog = state
+            .cache
+            .current_catalog()
+            .await
+            .map_err(ServiceError::from)?;
+        if !catalog.services.contains_key(service) {
+            let mut known: Vec<&str> = catalog.services.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(Refused::Message(if known.is_empty() {
+                format!(
+                    "Unknown service: {service}. No services are registered; leave the field empty."
+                )
+            } else {
+                format!(
+                    "Unknown service: {service}. Known services: {}.",
+                    known.join(", ")
+                )
+            }));
+        }
+    }
     let asked = match access::ask(
         state,
         dataset,

@@ -17,6 +17,7 @@ const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=
 
 fn story_world() -> Value {
     json!({
+        "services": [{"name": "neuprint"}, {"name": "clio"}],
         "datasets": [{"name": "fanc", "versions": [{"version": "v1"}]}, {"name": "manc"}],
         "users": [
             {"key": "alice", "email": "alice@example.org", "tokens": [{"key": "t"}]},
@@ -149,6 +150,32 @@ async fn browser_paths_answer_with_pages(backend: Backend) {
     // The landing page does not offer a login that does not exist.
     let a = get_as(&app, "/", None, HTML).await;
     assert!(!a.body.contains("Google") && a.body.contains("No login provider is configured"));
+    // A mistyped service name is refused with the names that exist.
+    let a = get_as(
+        &app,
+        "/web/explain-access?dataset=fanc&permission=view&service=neuprnt",
+        Some(&bob),
+        HTML,
+    )
+    .await;
+    assert!(
+        a.body
+            .contains("Unknown service: neuprnt. Known services: clio, neuprint."),
+        "{}",
+        a.body
+    );
+    let a = get_as(
+        &app,
+        "/web/explain-access?dataset=fanc&permission=view&service=neuprint",
+        Some(&bob),
+        HTML,
+    )
+    .await;
+    assert!(
+        !a.body.contains("Unknown service") && a.body.contains("— reason:"),
+        "{}",
+        a.body
+    );
     // /metrics in a browser is text; a scraper gets OpenMetrics.
     let a = get_as(&app, "/metrics", None, HTML).await;
     assert_eq!(a.status, 200);
