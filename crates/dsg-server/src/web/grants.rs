@@ -253,7 +253,13 @@ async fn act(
         "withdraw_invitation" => withdraw_invitation(&state, &posted, &d).await?,
         _ => Flash::error("Unknown action."),
     };
-    Ok(back(&state, &format!("/web/grants/{}", d.name), &[flash]))
+    let mut flashes = vec![flash];
+    // A refused grant comes back with what was typed.
+    if posted.form.get("action") == "grant" && flashes[0].level == "error" {
+        flashes.push(Flash::kept("email", posted.form.get("email")));
+        flashes.push(Flash::kept("expires_at", posted.form.get("expires_at")));
+    }
+    Ok(back(&state, &format!("/web/grants/{}", d.name), &flashes))
 }
 
 /// Grants `permission` on `d` to the person with this e-mail (an invitation

@@ -6,9 +6,11 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use axum::routing::get;
 
+use super::reveal::{self, Reveal};
 use super::{
     Chrome, Flash, PageError, Posted, Stamp, Web, WebUser, back, flash_error, permission_of,
     render, service_flash,
@@ -199,13 +201,20 @@ async fn show_detail(
     State(state): State<AppState>,
     Path(name): Path<String>,
     web: Web,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (user, chrome) = web.split()?;
     let account = service_accounts::find(&state, &user.view, &name)
         .await
         .map_err(refused)?;
-    let page = detail_page(&state, &user, chrome, &account, None).await?;
-    Ok(render(&state, &page.chrome, &page))
+    let shown = reveal::read(&state, &headers, user.id).map(|r| r.value);
+    let revealed = shown.is_some();
+    let page = detail_page(&state, &user, chrome, &account, shown).await?;
+    let mut r = render(&state, &page.chrome, &page);
+    if revealed && let Some(c) = reveal::clear(&state, &format!("/web/service-accounts/{name}")) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
 }
 
 async fn act(
@@ -256,13 +265,23 @@ async fn act(
             }
             match service_accounts::add_token(&state, caller, &account, description).await {
                 Ok(t) => {
-                    let mut chrome = posted.chrome;
-                    chrome.flashes.push(Flash::success(
-                        "Token created. Copy it now — it will not be shown again.",
-                    ));
-                    let page =
-                        detail_page(&state, &posted.user, chrome, &account, Some(t.value)).await?;
-                    return Ok(render(&state, &page.chrome, &page));
+                    // Post/redirect/get: the value crosses the redirect sealed
+                    // ([`super::reveal`]), so a reload makes no second token.
+                    let mut r = back(
+                        &state,
+                        &here,
+                        &[Flash::success(
+                            "Token created. Copy it now — it will not be shown again.",
+                        )],
+                    );
+                    let shown = Reveal {
+                        value: t.value,
+                        description: description.to_owned(),
+                    };
+                    if let Some(c) = reveal::set(&state, &here, posted.user.id, &shown) {
+                        r.headers_mut().append(header::SET_COOKIE, c);
+                    }
+                    return Ok(r);
                 }
                 Err(e) => Err(e),
             }

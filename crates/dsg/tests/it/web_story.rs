@@ -240,8 +240,31 @@ async fn the_members_page_lists_every_way_in(backend: Backend) {
         )
         .await;
     assert_eq!(a.status, 302);
+    // A refused grant keeps what was typed and summarises the error at the top.
+    let a = alice
+        .post(
+            "/web/grants/fanc",
+            &[
+                ("action", "grant"),
+                ("email", "late@example.org"),
+                ("permission", "view"),
+                ("expires_at", "2001-01-01"),
+            ],
+        )
+        .await;
+    let refused = alice.get(&a.location).await;
+    assert!(
+        refused.body.contains("id=\"error-summary\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"late@example.org\""));
     let page = alice.get("/web/grants/fanc").await;
     assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains("value=\"late@example.org\""),
+        "kept values are shown once"
+    );
     let who = page
         .body
         .split("id=\"who-table\"")
