@@ -63,6 +63,23 @@ async fn get_as(
     }
 }
 
+/// Posts the members page's grant form on `dataset` as `v`.
+async fn grant(
+    v: &Visitor,
+    dataset: &str,
+    email: &str,
+    permission: &str,
+    extra: &[(&str, &str)],
+) -> Answer {
+    let mut form = vec![
+        ("action", "grant"),
+        ("email", email),
+        ("permission", permission),
+    ];
+    form.extend_from_slice(extra);
+    v.post(&format!("/web/grants/{dataset}"), &form).await
+}
+
 fn content_type(a: &Answer) -> &str {
     a.headers
         .get("content-type")
@@ -229,29 +246,17 @@ async fn the_members_page_lists_every_way_in(backend: Backend) {
     let s = app.seed(story_world()).await.unwrap();
     let alice = Visitor::new(&app, Some(&user_token(&s, "alice", "t")));
     // An invitation for an address nobody has yet.
-    let a = alice
-        .post(
-            "/web/grants/fanc",
-            &[
-                ("action", "grant"),
-                ("email", "newcomer@example.org"),
-                ("permission", "view"),
-            ],
-        )
-        .await;
+    let a = grant(&alice, "fanc", "newcomer@example.org", "view", &[]).await;
     assert_eq!(a.status, 302);
     // A refused grant keeps what was typed and summarises the error at the top.
-    let a = alice
-        .post(
-            "/web/grants/fanc",
-            &[
-                ("action", "grant"),
-                ("email", "late@example.org"),
-                ("permission", "view"),
-                ("expires_at", "2001-01-01"),
-            ],
-        )
-        .await;
+    let a = grant(
+        &alice,
+        "fanc",
+        "late@example.org",
+        "view",
+        &[("expires_at", "2001-01-01")],
+    )
+    .await;
     let refused = alice.get(&a.location).await;
     assert!(
         refused.body.contains("id=\"error-summary\""),
@@ -380,28 +385,10 @@ async fn the_audit_log_reads_as_sentences(backend: Backend) {
     let app = spawn_app(backend).await.unwrap();
     let s = app.seed(story_world()).await.unwrap();
     let alice = Visitor::new(&app, Some(&user_token(&s, "alice", "t")));
-    let a = alice
-        .post(
-            "/web/grants/manc",
-            &[
-                ("action", "grant"),
-                ("email", "bob@example.org"),
-                ("permission", "view"),
-            ],
-        )
-        .await;
-    // alice does not manage manc: refused, nothing written.
-    assert_ne!(a.status, 500);
-    let a = alice
-        .post(
-            "/web/grants/fanc",
-            &[
-                ("action", "grant"),
-                ("email", "groupie@example.org"),
-                ("permission", "edit"),
-            ],
-        )
-        .await;
+    let a = grant(&alice, "manc", "bob@example.org", "view", &[]).await;
+    // alice does not manage manc: refused.
+    assert_eq!(a.status, 403);
+    let a = grant(&alice, "fanc", "groupie@example.org", "edit", &[]).await;
     assert_eq!(a.status, 302);
     // A dataset manager reads the history of their dataset, in words.
     let page = alice.get("/web/audit?dataset=fanc").await;
