@@ -418,7 +418,7 @@ impl IntoResponse for PageError {
             Self::Denied => (
                 StatusCode::FORBIDDEN,
                 "Access Denied",
-                "You do not have permission to view this page.".to_owned(),
+                "You do not have permission for this. Ask a manager of the dataset (or a global admin) if you need it.".to_owned(),
             ),
             Self::NotFound(what) => (
                 StatusCode::NOT_FOUND,

@@ -397,3 +397,126 @@ both_backends!(
     people_walk_the_main_stories_in_chromium_tests,
     super::people_walk_the_main_stories_in_chromium
 );
+
+/// Signs the browser in with a seeded token (the login itself is walked above).
+async fn sign_in_as(c: &Client, app: &TestApp, token: &str) {
+    c.goto(&app.url("/healthz")).await.unwrap();
+    c.execute(
+        "document.cookie = 'dsg_token=' + arguments[0] + '; path=/';",
+        vec![json!(token)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn managers_see_every_way_in_and_refusals_replace_answers(backend: Backend) {
+    let app = dsg_testkit::spawn_app(backend).await.unwrap();
+    let s = app
+        .seed(json!({
+            "datasets": [{"name": "fanc"}],
+            "users": [
+                {"key": "alice", "email": "alice@example.org", "tokens": [{"key": "t"}]},
+                {"key": "gm", "email": "groupie@example.org"},
+                {"key": "bob", "email": "bob@example.org", "tokens": [{"key": "t"}]}
+            ],
+            "groups": [{"name": "lab", "members": [{"user": "alice", "admin": true}, {"user": "gm"}],
+                        "permissions": [{"dataset": "fanc", "permission": "view"}]}],
+            "grants": [{"user": "alice", "dataset": "fanc", "permission": "admin"},
+                       {"user": "bob", "dataset": "fanc", "permission": "view"}],
+            "service_accounts": [{"key": "ci", "name": "ci-bot",
+                                  "grants": [{"dataset": "fanc", "permission": "view"}]}]
+        }))
+        .await
+        .unwrap();
+    let (_driver, c) = start_driver().await;
+    c.set_window_size(1280, 900).await.unwrap();
+
+    // Explain Access: a refused question replaces the previous answer.
+    sign_in_as(&c, &app, &user_token(&s, "bob", "t")).await;
+    c.goto(&app.url("/web/explain-access?dataset=fanc&permission=view"))
+        .await
+        .unwrap();
+    wait_body(&c, "— reason: a grant made to them on this dataset").await;
+    type_into(&c, "#user", "alice@example.org").await;
+    find(&c, "#user")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_body(&c, "Access Denied.").await;
+    let result = find(&c, "#result").await.text().await.unwrap();
+    assert!(
+        !result.contains("reason:"),
+        "the old answer stayed: {result}"
+    );
+    shot(&c, backend, "explain-refused").await;
+
+    // The members page shows every way in; an invitation is withdrawn after a confirmation.
+    sign_in_as(&c, &app, &user_token(&s, "alice", "t")).await;
+    c.goto(&app.url("/web/grants/fanc")).await.unwrap();
+    type_into(&c, "#email", "newcomer@example.org").await;
+    find(&c, "#email")
+        .await
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .unwrap();
+    wait_text(&c, &app, "/web/grants/fanc", "Invited newcomer@example.org").await;
+    let who = find(&c, "#who-table").await.text().await.unwrap();
+    for line in [
+        "groupie@example.org person view group lab",
+        "bob@example.org person view direct grant",
+        "ci-bot service account view service account grant",
+    ] {
+        assert!(who.contains(line), "{line:?} missing: {who}");
+    }
+    assert!(
+        body_text(&c)
+            .await
+            .contains("3 people · 1 service account · 1 pending invitation")
+    );
+    shot(&c, backend, "who-has-access").await;
+    find(
+        &c,
+        "summary[aria-label='Withdraw the invitation of newcomer@example.org']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    find(
+        &c,
+        "button[aria-label='Confirm: Withdraw the invitation of newcomer@example.org']",
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_text(
+        &c,
+        &app,
+        "/web/grants/fanc",
+        "Invitation for newcomer@example.org withdrawn.",
+    )
+    .await;
+
+    // The group's only admin cannot leave it.
+    c.goto(&app.url("/web/group/lab/")).await.unwrap();
+    assert!(body_text(&c).await.contains("fanc view every service"));
+    find(&c, "summary[aria-label='Remove alice@example.org']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    find(&c, "button[aria-label='Confirm: Remove alice@example.org']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, &app, "/web/group/lab/", "You are the only admin of lab").await;
+    let _ = c.close().await;
+    app.shutdown().await;
+}
+both_backends!(
+    managers_see_every_way_in_and_refusals_replace_answers_tests,
+    super::managers_see_every_way_in_and_refusals_replace_answers
+);
