@@ -25,8 +25,8 @@ use dsg_store::tokens::PrincipalRef;
 
 use super::reveal::{self, Reveal};
 use super::{
-    Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, page_number,
-    paginate, render, service_flash,
+    Chrome, Flash, Form, PageError, Pager, Posted, Stamp, Web, WebUser, back, back_keeping,
+    page_number, paginate, render, service_flash,
 };
 use crate::service::ServiceError;
 use crate::service::clients;
@@ -439,15 +439,7 @@ async fn create_token(state: &AppState, posted: Posted) -> Result<Response, Page
 /// A refused token creation: back to the page with the error summarised at
 /// the top and what was typed filled in again.
 fn refused_creation(state: &AppState, form: &Form, error: Flash) -> Response {
-    back(
-        state,
-        PATH,
-        &[
-            error,
-            Flash::kept("description", form.get("description")),
-            Flash::kept("expires_at", form.get("expires_at")),
-        ],
-    )
+    back_keeping(state, PATH, &[error], form, &["description", "expires_at"])
 }
 
 /// Post/redirect/get for a new secret: 302 to the account page, which shows

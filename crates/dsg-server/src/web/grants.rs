@@ -22,7 +22,7 @@ use axum::routing::get;
 use dsg_store::datasets::DatasetRow;
 
 use super::{
-    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, conflict, dataset,
+    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back_keeping, conflict, dataset,
     flash_error, page_number, paginate, permission_of, render, service_flash, version_of,
 };
 use crate::service::grants::{self, GrantRequest, Granted, VersionRef, Within};
@@ -253,13 +253,18 @@ async fn act(
         "withdraw_invitation" => withdraw_invitation(&state, &posted, &d).await?,
         _ => Flash::error("Unknown action."),
     };
-    let mut flashes = vec![flash];
     // A refused grant comes back with what was typed.
-    if posted.form.get("action") == "grant" && flashes[0].level == "error" {
-        flashes.push(Flash::kept("email", posted.form.get("email")));
-        flashes.push(Flash::kept("expires_at", posted.form.get("expires_at")));
-    }
-    Ok(back(&state, &format!("/web/grants/{}", d.name), &flashes))
+    let kept: &[&str] = match posted.form.get("action") {
+        "grant" => &["email", "expires_at"],
+        _ => &[],
+    };
+    Ok(back_keeping(
+        &state,
+        &format!("/web/grants/{}", d.name),
+        &[flash],
+        &posted.form,
+        kept,
+    ))
 }
 
 /// Grants `permission` on `d` to the person with this e-mail (an invitation

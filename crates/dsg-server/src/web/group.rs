@@ -16,8 +16,8 @@ use axum::routing::get;
 
 use super::grants::grantable;
 use super::{
-    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back, conflict, flash_error,
-    page_number, paginate, render, service_flash,
+    Chrome, Flash, PageError, Pager, Posted, Stamp, Web, WebUser, back_keeping, conflict,
+    flash_error, page_number, paginate, render, service_flash,
 };
 use crate::service::ServiceError;
 use crate::service::grants::{self, GrantRequest, Within};
@@ -163,7 +163,18 @@ async fn act(
         "revoke" => revoke(&state, &posted, &name).await?,
         _ => Flash::error("Unknown action."),
     };
-    Ok(back(&state, &format!("/web/group/{name}/"), &[flash]))
+    // A refused form comes back with the e-mail that was typed.
+    let kept: &[&str] = match posted.form.get("action") {
+        "add_member" => &["email"],
+        _ => &[],
+    };
+    Ok(back_keeping(
+        &state,
+        &format!("/web/group/{name}/"),
+        &[flash],
+        &posted.form,
+        kept,
+    ))
 }
 
 async fn add_member(

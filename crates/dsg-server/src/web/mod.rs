@@ -639,6 +639,22 @@ pub(crate) fn render_status(
     r
 }
 
+/// As [`back`]; when a message is an error, the listed fields' values go
+/// along ([`Flash::kept`]) so the refused form comes back filled in.
+pub(crate) fn back_keeping(
+    state: &AppState,
+    path: &str,
+    flashes: &[Flash],
+    form: &Form,
+    fields: &[&str],
+) -> Response {
+    let mut all = flashes.to_vec();
+    if flashes.iter().any(|f| f.level == "error") {
+        all.extend(fields.iter().map(|f| Flash::kept(f, form.get(f))));
+    }
+    back(state, path, &all)
+}
+
 /// 302 to `path` carrying flash messages (the end of every form post).
 pub(crate) fn back(state: &AppState, path: &str, flashes: &[Flash]) -> Response {
     let mut r = StatusCode::FOUND.into_response();

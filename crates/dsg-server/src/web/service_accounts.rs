@@ -12,8 +12,8 @@ use axum::routing::get;
 
 use super::reveal::{self, Reveal};
 use super::{
-    Chrome, Flash, PageError, Posted, Stamp, Web, WebUser, back, flash_error, permission_of,
-    render, service_flash,
+    Chrome, Flash, PageError, Posted, Stamp, Web, WebUser, back, back_keeping, flash_error,
+    permission_of, render, service_flash,
 };
 use crate::service::ServiceError;
 use crate::service::service_accounts::{self, Account, NewAccount, NewGrant};
@@ -108,42 +108,41 @@ async fn create(State(state): State<AppState>, posted: Posted) -> Result<Respons
         return Ok(back(&state, LIST, &[Flash::error("Unknown action.")]));
     }
     let name = posted.form.get("name");
-    if name.is_empty() {
-        return Ok(back(
-            &state,
-            LIST,
-            &[Flash::field_error(Some("name"), "Name is required.")],
-        ));
-    }
-    let input = NewAccount {
-        name: name.to_owned(),
-        description: posted.form.get("description").to_owned(),
-    };
-    match service_accounts::create(&state, &posted.user.view, input).await {
-        Ok(_) => Ok(back(
-            &state,
-            &format!("{LIST}/{name}"),
-            &[Flash::success(format!("Created service account '{name}'."))],
-        )),
-        Err(ServiceError::Conflict(_)) => Ok(back(
-            &state,
-            LIST,
-            &[Flash::field_error(
+    let refused = if name.is_empty() {
+        Flash::field_error(Some("name"), "Name is required.")
+    } else {
+        let input = NewAccount {
+            name: name.to_owned(),
+            description: posted.form.get("description").to_owned(),
+        };
+        match service_accounts::create(&state, &posted.user.view, input).await {
+            Ok(_) => {
+                return Ok(back(
+                    &state,
+                    &format!("{LIST}/{name}"),
+                    &[Flash::success(format!("Created service account '{name}'."))],
+                ));
+            }
+            Err(ServiceError::Conflict(_)) => Flash::field_error(
                 Some("name"),
                 format!("A service account named '{name}' already exists."),
-            )],
-        )),
-        Err(ServiceError::Invalid(i)) if i.field() == Some("name") => Ok(back(
-            &state,
-            LIST,
-            &[Flash::field_error(
+            ),
+            Err(ServiceError::Invalid(i)) if i.field() == Some("name") => Flash::field_error(
                 Some("name"),
                 "Name must be a slug (letters, numbers, hyphens, underscores).",
-            )],
-        )),
-        Err(ServiceError::Store(e)) => Ok(back(&state, LIST, &[flash_error(e, Some("name"))?])),
-        Err(e) => Ok(back(&state, LIST, &[service_flash(e)?])),
-    }
+            ),
+            Err(ServiceError::Store(e)) => flash_error(e, Some("name"))?,
+            Err(e) => service_flash(e)?,
+        }
+    };
+    // The refused form comes back filled in.
+    Ok(back_keeping(
+        &state,
+        LIST,
+        &[refused],
+        &posted.form,
+        &["name", "description"],
+    ))
 }
 
 async fn detail_page(

@@ -368,6 +368,19 @@ async fn the_last_group_admin_cannot_leave(backend: Backend) {
         "{}",
         after.body
     );
+    // A refused member form comes back with the e-mail typed.
+    let a = alice
+        .post(
+            "/web/group/lab/",
+            &[("action", "add_member"), ("email", "nobody@example.org")],
+        )
+        .await;
+    let page = alice.get(&a.location).await;
+    assert!(
+        page.body.contains("value=\"nobody@example.org\""),
+        "{}",
+        page.body
+    );
     let doc = app
         .user_cache(&user_token(&s, "alice", "t"))
         .await
