@@ -164,6 +164,16 @@ async fn browser_paths_answer_with_pages(backend: Backend) {
     let a = get_as(&app, "/auth/login", None, "application/json").await;
     assert_eq!(a.status, 404);
     assert!(content_type(&a).starts_with("application/json"));
+    // A login that comes back failed is a page too, with a way to try again.
+    let back = "/api/v1/oauth2callback?error=access_denied";
+    let a = get_as(&app, back, None, HTML).await;
+    assert_eq!(a.status, 400);
+    assert!(content_type(&a).starts_with("text/html"));
+    assert!(a.body.contains("Login failed") && a.body.contains("access_denied"));
+    assert!(a.body.contains("href=\"/auth/login\""));
+    let a = get_as(&app, back, None, "application/json").await;
+    assert_eq!(a.status, 400);
+    assert!(content_type(&a).starts_with("application/json"));
     // The landing page does not offer a login that does not exist.
     let a = get_as(&app, "/", None, HTML).await;
     assert!(!a.body.contains("Google") && a.body.contains("No login provider is configured"));
