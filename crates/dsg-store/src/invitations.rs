@@ -151,15 +151,16 @@ impl WriteTx {
         Ok(Invited::Pending(id))
     }
 
-    /// Withdraws a pending invitation of `dataset_id`; `false` when there is none.
+    /// Withdraws a pending invitation of `dataset_id`; its e-mail, `None`
+    /// when there is none.
     ///
     /// # Errors
     /// The database is unreachable.
-    pub async fn delete_invitation(&mut self, dataset_id: i64, id: i64) -> Result<bool> {
+    pub async fn delete_invitation(&mut self, dataset_id: i64, id: i64) -> Result<Option<String>> {
         const SQL: &str = "DELETE FROM invitation WHERE id = $1 AND dataset_id = $2 AND accepted_at IS NULL RETURNING email";
         let email: Option<String> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(SQL).bind(id).bind(dataset_id).fetch_optional(conn).await)?;
         let Some(email) = email else {
-            return Ok(false);
+            return Ok(None);
         };
         self.audit(
             "invitation_deleted",
@@ -169,7 +170,7 @@ impl WriteTx {
             None,
         )
         .await?;
-        Ok(true)
+        Ok(Some(email))
     }
 }
 

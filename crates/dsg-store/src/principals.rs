@@ -109,17 +109,7 @@ fn quick_user(
     let Some(row) = row else { return Ok(None) };
     let rows = c
         .prepare_cached(USER_FACTS_SQL)?
-        .query_map([user_id, tos_owner(&row)], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?
+        .query_map([user_id, tos_owner(&row)], |r| r.try_into())?
         .collect::<rusqlite::Result<Vec<FactRow>>>()?;
     Ok(Some((row, rows)))
 }

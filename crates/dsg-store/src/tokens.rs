@@ -161,18 +161,7 @@ impl Store {
         let quick = self.quick(|c| {
             use rusqlite::OptionalExtension;
             c.prepare_cached(LOOKUP_SQL)?
-                .query_row([&hash.0[..]], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                })
+                .query_row([&hash.0[..]], |r| r.try_into())
                 .optional()
         });
         let row: Option<TokenRow> = match quick {

@@ -258,6 +258,6 @@ async fn invitation(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("Invitation not found"))?;
-    invitations::withdraw(&state, &ctx.caller, &d, id).await?;
+    let _email = invitations::withdraw(&state, &ctx.caller, &d, id).await?;
     Ok(Json(json!({"status": "deleted", "id": id})).into_response())
 }

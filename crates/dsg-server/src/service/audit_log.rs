@@ -31,6 +31,11 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// A row's state after (creations, changes) or before (removals).
+fn state_of(e: &AuditEntry) -> Option<&serde_json::Value> {
+    e.after_state.as_ref().or(e.before_state.as_ref())
+}
+
 /// One row with its sentence.
 #[derive(Debug, Clone)]
 pub struct ReadableEntry {
@@ -95,10 +100,9 @@ pub async fn read(
             ..AuditFilter::default()
         })
         .await?;
-    let state_of = |e: &AuditEntry| e.after_state.clone().or_else(|| e.before_state.clone());
     let refs: Vec<(Ref, i64)> = entries
         .iter()
-        .flat_map(|e| audit_text::references(state_of(e).as_ref()))
+        .flat_map(|e| audit_text::references(state_of(e)))
         .collect();
     let names = state.store.audit_names(&refs).await?;
     Ok(entries
@@ -106,8 +110,7 @@ pub async fn read(
         .map(|entry| {
             let st = state_of(&entry);
             let lookup = |kind: Ref| {
-                st.as_ref()
-                    .and_then(|v| v.get(kind.key()))
+                st.and_then(|v| v.get(kind.key()))
                     .and_then(serde_json::Value::as_i64)
                     .and_then(|id| names.get(&(kind, id)).cloned())
             };
@@ -117,13 +120,14 @@ pub async fn read(
                     actor: &entry.actor,
                     target_type: &entry.target_type,
                     target_id: &entry.target_id,
-                    state: st.as_ref(),
+                    state: st,
                 },
                 &names,
             );
+            let (dataset, affected) = (lookup(Ref::Dataset), lookup(Ref::User));
             ReadableEntry {
-                dataset: lookup(Ref::Dataset),
-                affected: lookup(Ref::User),
+                dataset,
+                affected,
                 sentence,
                 entry,
             }

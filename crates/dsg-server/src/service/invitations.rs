@@ -124,7 +124,7 @@ pub fn authorize_withdrawal(caller: &Caller, dataset: &DatasetRow) -> Result<(),
     }
 }
 
-/// Withdraws an invitation of the dataset.
+/// Withdraws an invitation of the dataset; returns its e-mail.
 ///
 /// # Errors
 /// Forbidden for service accounts and non-managers; not found
@@ -134,11 +134,12 @@ pub async fn withdraw(
     caller: &Caller,
     dataset: &DatasetRow,
     id: i64,
-) -> Result<(), ServiceError> {
+) -> Result<String, ServiceError> {
     authorize_withdrawal(caller, dataset)?;
     let mut tx = state.store.begin(caller.actor()).await?;
-    if !tx.delete_invitation(dataset.id, id).await? {
+    let Some(email) = tx.delete_invitation(dataset.id, id).await? else {
         return Err(ServiceError::NotFound("Invitation not found"));
-    }
-    commit(state, tx).await
+    };
+    commit(state, tx).await?;
+    Ok(email)
 }

@@ -398,18 +398,8 @@ async fn withdraw_invitation(
     let Some(id) = posted.form.id("invitation_id") else {
         return Ok(Flash::error("Invitation not found."));
     };
-    let email = state
-        .store
-        .dataset_invitations(d.id)
-        .await?
-        .into_iter()
-        .find(|i| i.id == id)
-        .map(|i| i.email);
     match invitations::withdraw(state, &posted.user.view, d, id).await {
-        Ok(()) => Ok(Flash::success(format!(
-            "Invitation for {} withdrawn.",
-            email.unwrap_or_else(|| "that address".into())
-        ))),
+        Ok(email) => Ok(Flash::success(format!("Invitation for {email} withdrawn."))),
         Err(ServiceError::NotFound(_)) => Ok(Flash::error("Invitation not found.")),
         Err(e) => service_flash(e),
     }
