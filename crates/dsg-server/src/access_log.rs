@@ -20,28 +20,72 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, SystemTime};
 
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderValue, Method};
+
+use crate::http::request_id::FreshId;
 
 /// Lines the queue holds before new ones are dropped.
 pub const QUEUE_LINES: usize = 16_384;
 
-/// The figures of one served request.
+/// The figures of one served request. A record holds copies, not views
+/// into the request: a view would keep the connection's read buffer alive
+/// until the writer thread got round to the line, and the connection would
+/// need a new buffer for every request.
 #[derive(Debug)]
 pub struct Record {
     /// When the response was ready.
     pub at: SystemTime,
     /// Request method.
     pub method: Method,
-    /// Request URI (only its path is written: the query may hold a token).
-    pub uri: Uri,
+    /// Request path (never the query: it may hold a token).
+    pub path: LoggedPath,
     /// Response status.
     pub status: u16,
     /// Time to the response headers, µs.
     pub latency_us: u64,
-    /// The request id, when one was settled.
-    pub request_id: Option<HeaderValue>,
+    /// The request id.
+    pub request_id: LoggedId,
     /// The client address ([`crate::http::forwarded`]).
     pub client: Option<IpAddr>,
+}
+
+/// A request path, held inline when short (as API paths are), so queueing
+/// it allocates nothing the writer thread would have to free.
+#[derive(Debug, Clone)]
+pub struct LoggedPath(smallvec::SmallVec<[u8; 64]>);
+
+impl LoggedPath {
+    /// A copy of `path`.
+    pub fn of(path: &str) -> Self {
+        Self(smallvec::SmallVec::from_slice(path.as_bytes()))
+    }
+
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        // Copied whole from a `&str`, so always valid.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// A request id as the log holds it.
+#[derive(Debug, Clone)]
+pub enum LoggedId {
+    /// One this process made, spelt out by the writer.
+    Fresh(FreshId),
+    /// The caller's own.
+    Given(HeaderValue),
+    /// None could be settled.
+    None,
+}
+
+impl std::fmt::Display for LoggedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fresh(id) => id.fmt(f),
+            Self::Given(v) => f.write_str(v.to_str().unwrap_or_default()),
+            Self::None => Ok(()),
+        }
+    }
 }
 
 /// Line shapes, as `log.format` names them.
@@ -183,18 +227,14 @@ fn drain(rx: &Receiver<Message>, format: Format, out: Box<dyn Write + Send>) {
 /// Formats one line, newline included.
 fn write_line(buf: &mut Vec<u8>, r: &Record, format: Format) {
     let at = timestamp(r.at);
-    let id = r
-        .request_id
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let id = &r.request_id;
     match format {
         Format::Text => {
             let _ = write!(
                 buf,
                 "{at}  INFO dsg::access: request method={} path={} status={} latency_us={} request_id={id}",
                 r.method,
-                r.uri.path(),
+                r.path.as_str(),
                 r.status,
                 r.latency_us
             );
@@ -211,7 +251,7 @@ fn write_line(buf: &mut Vec<u8>, r: &Record, format: Format) {
                 path: &'a str,
                 status: u16,
                 latency_us: u64,
-                request_id: &'a str,
+                request_id: String,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 client: Option<String>,
             }
@@ -228,10 +268,10 @@ fn write_line(buf: &mut Vec<u8>, r: &Record, format: Format) {
                 fields: Fields {
                     message: "request",
                     method: r.method.as_str(),
-                    path: r.uri.path(),
+                    path: r.path.as_str(),
                     status: r.status,
                     latency_us: r.latency_us,
-                    request_id: id,
+                    request_id: id.to_string(),
                     client: r.client.map(|c| c.to_string()),
                 },
                 target: "dsg::access",
@@ -265,10 +305,10 @@ mod tests {
         Record {
             at: SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_667_203_000_042),
             method: Method::GET,
-            uri: "/api/v1/user/cache?dsg_token=secret".parse().unwrap(),
+            path: LoggedPath::of("/api/v1/user/cache"),
             status: 200,
             latency_us: 35,
-            request_id: Some(HeaderValue::from_static("req-\"7\"")),
+            request_id: LoggedId::Given(HeaderValue::from_static("req-\"7\"")),
             client: Some("127.0.0.1".parse().unwrap()),
         }
     }
@@ -283,6 +323,20 @@ mod tests {
             "2026-12-07T18:13:23.000042Z  INFO dsg::access: request method=GET \
              path=/api/v1/user/cache status=200 latency_us=35 request_id=req-\"7\" client=127.0.0.1\n"
         );
+    }
+
+    #[test]
+    fn long_paths_and_fresh_ids_are_written_whole() {
+        let long = format!("/api/v1/{}", "x".repeat(200));
+        let id = FreshId::next();
+        let mut r = sample();
+        r.path = LoggedPath::of(&long);
+        r.request_id = LoggedId::Fresh(id);
+        let mut buf = Vec::new();
+        write_line(&mut buf, &r, Format::Text);
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.contains(&format!(" path={long} ")), "{s}");
+        assert!(s.contains(&format!(" request_id={id} ")), "{s}");
     }
 
     #[test]

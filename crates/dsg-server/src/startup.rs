@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use dsg_store::{PoolSettings, Store};
@@ -243,22 +243,22 @@ async fn shutdown_signal() {
 /// One service per connection, each request carrying the TCP peer's
 /// address (`ConnectInfo<SocketAddr>`, for [`crate::http::forwarded`]).
 fn make_service(state: AppState) -> crate::workers::Service {
-    Router::new()
-        .fallback_service(service(state))
-        .into_make_service_with_connect_info::<SocketAddr>()
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service(state))
 }
 
 /// The router wrapped in the path rewrite (dataset prefix, `/auth` alias),
 /// which must run before routing.
-pub fn service(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
+pub fn service(state: AppState) -> Service {
     let rewrite: fn(Request) -> Request = crate::http::prefix::rewrite;
     router(state).map_request(rewrite)
 }
 
-/// The whole router (without the path rewrite, which wraps it).
+/// The router with the path rewrite in front.
+pub type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
+/// The whole router (without the path rewrite, which wraps it). Every route
+/// runs inside [`crate::http::pipeline`].
 pub fn router(state: AppState) -> Router {
-    let max_body = state.config.server.max_body_bytes;
-    let hsts = state.config.secure_cookies();
     crate::native::routes(crate::login::routes(cave::routes(Router::new())))
         .merge(crate::scim::routes(Router::new()).route_layer(
             axum::middleware::from_fn_with_state(state.clone(), crate::scim::rate_limit),
@@ -281,41 +281,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
-        .layer(tower::util::MapResponseLayer::new(move |r| {
-            security_headers(r, hsts)
-        }))
-        .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::Internal("handler panicked".into()).into_response_pub()
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            crate::http::request_log::layer,
-        ))
-}
-
-/// Security headers on every response, in one synchronous pass.
-fn security_headers(
-    mut response: axum::response::Response,
-    hsts: bool,
-) -> axum::response::Response {
-    let h = response.headers_mut();
-    for (name, value) in [
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-        ("cross-origin-opener-policy", "same-origin"),
-    ] {
-        h.entry(HeaderName::from_static(name))
-            .or_insert(HeaderValue::from_static(value));
-    }
-    if hsts {
-        h.entry(HeaderName::from_static("strict-transport-security"))
-            .or_insert(HeaderValue::from_static(
-                "max-age=31536000; includeSubDomains",
-            ));
-    }
-    response
+        .layer(crate::http::pipeline::Pipeline::new(state))
 }
 
 /// 404: a page in the site's layout for the browser's parts (`/web/`,

@@ -22,8 +22,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 /// What every worker serves: the whole router, told each peer's address.
-pub type Service =
-    axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+pub type Service = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
+    crate::startup::Service,
+    SocketAddr,
+>;
 
 /// Connections a worker's hand-off queue holds before the acceptor waits.
 const HANDOFF_QUEUE: usize = 1024;
@@ -257,7 +259,11 @@ mod tests {
             "/",
             axum::routing::get(|| async { format!("{:?}", std::thread::current().name()) }),
         );
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let rewrite: fn(axum::extract::Request) -> axum::extract::Request = std::convert::identity;
+        let service =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(tower::ServiceExt::map_request(router, rewrite));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let workers = Workers::start(2, &service, addr).unwrap();

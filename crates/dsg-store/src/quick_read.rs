@@ -40,7 +40,11 @@ impl QuickReads {
         &self.path
     }
 
-    fn open(&self) -> Result<Connection> {
+    /// A new connection to the file, outside the pool.
+    ///
+    /// # Errors
+    /// The file cannot be opened.
+    pub fn open_connection(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -58,7 +62,7 @@ impl QuickReads {
     pub fn with<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let conn = match self.idle.lock().pop() {
             Some(c) => c,
-            None => self.open()?,
+            None => self.open_connection()?,
         };
         let out = read(&conn)?;
         let mut idle = self.idle.lock();

@@ -165,7 +165,7 @@ async fn admin(
     Ok(Admin {
         user_id,
         email: auth.document.info.email.clone(),
-        request_id: crate::http::request_log::request_id_of(headers),
+        request_id: crate::http::request_id::request_id_of(headers),
         csrf,
         set_cookie,
     })

@@ -95,7 +95,7 @@ pub async fn sign_out(
     {
         values.push(b.to_owned());
     }
-    let request_id = crate::http::request_log::request_id_of(headers);
+    let request_id = crate::http::request_id::request_id_of(headers);
     crate::service::sessions::revoke_login_tokens(state, values, request_id).await?;
     Ok(())
 }

@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for ApiRequest {
             method: parts.method.clone(),
             request_id: parts
                 .extensions
-                .get::<crate::http::request_log::RequestId>()
+                .get::<crate::http::request_id::RequestId>()
                 .map(|r| r.0.clone()),
         })
     }

@@ -12,6 +12,8 @@ pub mod csrf;
 pub mod extract;
 pub mod forwarded;
 pub mod origin;
+pub mod pipeline;
 pub mod prefix;
 pub mod redirect;
+pub mod request_id;
 pub mod request_log;

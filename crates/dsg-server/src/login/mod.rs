@@ -419,7 +419,7 @@ async fn complete(
         name: claims.name,
         picture: claims.picture,
     };
-    let request_id = crate::http::request_log::request_id_of(headers);
+    let request_id = crate::http::request_id::request_id_of(headers);
     let token = sessions::sign_in(state, &identity, now, request_id)
         .await
         .map_err(refused)?;

@@ -33,7 +33,7 @@ use crate::http::extract::ApiRequest;
 use crate::service::authority::Caller;
 use crate::state::AppState;
 
-pub use crate::http::request_log::{REQUEST_ID, RequestId, request_id_of};
+pub use crate::http::request_id::{REQUEST_ID, RequestId, request_id_of};
 
 /// Registers the native routes (merged, so the CAVE routes keep their fast path).
 pub fn routes(router: Router<AppState>) -> Router<AppState> {

@@ -95,7 +95,7 @@ pub(super) async fn popup(
     };
     let caller = Caller::new(
         login.auth.clone(),
-        crate::http::request_log::request_id_of(headers),
+        crate::http::request_id::request_id_of(headers),
     );
     let fail = |e: crate::service::ServiceError| crate::error::ApiError::from(e).into_response();
     if *method == Method::POST {

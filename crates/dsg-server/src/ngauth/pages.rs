@@ -265,7 +265,7 @@ async fn activate_inner(
         };
         let caller = Caller::new(
             login.auth.clone(),
-            crate::http::request_log::request_id_of(headers),
+            crate::http::request_id::request_id_of(headers),
         );
         let ip = client.map(|c| c.0.to_string());
         // The one acceptance rule (already accepted: idempotent).

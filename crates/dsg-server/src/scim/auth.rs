@@ -21,7 +21,7 @@ pub struct ScimCaller {
 }
 
 fn request_id(parts: &Parts) -> Option<String> {
-    crate::http::request_log::request_id_of(&parts.headers)
+    crate::http::request_id::request_id_of(&parts.headers)
 }
 
 impl FromRequestParts<AppState> for ScimCaller {

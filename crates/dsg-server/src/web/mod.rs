@@ -111,7 +111,7 @@ async fn web_user(state: &AppState, parts: &Parts) -> Option<WebUser> {
         .copied();
     let request_id = parts
         .extensions
-        .get::<crate::http::request_log::RequestId>()
+        .get::<crate::http::request_id::RequestId>()
         .map(|r| r.0.clone());
     visitor(state, &parts.headers, client, request_id).await
 }
