@@ -83,16 +83,7 @@ pub fn begin(state: &AppState, req: &mut Request) -> Started {
 /// Echoes the id, asks keep-alive clients to go when the server is
 /// draining, counts the request and queues its log line.
 pub fn finish(state: &AppState, started: Started, response: &mut Response) {
-    let Started {
-        start,
-        header,
-        logged_id,
-        method,
-        path,
-        route,
-        client,
-    } = started;
-    if let Some(v) = header {
+    if let Some(v) = started.header {
         response.headers_mut().insert(REQUEST_ID, v);
     }
     if state.is_draining() {
@@ -101,23 +92,26 @@ pub fn finish(state: &AppState, started: Started, response: &mut Response) {
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    let elapsed = start.elapsed();
+    let elapsed = started.start.elapsed();
     let status = response.status().as_u16();
     state.metrics.request(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        method.as_str(),
+        started
+            .route
+            .as_ref()
+            .map_or("unmatched", MatchedPath::as_str),
+        started.method.as_str(),
         status,
         elapsed.as_secs_f64(),
     );
-    if let Some(path) = path {
+    if let Some(path) = started.path {
         access_log::record(access_log::Record {
             at: std::time::SystemTime::now(),
-            method,
+            method: started.method,
             path,
             status,
             latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            request_id: logged_id,
-            client: client.map(|c| c.0),
+            request_id: started.logged_id,
+            client: started.client.map(|c| c.0),
         });
     }
 }
