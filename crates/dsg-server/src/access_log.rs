@@ -22,8 +22,6 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderValue, Method};
 
-use crate::http::request_id::FreshId;
-
 /// Lines the queue holds before new ones are dropped.
 pub const QUEUE_LINES: usize = 16_384;
 
@@ -71,7 +69,7 @@ impl LoggedPath {
 #[derive(Debug, Clone)]
 pub enum LoggedId {
     /// One this process made, spelt out by the writer.
-    Fresh(FreshId),
+    Fresh(uuid::Uuid),
     /// The caller's own.
     Given(HeaderValue),
     /// None could be settled.
@@ -81,7 +79,7 @@ pub enum LoggedId {
 impl std::fmt::Display for LoggedId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Fresh(id) => id.fmt(f),
+            Self::Fresh(id) => id.hyphenated().fmt(f),
             Self::Given(v) => f.write_str(v.to_str().unwrap_or_default()),
             Self::None => Ok(()),
         }
@@ -328,7 +326,7 @@ mod tests {
     #[test]
     fn long_paths_and_fresh_ids_are_written_whole() {
         let long = format!("/api/v1/{}", "x".repeat(200));
-        let id = FreshId::next();
+        let id = uuid::Uuid::from_u128(0x0123_4567_89ab_8def_8123_4567_89ab_cdef);
         let mut r = sample();
         r.path = LoggedPath::of(&long);
         r.request_id = LoggedId::Fresh(id);
@@ -336,7 +334,10 @@ mod tests {
         write_line(&mut buf, &r, Format::Text);
         let s = String::from_utf8(buf).unwrap();
         assert!(s.contains(&format!(" path={long} ")), "{s}");
-        assert!(s.contains(&format!(" request_id={id} ")), "{s}");
+        assert!(
+            s.contains(" request_id=01234567-89ab-8def-8123-456789abcdef "),
+            "{s}"
+        );
     }
 
     #[test]

@@ -248,13 +248,10 @@ fn make_service(state: AppState) -> crate::workers::Service {
 
 /// The router wrapped in the path rewrite (dataset prefix, `/auth` alias),
 /// which must run before routing.
-pub fn service(state: AppState) -> Service {
+pub fn service(state: AppState) -> crate::http::prefix::Rewritten {
     let rewrite: fn(Request) -> Request = crate::http::prefix::rewrite;
     router(state).map_request(rewrite)
 }
-
-/// The router with the path rewrite in front.
-pub type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// The whole router (without the path rewrite, which wraps it). Every route
 /// runs inside [`crate::http::pipeline`].

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 
 /// What every worker serves: the whole router, told each peer's address.
 pub type Service = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
-    crate::startup::Service,
+    crate::http::prefix::Rewritten,
     SocketAddr,
 >;
 

@@ -13,6 +13,10 @@
 use axum::http::{Request, Uri};
 use dsg_core::prefix::{rewrite_path, segment_ok};
 
+/// A router with [`rewrite`] in front of it.
+pub type Rewritten =
+    tower::util::MapRequest<axum::Router, fn(axum::extract::Request) -> axum::extract::Request>;
+
 /// The dataset context a request was addressed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetContext {

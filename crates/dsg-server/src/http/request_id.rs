@@ -4,7 +4,7 @@
 //! A fresh id is 60 random bits drawn once per process, so ids stay unique
 //! across replicas and restarts, and a per-process counter that each thread
 //! takes in blocks, so making one needs no shared write either. The access
-//! log keeps a fresh id as its counter value ([`FreshId`]) and spells it out
+//! log keeps a fresh id as its 16 bytes ([`FreshId::uuid`]) and spells it out
 //! on its own thread.
 
 use std::fmt;
@@ -87,7 +87,8 @@ impl FreshId {
         }))
     }
 
-    fn uuid(self) -> uuid::Uuid {
+    /// The id as a UUID.
+    pub fn uuid(self) -> uuid::Uuid {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&IDS.prefix.to_be_bytes());
         bytes[8..].copy_from_slice(&self.0.to_be_bytes());

@@ -47,7 +47,7 @@ pub fn begin(state: &AppState, req: &mut Request) -> Started {
     };
     let header = HeaderValue::from_str(&id).ok();
     let logged_id = match (logged_id, &header) {
-        (Some(fresh), _) => LoggedId::Fresh(fresh),
+        (Some(fresh), _) => LoggedId::Fresh(fresh.uuid()),
         (None, Some(v)) => LoggedId::Given(v.clone()),
         (None, None) => LoggedId::None,
     };
